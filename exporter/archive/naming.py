@@ -1,0 +1,266 @@
+"""Every naming rule of the archive, and the one function that builds paths from them.
+
+Layout under the root (``saved_models/`` by default)::
+
+    versions.json                                     identifier -> latest version (int)
+    product/{product_id}_{scope}/{model_type}/v{N}/   scope: "all" or a store id
+    store/{store_id}_{scope}/{model_type}/v{N}/       scope: "all" or a product id
+    global/{scope_path}/{aggregation}/{model_type}/v{N}/
+        scope_path: "all", "stores/{store_id}", "products/{product_id}", "custom/{store_id}/{product_id}"
+
+Identifiers join the key's fields with ``_``: ``product_P001_all_mlstm``, ``store_S001_P002_transformer``,
+``global_all_sum_kan``, ``global_custom_S001_P001_mean_tcn``. Fields may therefore not contain ``_``
+(nor path separators, ``..``, control characters or more than ``MAX_FIELD_LENGTH`` characters), so an
+identifier maps to exactly one directory and back, and no key ever yields a path outside the root.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import IdentifierError
+
+__all__ = [
+    "ALL_SCOPE",
+    "CHECKPOINT_BEST_FILE",
+    "CHECKPOINT_EPOCH_FILE",
+    "CURVES_FILE",
+    "FIELD_SEPARATOR",
+    "GLOBAL_SCOPES",
+    "LOCK_SUFFIX",
+    "LOSS_CURVE_FILE",
+    "MANIFEST_FILE",
+    "MAX_FIELD_LENGTH",
+    "METADATA_FILE",
+    "MODEL_FILE",
+    "MODES",
+    "REGISTRY_DB_FILE",
+    "RUN_ID_FORMAT",
+    "STATES",
+    "STATE_COMPLETE",
+    "STATE_FAILED",
+    "STATE_RESERVED",
+    "STATUS_FILE",
+    "STARTING_VERSION",
+    "TEMP_MARKER",
+    "VERSIONS_FILE",
+    "VERSION_DIR_FORMAT",
+    "ModelKey",
+    "archive_path",
+    "parse_version_dir",
+    "validate_field",
+]
+
+# Files at the root.
+VERSIONS_FILE = "versions.json"
+LOCK_SUFFIX = ".lock"  # versions.json.lock
+REGISTRY_DB_FILE = "curvewatch_registry.sqlite3"  # default SQLite registry, next to the root
+
+# A version directory and its files.
+STARTING_VERSION = 1
+VERSION_DIR_FORMAT = "v{version}"
+_VERSION_DIR_RE = re.compile(r"^v([1-9][0-9]{0,8})$")
+RUN_ID_FORMAT = "{identifier}-v{version}"
+MODEL_FILE = "model.pth"
+CHECKPOINT_BEST_FILE = "checkpoint_best.pth"
+CHECKPOINT_EPOCH_FILE = "checkpoint_epoch_{epoch}.pth"
+LOSS_CURVE_FILE = "loss_curve.png"
+METADATA_FILE = "metadata.json"
+CURVES_FILE = "curves.json"
+MANIFEST_FILE = "manifest.json"  # SHA-256 of every other file but the status marker
+STATUS_FILE = "status.json"  # the version's state: reserved / complete / failed (written last)
+TEMP_MARKER = ".tmp-"  # in the names of temporary files, which are never part of a version
+
+# A version's states, in the status marker (a directory without a marker counts as reserved).
+STATE_RESERVED = "reserved"  # allocated, training or killed: incomplete
+STATE_COMPLETE = "complete"  # every file written and in the manifest
+STATE_FAILED = "failed"  # the trainer gave up (archive.fail): incomplete
+STATES = (STATE_RESERVED, STATE_COMPLETE, STATE_FAILED)
+
+# Keys.
+MODES = ("product", "store", "global")
+ALL_SCOPE = "all"
+GLOBAL_SCOPES = ("all", "stores", "products", "custom")
+FIELD_SEPARATOR = "_"
+MAX_FIELD_LENGTH = 64
+_FIELD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+
+
+def validate_field(field: str, value: object) -> str:
+    """Return ``value`` if it is a valid key field, else raise ``IdentifierError`` naming ``field``."""
+    if not isinstance(value, str):
+        raise IdentifierError(field, value, "it must be a string")
+    if not value:
+        raise IdentifierError(field, value, "it is empty")
+    if len(value) > MAX_FIELD_LENGTH:
+        raise IdentifierError(field, value, f"it is longer than {MAX_FIELD_LENGTH} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise IdentifierError(field, value, "it contains a control character")
+    if "/" in value or "\\" in value:
+        raise IdentifierError(field, value, "it contains a path separator")
+    if ".." in value:
+        raise IdentifierError(field, value, "it contains '..'")
+    if FIELD_SEPARATOR in value:
+        raise IdentifierError(field, value, "it contains '_', which separates the fields of an identifier")
+    if not _FIELD_RE.match(value):
+        raise IdentifierError(
+            field, value, "use only ASCII letters, digits, '-' and '.', starting with a letter or digit"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class ModelKey:
+    """What a model was trained on; names its directory and identifier.
+
+    >>> ModelKey.product("P001", scope="all", model_type="mlstm").identifier
+    'product_P001_all_mlstm'
+    >>> ModelKey.store("S001", scope="P002", model_type="transformer").relative_dir
+    'store/S001_P002/transformer'
+    >>> ModelKey.global_(scope=("custom", "S001", "P001"), aggregation="sum", model_type="kan").identifier
+    'global_custom_S001_P001_sum_kan'
+    """
+
+    mode: str
+    model_type: str
+    subject: str | None = None  # product id (product mode) or store id (store mode)
+    scope: tuple[str, ...] = (ALL_SCOPE,)  # ("all",) or (id,); global: ("stores", S), ("custom", S, P), ...
+    aggregation: str | None = None  # global mode only
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise IdentifierError("mode", self.mode, f"use one of {', '.join(MODES)}")
+        validate_field("model_type", self.model_type)
+        if self.mode == "global":
+            self._check_global_scope()
+            validate_field("aggregation", self.aggregation)
+            if self.subject is not None:
+                raise IdentifierError("subject", self.subject, "global keys have no product or store id")
+        else:
+            subject_field = "product_id" if self.mode == "product" else "store_id"
+            validate_field(subject_field, self.subject)
+            if len(self.scope) != 1:
+                raise IdentifierError("scope", self.scope, f"use '{ALL_SCOPE}' or one id")
+            validate_field("scope", self.scope[0])
+            if self.aggregation is not None:
+                raise IdentifierError("aggregation", self.aggregation, "only global keys have one")
+
+    def _check_global_scope(self) -> None:
+        kind, ids = self.scope[0] if self.scope else None, self.scope[1:]
+        expected = {"all": (), "stores": ("store_id",), "products": ("product_id",),
+                    "custom": ("store_id", "product_id")}
+        if kind not in expected:
+            raise IdentifierError("scope", self.scope, f"use one of {', '.join(GLOBAL_SCOPES)}")
+        if len(ids) != len(expected[kind]):
+            need = " and ".join(expected[kind]) or "no id"
+            raise IdentifierError("scope", self.scope, f"scope '{kind}' needs {need}")
+        for field, value in zip(expected[kind], ids, strict=True):
+            validate_field(field, value)
+
+    @classmethod
+    def product(cls, product_id: str, *, scope: str = ALL_SCOPE, model_type: str) -> ModelKey:
+        """A product-mode key; ``scope`` is ``"all"`` (all stores aggregated) or a store id."""
+        return cls("product", model_type, product_id, (scope,))
+
+    @classmethod
+    def store(cls, store_id: str, *, scope: str = ALL_SCOPE, model_type: str) -> ModelKey:
+        """A store-mode key; ``scope`` is ``"all"`` (all products) or a product id."""
+        return cls("store", model_type, store_id, (scope,))
+
+    @classmethod
+    def global_(
+        cls,
+        *,
+        scope: str | tuple[str, ...] = ALL_SCOPE,
+        aggregation: str,
+        model_type: str,
+        store_id: str | None = None,
+        product_id: str | None = None,
+    ) -> ModelKey:
+        """A global key: ``scope`` is ``"all"``, ``("stores", S)``, ``("products", P)``, ``("custom", S, P)``,
+        or the kind alone with ``store_id``/``product_id`` given by keyword."""
+        if isinstance(scope, str):
+            ids = {"all": (), "stores": (store_id,), "products": (product_id,), "custom": (store_id, product_id)}
+            scope = (scope, *ids.get(scope, ()))
+        return cls("global", model_type, None, tuple(scope), aggregation)
+
+    @property
+    def _middle(self) -> tuple[str, ...]:
+        if self.mode == "global":
+            return (*self.scope, self.aggregation or "")
+        return (self.subject or "", *self.scope)
+
+    @property
+    def identifier(self) -> str:
+        """``{mode}_{fields...}_{model_type}``, e.g. ``product_P001_all_mlstm``."""
+        return FIELD_SEPARATOR.join((self.mode, *self._middle, self.model_type))
+
+    @property
+    def relative_dir(self) -> str:
+        """The key's directory relative to the root, with ``/`` separators, e.g. ``product/P001_all/mlstm``."""
+        if self.mode == "global":
+            return "/".join(("global", *self._middle, self.model_type))
+        return "/".join((self.mode, FIELD_SEPARATOR.join(self._middle), self.model_type))
+
+    @classmethod
+    def parse(cls, identifier: str) -> ModelKey:
+        """The key whose ``identifier`` this is; raises ``IdentifierError`` if there is none."""
+        parts = identifier.split(FIELD_SEPARATOR) if isinstance(identifier, str) else []
+        mode = parts[0] if parts else None
+        try:
+            if mode in ("product", "store") and len(parts) == 4:
+                return cls(mode, parts[3], parts[1], (parts[2],))
+            if mode == "global" and len(parts) >= 4:
+                return cls("global", parts[-1], None, tuple(parts[1:-2]), parts[-2])
+        except IdentifierError as exc:
+            raise IdentifierError("identifier", identifier, str(exc).rstrip(".")) from exc
+        raise IdentifierError(
+            "identifier", identifier,
+            "expected product_{product}_{scope}_{type}, store_{store}_{scope}_{type} "
+            "or global_{scope...}_{aggregation}_{type}",
+        )
+
+    @classmethod
+    def from_relative_dir(cls, relative_dir: str) -> ModelKey:
+        """The key whose ``relative_dir`` this is (used by rebuild); raises ``IdentifierError`` otherwise."""
+        parts = relative_dir.strip("/").split("/")
+        if parts[0] in ("product", "store") and len(parts) == 3:
+            key = cls.parse(FIELD_SEPARATOR.join((parts[0], parts[1], parts[2])))
+        elif parts[0] == "global":
+            key = cls.parse(FIELD_SEPARATOR.join(parts))
+        else:
+            raise IdentifierError("directory", relative_dir, "it is not a model directory of the archive")
+        if key.relative_dir != "/".join(parts):
+            raise IdentifierError("directory", relative_dir, "it is not a model directory of the archive")
+        return key
+
+
+def parse_version_dir(name: str) -> int | None:
+    """The ``N`` of a ``v{N}`` directory name, or ``None`` if ``name`` is not one."""
+    match = _VERSION_DIR_RE.match(name)
+    return int(match.group(1)) if match else None
+
+
+def archive_path(root: str | Path, key: ModelKey | None = None, version: int | None = None,
+                 filename: str | None = None) -> Path:
+    """The one function that builds archive paths: root [/ key dir [/ v{version} [/ filename]]].
+
+    The result is always inside ``root``; anything else raises ``IdentifierError``.
+    """
+    root = Path(root).absolute()
+    path = root
+    if key is not None:
+        path = path.joinpath(*key.relative_dir.split("/"))
+        if version is not None:
+            if isinstance(version, bool) or not isinstance(version, int) or version < STARTING_VERSION:
+                raise IdentifierError("version", version, f"use an integer >= {STARTING_VERSION}")
+            path = path / VERSION_DIR_FORMAT.format(version=version)
+    if filename is not None:
+        if Path(filename).name != filename or filename in ("", ".", ".."):
+            raise IdentifierError("filename", filename, "use a plain file name")
+        path = path / filename
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise IdentifierError("path", str(path), f"it is outside the archive root {root}")
+    return path

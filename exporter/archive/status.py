@@ -1,0 +1,39 @@
+"""A version's state marker (``status.json``): reserved, complete or failed.
+
+The marker is written atomically, and ``complete`` is written only after every other file of the
+version (and the manifest) is in place, so a version that says complete is never half-written, and a
+killed run leaves its version ``reserved`` (incomplete). A directory without a readable marker counts as
+reserved.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from .atomic import atomic_write_json
+from .naming import STATE_RESERVED, STATES, STATUS_FILE
+
+__all__ = ["read_status", "write_status"]
+
+
+def write_status(directory: Path, state: str, **info: Any) -> None:
+    """Atomically set the state of the version in ``directory`` (extra ``info`` is kept in the marker)."""
+    if state not in STATES:
+        raise ValueError(f"state can be {', '.join(STATES)}, got {state!r}.")
+    atomic_write_json(directory / STATUS_FILE, {"state": state, "updated_unixtime": time.time(), **info})
+
+
+def read_status(directory: Path) -> dict[str, Any]:
+    """The marker's content; ``{"state": "reserved", "problem": ...}`` if it is missing or unreadable."""
+    try:
+        data = json.loads((directory / STATUS_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {"state": STATE_RESERVED, "problem": f"{STATUS_FILE} is missing"}
+    except (OSError, ValueError) as exc:
+        return {"state": STATE_RESERVED, "problem": f"{STATUS_FILE} is unreadable ({exc})"}
+    if not isinstance(data, dict) or data.get("state") not in STATES:
+        return {"state": STATE_RESERVED, "problem": f"{STATUS_FILE} has no valid state"}
+    return data

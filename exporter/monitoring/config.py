@@ -1,0 +1,147 @@
+"""The one config of the monitoring bundle: every selector, threshold, window and refresh rate.
+
+Everything under ``prometheus/`` and ``grafana/`` and ``docker-compose.yml`` is generated from a
+:class:`MonitoringConfig`; change a value here (or pass an override) and run
+``curvewatch monitoring generate``. Durations are Prometheus durations (``"30s"``, ``"5m"``, ``"1h"``).
+
+>>> fast = DEFAULT_CONFIG.with_overrides({"stall_seconds": "5", "stall_for": "2s"})
+>>> fast.stall_seconds
+5.0
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+
+__all__ = ["DEFAULT_CONFIG", "MonitoringConfig", "duration_seconds"]
+
+_DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration_seconds(duration: str) -> float:
+    """Seconds in a Prometheus duration such as ``"1h30m"``; a malformed one raises ``ValueError``."""
+    parts = _DURATION.findall(duration)
+    if not parts or "".join(n + u for n, u in parts) != duration:
+        raise ValueError(f"{duration!r} is not a Prometheus duration; write it like '30s', '5m' or '1h30m'.")
+    return sum(int(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    """Every knob of the generated Prometheus rules, Alertmanager config, Grafana dashboards and alerts."""
+
+    # ---- Selectors ----------------------------------------------------------------------------------
+    # Job of the training processes Prometheus scrapes (file-based discovery: prometheus/targets/*.json).
+    # It is also the job a run pushes to the Pushgateway with (exporter.prom's default), kept by
+    # honor_labels, so one selector matches scraped and pushed runs alike.
+    trainer_job: str = "curvewatch"
+    # Job of the Pushgateway itself (its own `up` series; pushed series keep their own job).
+    pushgateway_job: str = "curvewatch-pushgateway"
+    # Label matchers added to every curvewatch_* selector; "" selects every curvewatch series.
+    selector: str = 'job="curvewatch"'
+    # Labels that identify one training process; every aggregation and join keeps them.
+    run_labels: tuple[str, ...] = ("job", "instance", "run_id", "rank")
+    # Trainer metric names (docs/ARCHITECTURE.md): the tracked validation loss, the epoch's mean
+    # training loss, the per-batch training loss, the learning rate, and the chart holding the losses.
+    val_metric: str = "val_loss"
+    train_metric: str = "train_mse"
+    batch_loss_metric: str = "train_loss"
+    lr_metric: str = "lr"
+    loss_chart: str = "loss"
+
+    # ---- Recording rules ----------------------------------------------------------------------------
+    # Steps/s is averaged over `rate_window`; the throughput alert compares it with `baseline_window`.
+    rate_window: str = "5m"
+    baseline_window: str = "1h"
+    # Window of the per-second trend (deriv) of each line, used by the overfitting alert.
+    trend_window: str = "30m"
+    # How often Prometheus evaluates the rules and scrapes the trainers.
+    evaluation_interval: str = "15s"
+    scrape_interval: str = "15s"
+
+    # ---- Alerts: thresholds and `for:` windows ------------------------------------------------------
+    # NaN/inf: any non-finite value counted within `nonfinite_window`.
+    nonfinite_window: str = "5m"
+    nonfinite_for: str = "1m"
+    # Diverging: a tracked (mode=min) loss above `divergence_factor` times its best value.
+    divergence_factor: float = 3.0
+    divergence_for: str = "5m"
+    # Overfitting: validation loss rising while the training loss falls, both over `trend_window`.
+    overfitting_for: str = "10m"
+    # No improvement: the best validation loss is older than this many steps.
+    no_improvement_steps: int = 5000
+    no_improvement_for: str = "5m"
+    # Stalled: no step logged for this many seconds while the run says it is running.
+    stall_seconds: float = 300.0
+    stall_for: str = "5m"
+    # Throughput dropped: steps/s over `rate_window` under this fraction of its `baseline_window` rate.
+    throughput_fraction: float = 0.5
+    throughput_for: str = "15m"
+    # Exporter target down: a trainer target Prometheus cannot scrape.
+    target_down_for: str = "2m"
+    # Severity label per alert kind.
+    severity_critical: str = "critical"
+    severity_warning: str = "warning"
+    severity_info: str = "info"
+    # runbook_url of every alert: this plus "#<alert name in lower case>". Point it at a browsable copy,
+    # e.g. "https://github.com/<you>/curvewatch/blob/main/prometheus/runbook.md".
+    runbook_url: str = "prometheus/runbook.md"
+
+    # ---- Alertmanager -------------------------------------------------------------------------------
+    # The example webhook receiver every alert is routed to; replace it with your own.
+    webhook_url: str = "http://127.0.0.1:5001/curvewatch"
+    group_wait: str = "30s"
+    group_interval: str = "5m"
+    repeat_interval: str = "4h"
+
+    # ---- Grafana ------------------------------------------------------------------------------------
+    # Provisioned Prometheus datasource: its uid (dashboards and alert rules reference it) and URL.
+    datasource_uid: str = "curvewatch-prometheus"
+    datasource_url: str = "http://prometheus:9090"
+    # Folder of the dashboards and Grafana-managed alert rules.
+    grafana_folder: str = "curvewatch"
+    # Dashboard auto-refresh and default time range.
+    dashboard_refresh: str = "10s"
+    dashboard_time_from: str = "now-6h"
+    # The contact point's webhook URL is read from this environment variable of the Grafana container.
+    webhook_url_env: str = "CURVEWATCH_WEBHOOK_URL"
+
+    # ---- docker-compose -----------------------------------------------------------------------------
+    # Pinned images; every published port is bound to 127.0.0.1.
+    prometheus_image: str = "prom/prometheus:v2.53.2"
+    alertmanager_image: str = "prom/alertmanager:v0.27.0"
+    pushgateway_image: str = "prom/pushgateway:v1.9.0"
+    grafana_image: str = "grafana/grafana:11.6.0"
+    # The demo trainer's exporter port (and its target in prometheus/targets/demo-trainer.json).
+    trainer_port: int = 9108
+
+    def with_overrides(self, overrides: Mapping[str, object]) -> MonitoringConfig:
+        """A copy with some fields replaced; string values are converted to the field's type."""
+        known = {f.name: f for f in fields(self)}
+        changes: dict[str, object] = {}
+        for name, value in overrides.items():
+            if name not in known:
+                raise ValueError(f"{name!r} is not a monitoring config field; choose one of {', '.join(known)}.")
+            current = getattr(self, name)
+            if isinstance(value, str) and not isinstance(current, str):
+                value = tuple(value.split(",")) if isinstance(current, tuple) else type(current)(value)
+            changes[name] = value
+        config = replace(self, **changes)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first malformed duration or out-of-range threshold."""
+        for f in fields(self):
+            if f.name.endswith(("_window", "_for", "_interval", "_wait")):
+                duration_seconds(getattr(self, f.name))
+        if not 0 < self.throughput_fraction < 1:
+            raise ValueError(f"throughput_fraction must be between 0 and 1, got {self.throughput_fraction}.")
+        if self.divergence_factor <= 1:
+            raise ValueError(f"divergence_factor must be above 1, got {self.divergence_factor}.")
+
+
+DEFAULT_CONFIG = MonitoringConfig()

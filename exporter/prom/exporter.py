@@ -1,0 +1,221 @@
+"""The object a training process holds: collector + registry + endpoint + Pushgateway + rank rules.
+
+>>> rec = CurveRecorder(budget=1000)
+>>> exporter = Exporter(rec, run=RunInfo(run_id="mlp-1", model_type="mlp"))
+>>> port = exporter.start(port=0)          # background thread; point Prometheus at exporter.url
+>>> ... rec.log(step, train_loss=loss) ...  # nothing else per step: scrapes read rec.live()
+>>> exporter.state = "finished"
+>>> exporter.push("http://127.0.0.1:9091")  # optional, for short jobs
+>>> exporter.stop()
+
+Or ``with Exporter(rec, run=...) as exporter:`` (starts on a free port unless already started; an
+exception inside marks the run ``failed``; the endpoint stops at the end). See :mod:`exporter.prom.ranks`
+for torchrun (``ranks="all"`` or ``"zero"``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.error
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from prometheus_client import delete_from_gateway, push_to_gateway
+from prometheus_client.registry import CollectorRegistry
+
+from exporter.prom import _names as n
+from exporter.prom.collector import CurveCollector
+from exporter.prom.errors import PushError
+from exporter.prom.ranks import check_ranks, endpoint_port, is_active
+from exporter.prom.run_info import RunInfo, local_rank_from_env, rank_from_env
+from exporter.prom.server import MetricsServer
+
+__all__ = ["Exporter"]
+
+log = logging.getLogger(__name__)
+
+
+class Exporter:
+    """Exposes one or more recorders on a Prometheus endpoint and pushes them to a Pushgateway.
+
+    ``recorder`` is a recorder (named by ``run``, a :class:`RunInfo` or a run id) or a sequence of
+    ``(recorder, RunInfo)`` pairs; more runs can be added with :meth:`add`.
+    """
+
+    def __init__(
+        self,
+        recorder: Any = None,
+        run: RunInfo | str | None = None,
+        *,
+        registry: CollectorRegistry | None = None,
+        ranks: str = n.RANKS_ALL,
+        environ: Mapping[str, str] | None = None,
+    ):
+        environ = os.environ if environ is None else environ
+        self.ranks = check_ranks(ranks)
+        self.rank, self.local_rank = rank_from_env(environ), local_rank_from_env(environ)
+        self.registry = CollectorRegistry() if registry is None else registry
+        self.collector = CurveCollector(registry=self.registry)
+        self._server: MetricsServer | None = None
+        if isinstance(recorder, Sequence):
+            if run is not None:
+                raise ValueError("Pass either (recorder, RunInfo) pairs or one recorder with run=, not both.")
+            for pair in recorder:
+                self.add(*pair)
+        elif recorder is not None:
+            if run is None:
+                raise ValueError(
+                    "Pass run=RunInfo(run_id=...) (or a run id string) to name the recorder's run."
+                )
+            self.add(recorder, run)
+
+    def add(self, recorder: Any, run: RunInfo | str, *, start_time: float | None = None) -> RunInfo:
+        """Expose another recorder; a string ``run`` is a run id (host and rank from this process)."""
+        info = RunInfo(run_id=run, rank=self.rank) if isinstance(run, str) else run
+        self.collector.add(recorder, info, start_time=start_time)
+        return info
+
+    @property
+    def active(self) -> bool:
+        """False on the ranks that neither serve nor push (``ranks="zero"`` on a rank other than 0)."""
+        return is_active(self.ranks, self.rank)
+
+    @property
+    def state(self) -> str:
+        """The first run's state: ``running``, ``finished`` or ``failed`` (settable for every run)."""
+        return self.collector.state()
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self.collector.set_state(value)
+
+    def set_state(self, state: str, run_id: str | None = None) -> None:
+        """Set the state of one run (default: every run)."""
+        self.collector.set_state(state, run_id)
+
+    @property
+    def url(self) -> str | None:
+        """The scrape URL (``http(s)://addr:port/metrics``), None until started or on an inactive rank."""
+        return None if self._server is None else self._server.url
+
+    @property
+    def port(self) -> int | None:
+        return None if self._server is None else self._server.port
+
+    def start(
+        self,
+        port: int = 0,
+        addr: str = n.DEFAULT_ADDR,
+        *,
+        certfile: str | os.PathLike[str] | None = None,
+        keyfile: str | os.PathLike[str] | None = None,
+        client_cafile: str | os.PathLike[str] | None = None,
+        client_auth_required: bool = False,
+        basic_auth: tuple[str, str] | None = None,
+    ) -> int | None:
+        """Serve in a background thread; return the port (picked when ``port=0``), None on an inactive rank.
+
+        Under ``ranks="all"`` the port is ``port + LOCAL_RANK``. TLS with ``certfile``/``keyfile``; mutual
+        TLS with ``client_cafile`` and ``client_auth_required=True``; ``basic_auth=(user, password)``.
+        """
+        if self._server is not None:
+            raise RuntimeError(f"This exporter already serves on {self._server.url}; call stop() first.")
+        actual = endpoint_port(port, self.ranks, self.rank, self.local_rank)
+        if actual is None:
+            log.info("curvewatch: rank %d does not serve (ranks=%r).", self.rank, self.ranks)
+            return None
+        server = MetricsServer(
+            self.registry,
+            port=actual,
+            addr=addr,
+            certfile=certfile,
+            keyfile=keyfile,
+            client_cafile=client_cafile,
+            client_auth_required=client_auth_required,
+            basic_auth=basic_auth,
+        )
+        server.start()
+        self._server = server
+        return server.port
+
+    def stop(self) -> None:
+        """Stop the endpoint (idempotent); the runs stay registered."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def _run_ids(self, run_id: str | None) -> list[tuple[str, int]]:
+        runs = [(info.run_id, info.rank) for info in self.collector.runs()]
+        if run_id is not None:
+            runs = [key for key in runs if key[0] == run_id]
+            if not runs:
+                raise KeyError(f"No run {run_id!r} is exposed by this exporter.")
+        return runs
+
+    def push(
+        self,
+        gateway_url: str,
+        job: str = n.DEFAULT_JOB,
+        *,
+        run_id: str | None = None,
+        timeout: float = n.PUSH_TIMEOUT_S,
+    ) -> list[dict[str, str]]:
+        """Push each run's current values (or ``run_id``'s) to the Pushgateway, replacing its group.
+
+        The grouping key is ``run_id`` and ``rank`` under ``job`` (the rank keeps the groups of the ranks
+        of one run apart). Returns the grouping keys pushed; raises :class:`PushError` on failure.
+        """
+        if not self.active:
+            return []
+        pushed = []
+        for rid, rank in self._run_ids(run_id):
+            key = {"run_id": rid, "rank": str(rank)}
+            registry = CollectorRegistry()
+            registry.register(self.collector.only(rid))
+            self._call_gateway(push_to_gateway, gateway_url, job, key, timeout, registry=registry)
+            pushed.append(key)
+        return pushed
+
+    def delete_from_gateway(
+        self,
+        gateway_url: str,
+        job: str = n.DEFAULT_JOB,
+        *,
+        run_id: str | None = None,
+        timeout: float = n.PUSH_TIMEOUT_S,
+    ) -> list[dict[str, str]]:
+        """Delete the groups :meth:`push` wrote (every run, or ``run_id``'s); returns their grouping keys."""
+        if not self.active:
+            return []
+        deleted = []
+        for rid, rank in self._run_ids(run_id):
+            key = {"run_id": rid, "rank": str(rank)}
+            self._call_gateway(delete_from_gateway, gateway_url, job, key, timeout)
+            deleted.append(key)
+        return deleted
+
+    @staticmethod
+    def _call_gateway(
+        fn: Any, gateway_url: str, job: str, key: dict[str, str], timeout: float, **kw: Any
+    ) -> None:
+        try:
+            fn(gateway_url, job=job, grouping_key=key, timeout=timeout, **kw)
+        except (urllib.error.URLError, OSError) as exc:
+            raise PushError(
+                f"The Pushgateway at {gateway_url} could not {fn.__name__.split('_')[0]} job "
+                f"{job!r} group {key} ({exc}); check the URL and that it is running."
+            ) from exc
+
+    def __enter__(self) -> Exporter:
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is not None and self.collector.runs() and self.state == n.RUNNING:
+            self.state = n.FAILED
+        self.stop()

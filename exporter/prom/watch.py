@@ -1,0 +1,81 @@
+"""A plain training loop gets a recorder and a live endpoint in two lines.
+
+>>> with watch("mlp-1", port=0, budget=1000, model_type="mlp") as (rec, exporter):
+...     print("scrape", exporter.url)
+...     for step, batch in enumerate(loader):
+...         loss = train_step(batch)
+...         rec.log(step, train_loss=loss)
+
+On a normal exit the run is ``finished``; on an exception it is ``failed`` (and the exception goes on);
+either way the final values are pushed to ``pushgateway`` when given (a failed push is logged, never
+raised: the run's result matters more) and the endpoint stops. The recorder is yours afterwards:
+``rec.finalize()``, ``rec.save_json(path)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+from exporter.prom import _names as n
+from exporter.prom.errors import PushError
+from exporter.prom.exporter import Exporter
+from exporter.prom.run_info import RunInfo
+
+__all__ = ["Watch", "watch"]
+
+log = logging.getLogger(__name__)
+
+_RUN_FIELDS = ("model_type", "mode", "scope", "version", "experiment", "host", "rank")
+_SERVE_OPTIONS = ("certfile", "keyfile", "client_cafile", "client_auth_required", "basic_auth")
+
+
+class Watch(NamedTuple):
+    recorder: Any
+    exporter: Exporter
+
+
+@contextmanager
+def watch(
+    run_id: str,
+    *,
+    port: int = 0,
+    addr: str = n.DEFAULT_ADDR,
+    budget: int = 1000,
+    live_window: float = 60.0,
+    ranks: str = n.RANKS_ALL,
+    pushgateway: str | None = None,
+    job: str = n.DEFAULT_JOB,
+    registry: Any = None,
+    **options: Any,
+) -> Iterator[Watch]:
+    """Yield ``(recorder, exporter)`` serving on ``addr:port``; RunInfo fields and TLS options as keywords."""
+    unknown = sorted(set(options) - set(_RUN_FIELDS) - set(_SERVE_OPTIONS))
+    if unknown:
+        raise TypeError(
+            f"watch() got unknown options {unknown}; it takes RunInfo fields {list(_RUN_FIELDS)} "
+            f"and TLS/auth options {list(_SERVE_OPTIONS)}."
+        )
+    from exporter.recorder import CurveRecorder  # late: exporter/__init__ imports both areas
+
+    run = RunInfo(run_id=run_id, **{k: v for k, v in options.items() if k in _RUN_FIELDS})
+    recorder = CurveRecorder(budget=budget, live_window=live_window)
+    exporter = Exporter(recorder, run=run, registry=registry, ranks=ranks)
+    exporter.start(port, addr, **{k: v for k, v in options.items() if k in _SERVE_OPTIONS})
+    try:
+        yield Watch(recorder, exporter)
+        exporter.state = n.FINISHED
+    except BaseException:
+        exporter.state = n.FAILED
+        raise
+    finally:
+        if pushgateway is not None:
+            try:
+                exporter.push(pushgateway, job)
+            except PushError:
+                log.exception(
+                    "curvewatch: the final push of run %r failed; the run itself is unaffected.", run_id
+                )
+        exporter.stop()

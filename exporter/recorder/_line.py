@@ -1,0 +1,153 @@
+"""One recorded line: exact points while small, streaming M4 buckets after, and its statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._buckets import M4Buckets
+from ._select import select_points
+from .live import LiveWindow
+
+__all__ = ["Line"]
+
+Point = tuple[int, float]
+
+
+class Line:
+    """Points of one metric; at most ``budget`` come out of :meth:`curve`."""
+
+    def __init__(self, metric: str, budget: int, oversample: int, window_seconds: float) -> None:
+        self.metric = metric
+        self.budget = budget
+        self.oversample = oversample
+        self.raw_steps = np.empty(0, dtype=np.int64)
+        self.raw_values = np.empty(0, dtype=np.float64)
+        self.buckets: M4Buckets | None = None
+        self.count = 0
+        self.nonfinite_count = 0
+        self.first_nonfinite: Point | None = None
+        self.first: Point | None = None
+        self.last: Point | None = None
+        self.min: Point | None = None
+        self.max: Point | None = None
+        self.window = LiveWindow(window_seconds)
+
+    # -- folding -----------------------------------------------------------------------
+    def extend(self, steps: np.ndarray, values: np.ndarray, now: float, fresh: int) -> None:
+        """Fold a chunk of points with non-decreasing steps; the last ``fresh`` of them were not
+        yet seen by the live window (a scrape saw the others earlier, at their own time)."""
+        n = steps.size
+        if n == 0:
+            return
+        self._update_stats(steps, values)
+        if fresh:
+            self.window.add(now, values[n - fresh:])
+        self.count += n
+        if self.buckets is None and self.raw_steps.size + n <= self.budget:
+            self.raw_steps = np.concatenate([self.raw_steps, steps])
+            self.raw_values = np.concatenate([self.raw_values, values])
+            return
+        if self.buckets is None:
+            self.buckets = M4Buckets(self.oversample * self.budget, int(self.raw_steps[0] if
+                                                                           self.raw_steps.size else steps[0]))
+            self.buckets.add(self.raw_steps, self.raw_values)
+            self.raw_steps = np.empty(0, dtype=np.int64)
+            self.raw_values = np.empty(0, dtype=np.float64)
+        self.buckets.add(steps, values)
+
+    def _update_stats(self, steps: np.ndarray, values: np.ndarray) -> None:
+        if self.first is None:
+            self.first = (int(steps[0]), float(values[0]))
+        self.last = (int(steps[-1]), float(values[-1]))
+        finite = np.isfinite(values)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            self.nonfinite_count += bad.size
+            if self.first_nonfinite is None:
+                self.first_nonfinite = (int(steps[bad[0]]), float(values[bad[0]]))
+        if finite.any():
+            fv = np.where(finite, values, np.inf)
+            i = int(np.argmin(fv))
+            if self.min is None or fv[i] < self.min[1]:
+                self.min = (int(steps[i]), float(fv[i]))
+            fv = np.where(finite, values, -np.inf)
+            i = int(np.argmax(fv))
+            if self.max is None or fv[i] > self.max[1]:
+                self.max = (int(steps[i]), float(fv[i]))
+
+    # -- reading -----------------------------------------------------------------------
+    def kept_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every point currently held (raw, or the M4 candidates)."""
+        if self.buckets is None:
+            return self.raw_steps, self.raw_values
+        return self.buckets.points()
+
+    def curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """At most ``budget`` points: all of them when the line is small, else a MinMaxLTTB pick
+        of the M4 candidates that always holds first, last, min, max and the first non-finite."""
+        steps, values = self.kept_points()
+        if self.buckets is None:
+            return steps, values
+        required = [p for p in (self.first, self.last, self.min, self.max, self.first_nonfinite) if p]
+        return select_points(steps, values, self.budget, required)
+
+    def value_at_or_before(self, step: int) -> Point | None:
+        """The latest kept point at or before ``step``."""
+        steps, values = self.kept_points()
+        i = int(np.searchsorted(steps, step, side="right")) - 1
+        return (int(steps[i]), float(values[i])) if i >= 0 else None
+
+    # -- resume ------------------------------------------------------------------------
+    def truncate(self, step: int) -> int:
+        """Drop kept points at ``step`` or later (a resumed run re-logs them); return how many."""
+        if self.buckets is None:
+            keep = self.raw_steps < step
+            dropped = int((~keep).sum())
+            self.raw_steps, self.raw_values = self.raw_steps[keep], self.raw_values[keep]
+        else:
+            dropped = self.buckets.truncate(step)
+        steps, values = self.kept_points()
+        self.first = (int(steps[0]), float(values[0])) if steps.size else None
+        self.last = (int(steps[-1]), float(values[-1])) if steps.size else None
+        if self.first_nonfinite and self.first_nonfinite[0] >= step:
+            bad = np.flatnonzero(~np.isfinite(values))
+            self.first_nonfinite = (int(steps[bad[0]]), float(values[bad[0]])) if bad.size else None
+        finite = np.isfinite(values)
+        self.min = self.max = None
+        if finite.any():
+            fs, fv = steps[finite], values[finite]
+            self.min = (int(fs[np.argmin(fv)]), float(fv.min()))
+            self.max = (int(fs[np.argmax(fv)]), float(fv.max()))
+        return dropped
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "raw_steps": self.raw_steps.tolist(),
+            "raw_values": self.raw_values.tolist(),
+            "buckets": None if self.buckets is None else self.buckets.state_dict(),
+            "count": self.count,
+            "nonfinite_count": self.nonfinite_count,
+            "first_nonfinite": _pt(self.first_nonfinite),
+            "first": _pt(self.first),
+            "last": _pt(self.last),
+            "min": _pt(self.min),
+            "max": _pt(self.max),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.raw_steps = np.asarray(state["raw_steps"], dtype=np.int64)
+        self.raw_values = np.asarray(state["raw_values"], dtype=np.float64)
+        b = state["buckets"]
+        self.buckets = None if b is None else M4Buckets.from_state_dict(b)
+        self.count = int(state["count"])
+        self.nonfinite_count = int(state["nonfinite_count"])
+        for name in ("first_nonfinite", "first", "last", "min", "max"):
+            p = state[name]
+            setattr(self, name, None if p is None else (int(p[0]), float(p[1])))
+
+
+def _pt(p: Point | None) -> list[Any] | None:
+    return None if p is None else [p[0], p[1]]

@@ -1,0 +1,178 @@
+"""The curves document: one strict JSON object per run (RFC 8259, PostgreSQL ``jsonb`` safe).
+
+Non-finite numbers, which strict JSON has no form for, are written as the strings ``"NaN"``,
+``"Infinity"`` and ``"-Infinity"`` wherever a number may be (``y`` arrays and ``value`` fields);
+:func:`decode_document` turns them back into floats, so a round trip is exact. The JSON Schema
+is ``exporter/schemas/curves.schema.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .best import BestPoint
+from .errors import CurveDocumentError
+
+if TYPE_CHECKING:
+    from .recorder import CurveRecorder
+
+__all__ = [
+    "SCHEMA_PATH",
+    "SCHEMA_VERSION",
+    "decode_document",
+    "encode_document",
+    "load_document",
+    "validate_document",
+]
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "curves.schema.json"
+_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def build(rec: CurveRecorder, best: BestPoint | None, final: bool) -> dict[str, Any]:
+    """The document of a recorder (its lines already folded), with ``best`` inserted."""
+    charts = []
+    for spec in rec.charts.specs.values():
+        lines = []
+        for metric in spec.metrics:
+            line = rec._lines.get(metric)
+            if line is None or line.count == 0:
+                continue
+            steps, values = line.curve()
+            best_index = None
+            if best is not None and metric in best.values:
+                steps, values, best_index = _insert(steps, values, best.values[metric])
+            lines.append({
+                "metric": metric,
+                "label": spec.labels.get(metric, metric),
+                "x": steps.tolist(),
+                "y": values.tolist(),
+                "best_index": best_index,
+                "points_logged": line.count,
+                "nonfinite_count": line.nonfinite_count,
+                "first_nonfinite": _point(line.first_nonfinite),
+            })
+        if lines:
+            charts.append({"name": spec.name, "title": spec.title, "xlabel": spec.xlabel,
+                           "ylabel": spec.ylabel, "yscale": spec.yscale, "lines": lines})
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generator": "curvewatch",
+        "final": final,
+        "budget": rec.budget,
+        "last_step": rec._last_step if rec._last_step >= 0 else None,
+        "steps_total": rec._steps_total,
+        "epoch": rec.epoch,
+        "purged_points": rec.purged_points,
+        "charts": charts,
+        "best": None if best is None else best.to_json(),
+    }
+
+
+def _insert(steps: np.ndarray, values: np.ndarray, point: tuple[int, float]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Insert ``point`` in step order unless it is already there; return its index."""
+    step, value = point
+    same = np.flatnonzero((steps == step) & ((values == value) | (np.isnan(values) & math.isnan(value))))
+    if same.size:
+        return steps, values, int(same[0])
+    i = int(np.searchsorted(steps, step, side="right"))
+    return np.insert(steps, i, step), np.insert(values, i, value), i
+
+
+def _point(p: tuple[int, float] | None) -> dict[str, Any] | None:
+    return None if p is None else {"step": p[0], "value": p[1]}
+
+
+# -- strict JSON -------------------------------------------------------------------------
+def encode_document(doc: dict[str, Any]) -> str:
+    """Canonical strict JSON: sorted keys, no whitespace, non-finite numbers as strings."""
+    return json.dumps(_encode(doc), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def decode_document(text: str | bytes) -> dict[str, Any]:
+    """Parse a document written by :func:`encode_document`, restoring non-finite numbers."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CurveDocumentError(f"The curves document is not valid JSON ({exc}); restore it from the archive.") from exc
+    validate_document(obj)
+    return _decode(obj)
+
+
+def load_document(path: str | Path) -> dict[str, Any]:
+    """Read and validate a curves JSON file."""
+    return decode_document(Path(path).read_bytes())
+
+
+def validate_document(doc: dict[str, Any]) -> None:
+    """Raise CurveDocumentError listing every way ``doc`` (decoded or JSON form) breaks the schema."""
+    import jsonschema
+
+    obj = _encode(doc)
+    errors = sorted(_validator(jsonschema).iter_errors(obj), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"at /{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:20]]
+        raise CurveDocumentError("The curves document does not match the schema "
+                                 f"{SCHEMA_PATH.name}:\n  " + "\n  ".join(lines))
+    for chart in obj["charts"]:
+        for line in chart["lines"]:
+            if len(line["x"]) != len(line["y"]):
+                raise CurveDocumentError(f"Line {line['metric']!r} has {len(line['x'])} x values and "
+                                         f"{len(line['y'])} y values; they must pair up.")
+
+
+@cache
+def _validator(jsonschema: Any) -> Any:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _encode(obj: Any) -> Any:
+    if isinstance(obj, float):
+        if math.isnan(obj):
+            return "NaN"
+        if math.isinf(obj):
+            return "Infinity" if obj > 0 else "-Infinity"
+        return obj
+    if isinstance(obj, dict):
+        return {k: _encode(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_encode(v) for v in obj]
+    return obj
+
+
+def _decode(obj: Any, key: str | None = None) -> Any:
+    if isinstance(obj, dict):
+        return {k: _decode(v, k) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_decode(v, key) for v in obj]
+    if key in ("y", "value") and isinstance(obj, str):
+        return _NONFINITE[obj]
+    if key in ("y", "value") and isinstance(obj, int) and not isinstance(obj, bool):
+        return float(obj)
+    return obj
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to a temporary file beside ``path`` and move it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

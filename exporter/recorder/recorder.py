@@ -1,0 +1,300 @@
+"""CurveRecorder: bounded, faithful training curves with one final best point."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import document as _doc
+from ._charts import Charts
+from ._line import Line
+from ._values import check_step, check_value, to_float_array
+from .best import BestPoint, BestTracker
+from .errors import RecorderError
+from .live import LiveView
+
+__all__ = ["CurveRecorder"]
+
+log = logging.getLogger("curvewatch.recorder")
+
+MIN_BUDGET = 8
+OVERSAMPLE = 4  # M4 buckets per budget point: 4x-8x the budget in candidates (see _select)
+FLUSH_EVERY = 4096  # buffered log records folded with NumPy at once
+STATE_VERSION = 1
+
+
+class CurveRecorder:
+    """Records training curves in bounded memory and keeps what a person needs to see.
+
+        rec = CurveRecorder(budget=1000)
+        rec.chart("loss", ["train_loss", "val_loss"], title="Loss", yscale="log")
+        rec.track_best("val_loss", mode="min")
+        rec.log(step, train_loss=loss, lr=lr)     # floats, ints, numpy scalars, 1-element tensors
+        doc = rec.finalize()                      # the curves document with the best point
+        rec.save_json("curves.json"); rec.save_png("loss_curve.png")
+
+    Guarantees (each has a test named after it in tests/test_recorder_guarantees.py):
+
+    1. Bounded: at most ``budget`` points per line (+ the best point) whatever the run length,
+       without being told the length; memory is O(budget) per line.
+    2. Exact when small: a line with at most ``budget`` points keeps every point.
+    3. Faithful: streaming M4 (first, last, min, max per step bucket; buckets double and merge
+       exactly) keeps 4-8x ``budget`` candidates and MinMaxLTTB picks the final points; the
+       global min, global max, first point, last point and first non-finite value (NaN, +inf,
+       -inf, with its step) of every line are always kept.
+    4. Final best point only: decided once at ``finalize()``, min or max of the tracked metric;
+       NaN/inf are never best; ties keep the earliest step; it holds every metric's value at
+       that step (or its most recent earlier value and step) and is inserted, in step order,
+       exactly once into every line it belongs to, marked by ``best_index``.
+    5. Deterministic: the same input gives byte-identical JSON.
+    6. Resumable: ``state_dict()`` / ``load_state_dict()``; after a resume, logging a step at or
+       below the last step drops the stale tail (``purged_points`` says how many kept points
+       were dropped); in one run, a step lower than the last one does the same.
+    7. Cheap: ``log()`` appends to a buffer folded with NumPy every ``FLUSH_EVERY`` records;
+       tensors are converted in one batch per device, never with ``.item()`` per call.
+    """
+
+    def __init__(self, budget: int = 1000, *, live_window: float = 60.0) -> None:
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < MIN_BUDGET:
+            raise RecorderError(f"budget must be an int >= {MIN_BUDGET}, got {budget!r}.")
+        if not live_window > 0:
+            raise RecorderError(f"live_window must be > 0 seconds, got {live_window!r}.")
+        self.budget = budget
+        self.live_window = float(live_window)
+        self.charts = Charts()
+        self.epoch: int | None = None
+        self.purged_points = 0
+        self._lines: dict[str, Line] = {}
+        self._best: BestTracker | None = None
+        self._pending: list[tuple[int, dict[str, Any]]] = []
+        self._has_tensors = False
+        self._observed = 0  # pending records already folded into the live window
+        self._last_step = -1
+        self._steps_total = 0
+        self._last_log_unixtime: float | None = None
+        self._resumed = False
+        self._document: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+
+    # -- declaring -----------------------------------------------------------------------
+    def chart(self, name: str, metrics: list[str] | tuple[str, ...] | None = None, *, title: str | None = None,
+              xlabel: str = "step", ylabel: str | None = None, yscale: str = "linear",
+              labels: dict[str, str] | None = None) -> None:
+        """Declare a chart holding ``metrics`` (default: the metric called ``name``)."""
+        self.charts.declare(name, list(metrics) if metrics is not None else [name], title=title,
+                            xlabel=xlabel, ylabel=ylabel, yscale=yscale, labels=labels or {})
+
+    def track_best(self, metric: str, mode: str = "min") -> None:
+        """Choose the metric whose best value (``min`` or ``max``) decides the best point."""
+        if self._best is not None and self._best.metric != metric and self._lines:
+            raise RecorderError("track_best() was already called; call it once, before logging.")
+        self._best = BestTracker(metric, mode)
+
+    # -- the hot path --------------------------------------------------------------------
+    def log(self, step: int, /, **metrics: Any) -> None:
+        """Record ``metrics`` at ``step``; cheap enough for every training step."""
+        if self._document is not None:
+            raise RecorderError("This recorder is finalized; create a new CurveRecorder for a new run.")
+        if type(step) is not int or step < 0:
+            step = check_step(step)
+        for name, value in metrics.items():
+            if type(value) is not float and check_value(name, value, step):
+                self._has_tensors = True
+        if step > self._last_step:
+            self._last_step = step
+            self._steps_total += 1
+        elif step < self._last_step or self._resumed:
+            self._purge(step)
+        self._resumed = False
+        self._pending.append((step, metrics))
+        if len(self._pending) >= FLUSH_EVERY:
+            self._flush()
+
+    def set_epoch(self, epoch: int) -> None:
+        """Record the current epoch (shown live)."""
+        self.epoch = check_step(epoch)
+
+    # -- folding -------------------------------------------------------------------------
+    def _flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+            observed, self._observed = self._observed, 0
+            has_tensors, self._has_tensors = self._has_tensors, False
+            if not pending:
+                return
+            now, unixtime = time.monotonic(), time.time()
+            columns = _columns(pending)
+            fresh = _counts(pending[observed:]) if observed else None
+            before: dict[str, Any] = {}
+            chunks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+            for metric, (steps, values) in columns.items():
+                line = self._line(metric)
+                s = np.asarray(steps, dtype=np.int64)
+                v = to_float_array(values, has_tensors)
+                before[metric] = line.last
+                chunks[metric] = (s, v)
+                line.extend(s, v, now, fresh=s.size if fresh is None else fresh.get(metric, 0))
+            self._last_log_unixtime = unixtime
+            self._update_best(chunks, before)
+
+    def _line(self, metric: str) -> Line:
+        line = self._lines.get(metric)
+        if line is None:
+            line = self._lines[metric] = Line(metric, self.budget, OVERSAMPLE, self.live_window)
+            self.charts.place(metric)
+        return line
+
+    def _update_best(self, chunks: dict[str, tuple[np.ndarray, np.ndarray]], before: dict[str, Any]) -> None:
+        best = self._best
+        if best is None:
+            return
+        changed = best.metric in chunks and best.consider(*chunks[best.metric])
+        if changed:
+            for metric, line in self._lines.items():
+                if metric not in chunks and line.last is not None:
+                    best.values[metric] = line.last
+        for metric, (s, v) in chunks.items():
+            best.note(metric, s, v, before[metric])
+
+    def _purge(self, step: int) -> None:
+        self._flush()
+        with self._lock:
+            dropped = sum(line.truncate(step) for line in self._lines.values())
+            self.purged_points += dropped
+            self._last_step = step
+            if self._best is not None and self._best.step is not None and self._best.step >= step:
+                self._rebuild_best()
+        log.warning("Step %d is at or below the last step logged: purged %d stale points at steps >= %d "
+                    "(a resumed run re-logs them).", step, dropped, step)
+
+    def _rebuild_best(self) -> None:
+        """After a purge removed the candidate: rebuild it from the points still held."""
+        assert self._best is not None
+        fresh = BestTracker(self._best.metric, self._best.mode)
+        line = self._lines.get(fresh.metric)
+        if line is not None:
+            steps, values = line.kept_points()
+            if fresh.consider(steps, values) and fresh.step is not None:
+                for metric, other in self._lines.items():
+                    p = other.value_at_or_before(fresh.step)
+                    if p is not None:
+                        fresh.values[metric] = p
+        self._best = fresh
+
+    # -- reading -------------------------------------------------------------------------
+    def live(self) -> LiveView:
+        """The live view (thread-safe; folds nothing, so it costs the training loop nothing)."""
+        from ._live_scan import build_live_view
+
+        with self._lock:
+            return build_live_view(self)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The current curves as a document (``final: false``, no best point)."""
+        if self._document is not None:
+            return self._document
+        self._flush()
+        with self._lock:
+            return _doc.build(self, best=None, final=False)
+
+    def finalize(self) -> dict[str, Any]:
+        """Decide the best point, insert it, and return the final document (idempotent)."""
+        if self._document is None:
+            self._flush()
+            best = self._final_best()
+            with self._lock:
+                self._document = _doc.build(self, best=best, final=True)
+        return self._document
+
+    def _final_best(self) -> BestPoint | None:
+        if self._best is None:
+            return None
+        if self._best.metric not in self._lines:
+            raise RecorderError(
+                f"track_best({self._best.metric!r}) names a metric that was never logged; logged metrics "
+                f"are: {', '.join(sorted(self._lines)) or 'none'}. Log it or track another metric."
+            )
+        return self._best.result()
+
+    @property
+    def document(self) -> dict[str, Any] | None:
+        """The final document once :meth:`finalize` ran, else None."""
+        return self._document
+
+    def save_json(self, path: str | Path) -> Path:
+        """Write the final document (finalizing if needed) as strict, canonical JSON."""
+        return _doc.write_text_atomic(Path(path), _doc.encode_document(self.finalize()))
+
+    def save_png(self, path: str | Path) -> Path:
+        """Draw every chart (best point marked) into a PNG."""
+        from .plot import save_png
+
+        return save_png(self.finalize(), path)
+
+    # -- resume --------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume, as plain Python types (safe for torch.load(weights_only=True))."""
+        self._flush()
+        with self._lock:
+            return {
+                "state_version": STATE_VERSION,
+                "budget": self.budget,
+                "live_window": self.live_window,
+                "charts": self.charts.state_dict(),
+                "lines": [line.state_dict() for line in self._lines.values()],
+                "best": None if self._best is None else self._best.state_dict(),
+                "last_step": self._last_step,
+                "steps_total": self._steps_total,
+                "epoch": self.epoch,
+                "purged_points": self.purged_points,
+            }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a recorder saved by :meth:`state_dict`; the next log at or below the last step purges."""
+        if state.get("state_version") != STATE_VERSION:
+            raise RecorderError(f"Cannot load recorder state version {state.get('state_version')!r}; "
+                                f"this curvewatch writes version {STATE_VERSION}.")
+        if state["budget"] != self.budget:
+            raise RecorderError(f"The saved recorder used budget={state['budget']}; create the recorder "
+                                f"with that budget to resume it.")
+        with self._lock:
+            self.charts.load_state_dict(state["charts"])
+            self._lines = {}
+            for ls in state["lines"]:
+                line = Line(ls["metric"], self.budget, OVERSAMPLE, self.live_window)
+                line.load_state_dict(ls)
+                self._lines[line.metric] = line
+            self._best = None if state["best"] is None else BestTracker.from_state_dict(state["best"])
+            self._last_step = int(state["last_step"])
+            self._steps_total = int(state["steps_total"])
+            self.epoch = state["epoch"]
+            self.purged_points = int(state["purged_points"])
+            self._pending, self._observed, self._document = [], 0, None
+            self._resumed = self._last_step >= 0
+
+
+def _columns(records: list[tuple[int, dict[str, Any]]]) -> dict[str, tuple[list[int], list[Any]]]:
+    """Regroup log records by metric, in first-seen order."""
+    cols: dict[str, tuple[list[int], list[Any]]] = {}
+    for step, metrics in records:
+        for name, value in metrics.items():
+            col = cols.get(name)
+            if col is None:
+                col = cols[name] = ([], [])
+            col[0].append(step)
+            col[1].append(value)
+    return cols
+
+
+def _counts(records: list[tuple[int, dict[str, Any]]]) -> dict[str, int]:
+    """How many values of each metric ``records`` hold."""
+    counts: dict[str, int] = {}
+    for _, metrics in records:
+        for name in metrics:
+            counts[name] = counts.get(name, 0) + 1
+    return counts

@@ -1,0 +1,21 @@
+"""Sales data for the trainers: a built-in generator, a CSV loader, series selection, windows, scaler."""
+
+from .csv_io import load_sales_csv
+from .sales import SalesData
+from .selection import Series, SeriesSpec, select_series
+from .synthetic import generate_sales
+from .windows import Scaler, WindowedData, calendar_features, feature_matrix, make_windows
+
+__all__ = [
+    "SalesData",
+    "Scaler",
+    "Series",
+    "SeriesSpec",
+    "WindowedData",
+    "calendar_features",
+    "feature_matrix",
+    "generate_sales",
+    "load_sales_csv",
+    "make_windows",
+    "select_series",
+]
