@@ -23,21 +23,15 @@ __all__ = ["build_live_view"]
 
 
 def build_live_view(rec: CurveRecorder) -> LiveView:
-    pending = rec._pending
-    n = len(pending)
-    records = pending[:n]
-    observed = rec._observed
     now = time.monotonic()
-    columns: dict[str, tuple[list[int], list[Any]]] = {}
-    for i, (step, metrics) in enumerate(records):
-        for name, value in metrics.items():
-            col = columns.setdefault(name, ([], [], []))  # type: ignore[arg-type]
-            col[0].append(step)
-            col[1].append(value)
-            col[2].append(i >= observed)  # type: ignore[misc]
-    if n > observed:
-        rec._observed = n
-        rec._last_log_unixtime = time.time()
+    columns: dict[str, tuple[list[int], list[Any], int]] = {}
+    for name, buf in list(rec._buffers.items()):
+        n = min(len(buf[0]), len(buf[1]))  # the training thread may be between its two appends
+        if n:
+            columns[name] = (buf[0][:n], buf[1][:n], buf[2])
+            if n > buf[2]:
+                buf[2] = n
+                rec._last_log_unixtime = time.time()
     best = rec._best
     best_value = best.value if best is not None else math.nan
     best_step = best.step if best is not None else None
@@ -47,11 +41,10 @@ def build_live_view(rec: CurveRecorder) -> LiveView:
         step, value = line.last if line.last is not None else (None, math.nan)
         nonfinite, first_nf, count = line.nonfinite_count, line.first_nonfinite, line.count
         if metric in columns:
-            steps, raw, fresh = columns[metric]
+            steps, raw, observed = columns[metric]
             values = to_float_array(raw, rec._has_tensors)
-            fresh_mask = np.asarray(fresh, dtype=bool)
-            if fresh_mask.any():
-                line.window.add(now, values[fresh_mask])
+            if len(steps) > observed:
+                line.window.add(now, values[observed:])
             step, value = steps[-1], float(values[-1])
             bad = np.flatnonzero(~np.isfinite(values))
             nonfinite += bad.size

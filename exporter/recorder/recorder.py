@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from pathlib import Path
@@ -71,13 +72,14 @@ class CurveRecorder:
         self.purged_points = 0
         self._lines: dict[str, Line] = {}
         self._best: BestTracker | None = None
-        self._pending: list[tuple[int, dict[str, Any]]] = []
+        # log buffer per metric: [steps, values, how many of them the live window has seen]
+        self._buffers: dict[str, list[Any]] = {}
+        self._buffered = 0
         self._has_tensors = False
-        self._observed = 0  # pending records already folded into the live window
         self._last_step = -1
         self._steps_total = 0
         self._last_log_unixtime: float | None = None
-        self._resumed = False
+        self._floor = 0  # log() takes its slow path below this step (purge, bad step, finalized)
         self._document: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
@@ -98,22 +100,46 @@ class CurveRecorder:
     # -- the hot path --------------------------------------------------------------------
     def log(self, step: int, /, **metrics: Any) -> None:
         """Record ``metrics`` at ``step``; cheap enough for every training step."""
+        if type(step) is not int or step < self._floor:
+            step = self._unusual_step(step)
+        buffers = self._buffers
+        for name, value in metrics.items():
+            if type(value) is not float:
+                self._check(name, value, step, metrics)
+            buf = buffers.get(name)
+            if buf is None:
+                buf = buffers[name] = [[], [], 0]
+            buf[0].append(step)
+            buf[1].append(value)
+        if step > self._last_step:
+            self._last_step = self._floor = step
+            self._steps_total += 1
+        self._buffered += len(metrics)
+        if self._buffered >= FLUSH_EVERY:
+            self._flush()
+
+    def _unusual_step(self, step: Any) -> int:
+        """The slow path of log(): a finalized recorder, a step that is not an int, or a purge."""
         if self._document is not None:
             raise RecorderError("This recorder is finalized; create a new CurveRecorder for a new run.")
-        if type(step) is not int or step < 0:
-            step = check_step(step)
-        for name, value in metrics.items():
-            if type(value) is not float and check_value(name, value, step):
-                self._has_tensors = True
-        if step > self._last_step:
-            self._last_step = step
-            self._steps_total += 1
-        elif step < self._last_step or self._resumed:
+        step = check_step(step)
+        if step < self._floor:
             self._purge(step)
-        self._resumed = False
-        self._pending.append((step, metrics))
-        if len(self._pending) >= FLUSH_EVERY:
-            self._flush()
+        return step
+
+    def _check(self, name: str, value: Any, step: int, metrics: dict[str, Any]) -> None:
+        """Validate a value that is not a float; on error nothing of this call stays recorded."""
+        try:
+            if check_value(name, value, step):
+                self._has_tensors = True
+        except RecorderError:
+            for earlier in metrics:
+                if earlier == name:
+                    break
+                buf = self._buffers[earlier]
+                buf[0].pop()
+                buf[1].pop()
+            raise
 
     def set_epoch(self, epoch: int) -> None:
         """Record the current epoch (shown live)."""
@@ -122,23 +148,21 @@ class CurveRecorder:
     # -- folding -------------------------------------------------------------------------
     def _flush(self) -> None:
         with self._lock:
-            pending, self._pending = self._pending, []
-            observed, self._observed = self._observed, 0
+            buffers, self._buffers = self._buffers, {}
             has_tensors, self._has_tensors = self._has_tensors, False
-            if not pending:
+            self._buffered = 0
+            if not buffers:
                 return
             now, unixtime = time.monotonic(), time.time()
-            columns = _columns(pending)
-            fresh = _counts(pending[observed:]) if observed else None
             before: dict[str, Any] = {}
             chunks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-            for metric, (steps, values) in columns.items():
+            for metric, (steps, values, observed) in buffers.items():
                 line = self._line(metric)
                 s = np.asarray(steps, dtype=np.int64)
                 v = to_float_array(values, has_tensors)
                 before[metric] = line.last
                 chunks[metric] = (s, v)
-                line.extend(s, v, now, fresh=s.size if fresh is None else fresh.get(metric, 0))
+                line.extend(s, v, now, fresh=s.size - observed)
             self._last_log_unixtime = unixtime
             self._update_best(chunks, before)
 
@@ -166,7 +190,7 @@ class CurveRecorder:
         with self._lock:
             dropped = sum(line.truncate(step) for line in self._lines.values())
             self.purged_points += dropped
-            self._last_step = step
+            self._last_step = self._floor = step
             if self._best is not None and self._best.step is not None and self._best.step >= step:
                 self._rebuild_best()
         log.warning("Step %d is at or below the last step logged: purged %d stale points at steps >= %d "
@@ -209,6 +233,7 @@ class CurveRecorder:
             best = self._final_best()
             with self._lock:
                 self._document = _doc.build(self, best=best, final=True)
+                self._floor = math.inf
         return self._document
 
     def _final_best(self) -> BestPoint | None:
@@ -274,27 +299,5 @@ class CurveRecorder:
             self._steps_total = int(state["steps_total"])
             self.epoch = state["epoch"]
             self.purged_points = int(state["purged_points"])
-            self._pending, self._observed, self._document = [], 0, None
-            self._resumed = self._last_step >= 0
-
-
-def _columns(records: list[tuple[int, dict[str, Any]]]) -> dict[str, tuple[list[int], list[Any]]]:
-    """Regroup log records by metric, in first-seen order."""
-    cols: dict[str, tuple[list[int], list[Any]]] = {}
-    for step, metrics in records:
-        for name, value in metrics.items():
-            col = cols.get(name)
-            if col is None:
-                col = cols[name] = ([], [])
-            col[0].append(step)
-            col[1].append(value)
-    return cols
-
-
-def _counts(records: list[tuple[int, dict[str, Any]]]) -> dict[str, int]:
-    """How many values of each metric ``records`` hold."""
-    counts: dict[str, int] = {}
-    for _, metrics in records:
-        for name in metrics:
-            counts[name] = counts.get(name, 0) + 1
-    return counts
+            self._buffers, self._buffered, self._document = {}, 0, None
+            self._floor = self._last_step + 1  # re-logging the last step purges it too

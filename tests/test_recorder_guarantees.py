@@ -1,0 +1,264 @@
+"""One test per guarantee of CurveRecorder's docstring (named after it)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from exporter import CurveRecorder, encode_document, validate_document
+from exporter.recorder import recorder as recorder_module
+from exporter.recorder._buckets import M4Buckets
+
+
+def spiky_loss(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    y = 2.0 / np.sqrt(1 + t / 50) + 0.05 * rng.standard_normal(n)
+    spikes = rng.choice(n, size=max(1, n // 5000), replace=False)
+    y[spikes] *= rng.uniform(5, 20, size=spikes.size)
+    return y
+
+
+def log_series(rec: CurveRecorder, metric: str, steps, values) -> None:
+    for s, v in zip(steps, values):
+        rec.log(int(s), **{metric: float(v)})
+
+
+def line_of(doc: dict, metric: str) -> dict:
+    return next(line for chart in doc["charts"] for line in chart["lines"] if line["metric"] == metric)
+
+
+@pytest.mark.parametrize("n", [1, 7, 64, 65, 1000, 123_457])
+def test_bounded(n: int) -> None:
+    rec = CurveRecorder(budget=64)
+    rec.track_best("loss")
+    log_series(rec, "loss", range(n), spiky_loss(n))
+    line = line_of(rec.finalize(), "loss")
+    assert len(line["x"]) <= 64 + 1
+    assert line["points_logged"] == n
+
+
+def test_bounded_over_1e8_steps_without_being_told_the_length() -> None:
+    rec = CurveRecorder(budget=32)
+    steps = np.linspace(0, 10**8, 20_000).astype(np.int64)
+    log_series(rec, "loss", steps, spiky_loss(steps.size))
+    doc = rec.snapshot()
+    assert len(line_of(doc, "loss")["x"]) <= 32
+    assert line_of(doc, "loss")["x"][-1] == 10**8
+
+
+def test_bounded_state_does_not_grow_with_run_length() -> None:
+    sizes = []
+    for n in (10_000, 200_000):
+        rec = CurveRecorder(budget=100)
+        log_series(rec, "loss", range(n), spiky_loss(n))
+        sizes.append(count_numbers(rec.state_dict()))
+    assert sizes[1] == sizes[0]  # fixed-size bucket arrays: the state does not grow with the run
+
+
+def count_numbers(obj) -> int:
+    if isinstance(obj, dict):
+        return sum(count_numbers(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(count_numbers(v) for v in obj)
+    return 1
+
+
+@pytest.mark.parametrize("stride", [1, 100, 10_007])
+def test_exact_when_small(stride: int) -> None:
+    rng = np.random.default_rng(1)
+    values = rng.standard_normal(100)
+    values[[10, 20, 30]] = [math.nan, math.inf, -math.inf]
+    steps = np.arange(100) * stride
+    rec = CurveRecorder(budget=100)
+    log_series(rec, "loss", steps, values)
+    line = line_of(rec.finalize(), "loss")
+    assert line["x"] == steps.tolist()
+    np.testing.assert_array_equal(np.asarray(line["y"]), values)
+
+
+def test_faithful_always_keeps_first_last_extremes_and_first_nonfinite() -> None:
+    n = 200_003
+    y = spiky_loss(n, seed=3)
+    y[150_000] = -10.0  # a lone global minimum
+    y[77_777] = 1e6  # a lone global maximum
+    y[120_000] = -math.inf  # first non-finite
+    y[120_001] = math.nan
+    rec = CurveRecorder(budget=100)
+    log_series(rec, "loss", range(n), y)
+    line = line_of(rec.finalize(), "loss")
+    pts = set(zip(line["x"], [str(v) for v in line["y"]]))
+    for step in (0, n - 1, 150_000, 77_777, 120_000):
+        assert (step, str(y[step])) in pts
+    assert line["first_nonfinite"] == {"step": 120_000, "value": -math.inf}
+    assert line["nonfinite_count"] == 2
+
+
+def test_faithful_dense_where_the_curve_moves_sparse_where_flat() -> None:
+    n = 100_000
+    y = np.ones(n)
+    y[n // 2:] = np.sin(np.arange(n // 2) / 300.0)  # moves only in the second half
+    rec = CurveRecorder(budget=200)
+    log_series(rec, "loss", range(n), y)
+    x = np.asarray(line_of(rec.finalize(), "loss")["x"])
+    assert (x >= n // 2).sum() > 5 * (x < n // 2).sum()
+
+
+def test_faithful_streaming_m4_equals_offline_m4() -> None:
+    rng = np.random.default_rng(7)
+    steps = np.arange(50_000, dtype=np.int64)
+    values = rng.standard_normal(steps.size)
+    stream = M4Buckets(64, origin=0)
+    for chunk in np.array_split(np.arange(steps.size), 37):  # arbitrary chunking, many doublings
+        stream.add(steps[chunk], values[chunk])
+    idx = steps // stream.width
+    for b in range(int(idx.max()) + 1):
+        vs, ss = values[idx == b], steps[idx == b]
+        assert stream.steps["first"][b] == ss[0] and stream.steps["last"][b] == ss[-1]
+        assert stream.values["min"][b] == vs.min() and stream.steps["min"][b] == ss[np.argmin(vs)]
+        assert stream.values["max"][b] == vs.max() and stream.steps["max"][b] == ss[np.argmax(vs)]
+
+
+@pytest.mark.parametrize(
+    ("mode", "values", "expected_step"),
+    [
+        ("min", [3.0, 1.0, 2.0, 1.0], 19),  # ties keep the earliest step
+        ("max", [3.0, 1.0, 3.0, 2.0], 9),
+        ("min", [math.nan, 2.0, -math.inf, 5.0], 19),  # NaN and inf are never best
+        ("max", [math.inf, 2.0, math.nan, 4.0], 39),
+    ],
+)
+def test_final_best_point_only(mode: str, values: list[float], expected_step: int) -> None:
+    rec = CurveRecorder(budget=16)
+    rec.track_best("val", mode=mode)
+    for i, v in enumerate(values):
+        for s in range(i * 10, i * 10 + 10):
+            rec.log(s, train=float(s))
+        rec.log(i * 10 + 9, val=v)
+    assert rec.document is None
+    doc = rec.finalize()
+    best = doc["best"]
+    assert best["step"] == expected_step and best["mode"] == mode
+    assert best["values"]["train"] == {"step": expected_step, "value": float(expected_step)}
+    for metric in ("train", "val"):
+        line = line_of(doc, metric)
+        bi = line["best_index"]
+        assert line["x"][bi] == best["values"][metric]["step"]
+        assert sum(1 for x in line["x"] if x == line["x"][bi]) == 1  # inserted exactly once
+        assert line["x"] == sorted(line["x"])
+
+
+def test_final_best_point_gives_most_recent_earlier_value_of_metrics_not_logged_then() -> None:
+    rec = CurveRecorder(budget=8)  # small budget: lines get downsampled, the best is inserted
+    rec.track_best("val_loss", "min")
+    for s in range(5000):
+        rec.log(s, loss=float(5000 - s) + (s % 7))
+        if s % 100 == 0:
+            rec.log(s, val_loss=abs(s - 2300) / 100.0)
+        if s % 1000 == 999:
+            rec.log(s, lr=1.0 / (s + 1))
+    doc = rec.finalize()
+    best = doc["best"]
+    assert best["step"] == 2300 and best["value"] == 0.0
+    assert best["values"]["lr"] == {"step": 1999, "value": 1.0 / 2000}
+    assert best["values"]["loss"] == {"step": 2300, "value": float(5000 - 2300) + (2300 % 7)}
+    for metric in ("loss", "lr", "val_loss"):
+        line = line_of(doc, metric)
+        assert len(line["x"]) <= 8 + 1
+        assert line["x"][line["best_index"]] == best["values"][metric]["step"]
+
+
+def test_deterministic() -> None:
+    def run() -> str:
+        rec = CurveRecorder(budget=50)
+        rec.chart("loss", ["train", "val"], title="Loss", yscale="log")
+        rec.track_best("val")
+        y = spiky_loss(30_000, seed=11)
+        for s, v in enumerate(y):
+            rec.log(s, train=float(v), lr=torch.tensor(0.1))
+            if s % 97 == 0:
+                rec.log(s, val=float(v) * 1.1)
+        return encode_document(rec.finalize())
+
+    assert run() == run()
+
+
+def test_resumable_continues_exactly(tmp_path) -> None:
+    y = spiky_loss(20_000, seed=5)
+
+    def feed(rec: CurveRecorder, lo: int, hi: int) -> None:
+        for s in range(lo, hi):
+            rec.log(s, loss=float(y[s]))
+            if s % 50 == 0:
+                rec.log(s, val=float(y[s]) + 1)
+
+    whole = CurveRecorder(budget=40)
+    whole.track_best("val")
+    feed(whole, 0, 20_000)
+
+    first = CurveRecorder(budget=40)
+    first.track_best("val")
+    feed(first, 0, 12_345)
+    torch.save(first.state_dict(), tmp_path / "rec.pt")
+    resumed = CurveRecorder(budget=40)
+    resumed.load_state_dict(torch.load(tmp_path / "rec.pt", weights_only=True))
+    feed(resumed, 12_345, 20_000)
+    assert resumed.purged_points == 0
+    assert encode_document(resumed.finalize()) == encode_document(whole.finalize())
+
+
+def test_resumable_drops_the_stale_tail_and_says_how_many() -> None:
+    rec = CurveRecorder(budget=1000)
+    rec.track_best("loss")
+    for s in range(100):
+        rec.log(s, loss=float(100 - s))
+    state = rec.state_dict()  # checkpoint at step 99
+    for s in range(100, 150):
+        rec.log(s, loss=0.5)  # later lost: the process dies
+    stale = rec.state_dict()
+
+    resumed = CurveRecorder(budget=1000)
+    resumed.load_state_dict(stale)  # the recorder state outlived the model checkpoint (step 99)
+    resumed.log(100, loss=7.0)
+    assert resumed.purged_points == 50
+    doc = resumed.finalize()
+    assert line_of(doc, "loss")["x"] == list(range(101))
+    assert doc["best"]["step"] == 99  # the purged 0.5 values no longer count
+
+    clean = CurveRecorder(budget=1000)
+    clean.load_state_dict(state)
+    clean.log(99, loss=2.0)  # re-logging the last step after a resume purges it too
+    assert clean.purged_points == 1
+
+
+def test_cheap_tensors_are_converted_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_item(self):  # noqa: ANN001 - the point is that nobody calls it
+        raise AssertionError("log() must not call .item() per value")
+
+    monkeypatch.setattr(torch.Tensor, "item", no_item)
+    monkeypatch.setattr(torch.Tensor, "__float__", no_item)
+    stacks = []
+    real_stack = torch.stack
+    monkeypatch.setattr(torch, "stack", lambda ts, *a, **k: stacks.append(len(ts)) or real_stack(ts, *a, **k))
+    w = torch.ones(3, requires_grad=True)
+    rec = CurveRecorder(budget=100)
+    n = recorder_module.FLUSH_EVERY * 2 + 10
+    for s in range(n):
+        rec.log(s, loss=(w * s).sum())
+    line = line_of(rec.finalize(), "loss")
+    assert stacks == [recorder_module.FLUSH_EVERY, recorder_module.FLUSH_EVERY, 10]
+    assert line["x"][-1] == n - 1 and line["y"][-1] == 3.0 * (n - 1)
+
+
+def test_documents_validate_against_the_schema() -> None:
+    rec = CurveRecorder(budget=10)
+    rec.chart("loss", ["train", "val"], ylabel="MSE", yscale="log", labels={"train": "train loss"})
+    rec.track_best("val")
+    for s in range(100):
+        rec.log(s, train=float(s), acc=torch.tensor(s % 3, dtype=torch.int64))
+        rec.log(s, val=math.nan if s == 50 else float(s % 10))
+    validate_document(rec.snapshot())
+    validate_document(rec.finalize())
