@@ -1,0 +1,66 @@
+"""The live view: what scrape threads read while the training loop logs."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+from exporter import CurveRecorder
+from exporter.recorder.live import LiveWindow
+
+
+def test_live_view_reports_latest_values_counts_and_best_so_far() -> None:
+    rec = CurveRecorder(budget=8)
+    rec.track_best("val", "min")
+    rec.set_epoch(2)
+    for s in range(10):
+        rec.log(s, train=float(10 - s))
+    rec.log(9, val=0.5)
+    rec.log(12, train=math.nan)
+    view = rec.live()
+    assert (view.step, view.epoch, view.steps_total) == (12, 2, 11)
+    lines = {line.metric: line for line in view.lines}
+    assert lines["train"].points_total == 11 and lines["train"].nonfinite_total == 1
+    assert lines["train"].first_nonfinite_step == 12 and math.isnan(lines["train"].value)
+    assert (lines["train"].window_min, lines["train"].window_max) == (1.0, 10.0)
+    (best,) = view.best
+    assert (best.metric, best.value, best.step, best.steps_since) == ("val", 0.5, 9, 3)
+    assert view.last_log_unixtime is not None and not view.finalized
+
+
+def test_window_keeps_a_spike_for_every_reader_until_it_expires() -> None:
+    window = LiveWindow(seconds=60)
+    window.add_extremes(1000.0, 1.0, 50.0)  # a spike seen at t=1000
+    window.add_extremes(1030.0, 0.5, 1.0)
+    assert window.extremes(1031.0) == (0.5, 50.0)
+    assert window.extremes(1031.0) == (0.5, 50.0)  # reading does not reset (two Prometheus servers)
+    assert window.extremes(1062.0) == (0.5, 1.0)  # the spike left the window
+    assert all(math.isnan(v) for v in window.extremes(1200.0))
+
+
+def test_live_reads_from_another_thread_lose_nothing() -> None:
+    rec = CurveRecorder(budget=64)
+    stop = threading.Event()
+    views = []
+
+    def scrape() -> None:
+        while not stop.is_set():
+            views.append(rec.live())
+
+    t = threading.Thread(target=scrape)
+    t.start()
+    n = 60_000
+    try:
+        for s in range(n):
+            rec.log(s, loss=float(s % 1000), lr=0.1)
+    finally:
+        stop.set()
+        t.join()
+    assert len(views) > 1
+    totals = [next(line.points_total for line in v.lines if line.metric == "loss") for v in views if v.lines]
+    assert totals == sorted(totals)  # a counter: never goes down
+    final = {line.metric: line for line in rec.live().lines}
+    assert final["loss"].points_total == n and final["lr"].points_total == n
+    assert final["loss"].window_max == 999.0
+    doc = rec.finalize()
+    assert doc["steps_total"] == n
