@@ -23,14 +23,17 @@ __all__ = ["build_live_view"]
 
 
 def build_live_view(rec: CurveRecorder) -> LiveView:
+    from .recorder import count_steps
+
     now = time.monotonic()
     columns: dict[str, tuple[list[int], list[Any], int]] = {}
     for name, buf in list(rec._buffers.items()):
-        n = min(len(buf[0]), len(buf[1]))  # the training thread may be between its two appends
+        n = len(buf) // 2 * 2  # the training thread may be between its two appends
         if n:
-            columns[name] = (buf[0][:n], buf[1][:n], buf[2])
-            if n > buf[2]:
-                buf[2] = n
+            seen = rec._observed.get(name, 0)
+            columns[name] = (buf[0:n:2], buf[1:n:2], seen // 2)
+            if n > seen:
+                rec._observed[name] = n
                 rec._last_log_unixtime = time.time()
     best = rec._best
     best_value = best.value if best is not None else math.nan
@@ -57,12 +60,16 @@ def build_live_view(rec: CurveRecorder) -> LiveView:
         lines.append(LineLive(rec.charts.owner[metric], metric, int(step) if step is not None else -1,
                               value, lo, hi, nonfinite, None if first_nf is None else int(first_nf[0]),
                               count))
-    last_step = rec._last_step if rec._last_step >= 0 else None
+    steps_total, last = rec._steps_total, rec._last_step
+    if columns:
+        steps_total, last = count_steps([np.asarray(c[0], dtype=np.int64) for c in columns.values()],
+                                        steps_total, last)
+    last_step = last if last >= 0 else None
     bests: tuple[BestLive, ...] = ()
     if best is not None:
         since = None if best_step is None or last_step is None else last_step - best_step
         bests = (BestLive(best.metric, best.mode, best_value, best_step, since),)
-    return LiveView(last_step, rec.epoch, rec._steps_total, rec._last_log_unixtime, rec.live_window,
+    return LiveView(last_step, rec.epoch, steps_total, rec._last_log_unixtime, rec.live_window,
                     rec._document is not None, tuple(lines), bests)
 
 

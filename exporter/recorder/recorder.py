@@ -25,8 +25,9 @@ log = logging.getLogger("curvewatch.recorder")
 
 MIN_BUDGET = 8
 OVERSAMPLE = 4  # M4 buckets per budget point: 4x-8x the budget in candidates (see _select)
-FLUSH_EVERY = 4096  # buffered log records folded with NumPy at once
+FLUSH_EVERY = 4096  # values of one metric buffered before NumPy folds them
 STATE_VERSION = 1
+_FLUSH_LEN = 2 * FLUSH_EVERY
 
 
 class CurveRecorder:
@@ -72,9 +73,9 @@ class CurveRecorder:
         self.purged_points = 0
         self._lines: dict[str, Line] = {}
         self._best: BestTracker | None = None
-        # log buffer per metric: [steps, values, how many of them the live window has seen]
+        # log buffer per metric: [step, value, step, value, ...] (one flat list: fewest bytecodes)
         self._buffers: dict[str, list[Any]] = {}
-        self._buffered = 0
+        self._observed: dict[str, int] = {}  # buffer entries the live window has already seen
         self._has_tensors = False
         self._last_step = -1
         self._steps_total = 0
@@ -102,20 +103,20 @@ class CurveRecorder:
         """Record ``metrics`` at ``step``; cheap enough for every training step."""
         if type(step) is not int or step < self._floor:
             step = self._unusual_step(step)
+        self._floor = step
         buffers = self._buffers
-        for name, value in metrics.items():
-            if type(value) is not float:
-                self._check(name, value, step, metrics)
-            buf = buffers.get(name)
+        full = False
+        for item in metrics.items():
+            if type(item[1]) is not float:
+                self._check(item[0], item[1], step, metrics)
+            buf = buffers.get(item[0])
             if buf is None:
-                buf = buffers[name] = [[], [], 0]
-            buf[0].append(step)
-            buf[1].append(value)
-        if step > self._last_step:
-            self._last_step = self._floor = step
-            self._steps_total += 1
-        self._buffered += len(metrics)
-        if self._buffered >= FLUSH_EVERY:
+                buf = buffers[item[0]] = []
+            buf.append(step)
+            buf.append(item[1])
+            if len(buf) >= _FLUSH_LEN:
+                full = True
+        if full:
             self._flush()
 
     def _unusual_step(self, step: Any) -> int:
@@ -136,9 +137,7 @@ class CurveRecorder:
             for earlier in metrics:
                 if earlier == name:
                     break
-                buf = self._buffers[earlier]
-                buf[0].pop()
-                buf[1].pop()
+                del self._buffers[earlier][-2:]
             raise
 
     def set_epoch(self, epoch: int) -> None:
@@ -149,20 +148,22 @@ class CurveRecorder:
     def _flush(self) -> None:
         with self._lock:
             buffers, self._buffers = self._buffers, {}
+            observed, self._observed = self._observed, {}
             has_tensors, self._has_tensors = self._has_tensors, False
-            self._buffered = 0
             if not buffers:
                 return
             now, unixtime = time.monotonic(), time.time()
             before: dict[str, Any] = {}
             chunks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-            for metric, (steps, values, observed) in buffers.items():
+            for metric, buf in buffers.items():
                 line = self._line(metric)
-                s = np.asarray(steps, dtype=np.int64)
-                v = to_float_array(values, has_tensors)
+                s = np.asarray(buf[0::2], dtype=np.int64)
+                v = to_float_array(buf[1::2], has_tensors)
                 before[metric] = line.last
                 chunks[metric] = (s, v)
-                line.extend(s, v, now, fresh=s.size - observed)
+                line.extend(s, v, now, fresh=s.size - observed.get(metric, 0) // 2)
+            self._steps_total, self._last_step = count_steps(
+                [s for s, _ in chunks.values()], self._steps_total, self._last_step)
             self._last_log_unixtime = unixtime
             self._update_best(chunks, before)
 
@@ -190,7 +191,7 @@ class CurveRecorder:
         with self._lock:
             dropped = sum(line.truncate(step) for line in self._lines.values())
             self.purged_points += dropped
-            self._last_step = self._floor = step
+            self._last_step, self._floor = step - 1, step  # re-logged steps count again
             if self._best is not None and self._best.step is not None and self._best.step >= step:
                 self._rebuild_best()
         log.warning("Step %d is at or below the last step logged: purged %d stale points at steps >= %d "
@@ -299,5 +300,12 @@ class CurveRecorder:
             self._steps_total = int(state["steps_total"])
             self.epoch = state["epoch"]
             self.purged_points = int(state["purged_points"])
-            self._buffers, self._buffered, self._document = {}, 0, None
+            self._buffers, self._observed, self._document = {}, {}, None
             self._floor = self._last_step + 1  # re-logging the last step purges it too
+
+
+def count_steps(step_arrays: list[np.ndarray], total: int, last: int) -> tuple[int, int]:
+    """Steps counter and last step after new steps: a step counts once, when first passed."""
+    steps = np.unique(np.concatenate(step_arrays))
+    fresh = steps[steps > last]
+    return total + int(fresh.size), max(last, int(steps[-1]))
