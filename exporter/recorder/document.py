@@ -103,7 +103,9 @@ def decode_document(text: str | bytes) -> dict[str, Any]:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CurveDocumentError(f"The curves document is not valid JSON ({exc}); restore it from the archive.") from exc
+        raise CurveDocumentError(
+            f"The curves document is not valid JSON ({exc}); restore it from the archive."
+        ) from exc
     validate_document(obj)
     return _decode(obj)
 
