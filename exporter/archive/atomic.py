@@ -36,8 +36,8 @@ def _temp_path(path: Path) -> Path:
 
 
 def is_temp_name(name: str) -> bool:
-    """True for the name of a temporary file left by an interrupted atomic write."""
-    return name.startswith(".") and TEMP_MARKER in name
+    """True for the name of a temporary file left by an interrupted atomic write (ours or the recorder's)."""
+    return name.startswith(".") and (TEMP_MARKER in name or name.endswith(".tmp") or ".tmp." in name)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -31,6 +31,11 @@ class RegistryCorruptError(ArchiveError):
 class VersionNotFoundError(ArchiveError, LookupError):
     """No such identifier or version in the registry."""
 
+    @classmethod
+    def of(cls, identifier: str, version: object) -> VersionNotFoundError:
+        """The error for a missing ``version`` of ``identifier``."""
+        return cls(f"{identifier} has no version {version}; see `curvewatch versions list`.")
+
 
 class VersionStateError(ArchiveError):
     """The version is not in the state the operation needs (e.g. committing a version twice)."""

@@ -149,8 +149,12 @@ class ModelKey:
 
     def _check_global_scope(self) -> None:
         kind, ids = self.scope[0] if self.scope else None, self.scope[1:]
-        expected = {"all": (), "stores": ("store_id",), "products": ("product_id",),
-                    "custom": ("store_id", "product_id")}
+        expected = {
+            "all": (),
+            "stores": ("store_id",),
+            "products": ("product_id",),
+            "custom": ("store_id", "product_id"),
+        }
         if kind not in expected:
             raise IdentifierError("scope", self.scope, f"use one of {', '.join(GLOBAL_SCOPES)}")
         if len(ids) != len(expected[kind]):
@@ -182,7 +186,12 @@ class ModelKey:
         """A global key: ``scope`` is ``"all"``, ``("stores", S)``, ``("products", P)``, ``("custom", S, P)``,
         or the kind alone with ``store_id``/``product_id`` given by keyword."""
         if isinstance(scope, str):
-            ids = {"all": (), "stores": (store_id,), "products": (product_id,), "custom": (store_id, product_id)}
+            ids = {
+                "all": (),
+                "stores": (store_id,),
+                "products": (product_id,),
+                "custom": (store_id, product_id),
+            }
             scope = (scope, *ids.get(scope, ()))
         return cls("global", model_type, None, tuple(scope), aggregation)
 
@@ -199,7 +208,7 @@ class ModelKey:
 
     @property
     def relative_dir(self) -> str:
-        """The key's directory relative to the root, with ``/`` separators, e.g. ``product/P001_all/mlstm``."""
+        """The key's directory under the root, ``/``-separated, e.g. ``product/P001_all/mlstm``."""
         if self.mode == "global":
             return "/".join(("global", *self._middle, self.model_type))
         return "/".join((self.mode, FIELD_SEPARATOR.join(self._middle), self.model_type))
@@ -217,7 +226,8 @@ class ModelKey:
         except IdentifierError as exc:
             raise IdentifierError("identifier", identifier, str(exc).rstrip(".")) from exc
         raise IdentifierError(
-            "identifier", identifier,
+            "identifier",
+            identifier,
             "expected product_{product}_{scope}_{type}, store_{store}_{scope}_{type} "
             "or global_{scope...}_{aggregation}_{type}",
         )
@@ -243,8 +253,9 @@ def parse_version_dir(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def archive_path(root: str | Path, key: ModelKey | None = None, version: int | None = None,
-                 filename: str | None = None) -> Path:
+def archive_path(
+    root: str | Path, key: ModelKey | None = None, version: int | None = None, filename: str | None = None
+) -> Path:
     """The one function that builds archive paths: root [/ key dir [/ v{version} [/ filename]]].
 
     The result is always inside ``root``; anything else raises ``IdentifierError``.

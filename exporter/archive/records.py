@@ -95,20 +95,34 @@ class VersionRecord:
     def from_row(cls, root: Path, row: dict[str, Any]) -> VersionRecord:
         """The record of a registry row."""
         return cls(
-            identifier=row["model_identifier"], model_type=row["model_type"], version=row["version"],
-            model_path=row["model_path"], path=Path(root, *row["model_path"].split("/")),
-            created_at=row["created_at"], status=row["status"], metrics_summary=row.get("metrics_summary") or {},
-            best_step=row.get("best_step"), manifest_sha256=row.get("manifest_sha256"),
-            curves=row.get("curves"), id=row.get("id"),
+            identifier=row["model_identifier"],
+            model_type=row["model_type"],
+            version=row["version"],
+            model_path=row["model_path"],
+            path=Path(root, *row["model_path"].split("/")),
+            created_at=row["created_at"],
+            status=row["status"],
+            metrics_summary=row.get("metrics_summary") or {},
+            best_step=row.get("best_step"),
+            manifest_sha256=row.get("manifest_sha256"),
+            curves=row.get("curves"),
+            id=row.get("id"),
         )
 
     def to_json(self, with_curves: bool = False) -> dict[str, Any]:
         """A JSON-ready dict (for ``--json``); the curves only if asked."""
         out = {
-            "identifier": self.identifier, "model_type": self.model_type, "version": self.version,
-            "run_id": self.run_id, "status": self.status, "model_path": self.model_path, "path": str(self.path),
-            "created_at": self.created_at.isoformat(), "metrics_summary": self.metrics_summary,
-            "best_step": self.best_step, "manifest_sha256": self.manifest_sha256,
+            "identifier": self.identifier,
+            "model_type": self.model_type,
+            "version": self.version,
+            "run_id": self.run_id,
+            "status": self.status,
+            "model_path": self.model_path,
+            "path": str(self.path),
+            "created_at": self.created_at.isoformat(),
+            "metrics_summary": self.metrics_summary,
+            "best_step": self.best_step,
+            "manifest_sha256": self.manifest_sha256,
         }
         if with_curves:
             out["curves"] = self.curves

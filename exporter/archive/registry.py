@@ -82,7 +82,13 @@ class Registry:
         self.url = url
         connect_args = {"timeout": 60} if url.startswith("sqlite") else {}
         self.engine = sa.create_engine(url, connect_args=connect_args)
-        self._migrate()
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            self._migrate()
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     @contextmanager
     def _schema_lock(self) -> Iterator[sa.Connection]:
@@ -165,6 +171,14 @@ class Registry:
     def dispose(self) -> None:
         """Close the connection pool."""
         self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL: readers never block the writer and commits need fewer fsyncs (the file must be on a local disk).
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def _normalise(row: dict[str, Any]) -> dict[str, Any]:

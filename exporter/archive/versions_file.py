@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import filelock
 
@@ -63,7 +64,9 @@ class VersionsFile:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             if self._archive_has_models():
-                raise RegistryCorruptError(f"{self.path} is missing but the archive has models; {rebuild}.")
+                raise RegistryCorruptError(
+                    f"{self.path} is missing but the archive has models; {rebuild}."
+                ) from None
             return {}
         except (OSError, UnicodeDecodeError) as exc:
             raise RegistryCorruptError(f"{self.path} cannot be read ({exc}); {rebuild}.") from exc
@@ -83,7 +86,7 @@ class VersionsFile:
         """Replace the file with ``mapping`` (call with the lock held)."""
         atomic_write_json(self.path, dict(sorted(mapping.items())))
 
-    def reserve(self, key: ModelKey) -> int:
+    def reserve(self, key: ModelKey, **status_info: Any) -> int:
         """Reserve the next version of ``key``: create ``v{N}`` marked reserved and record ``N`` as latest.
 
         ``N`` is one more than the larger of ``versions.json``'s entry and the highest ``v{N}`` on disk,
@@ -98,8 +101,10 @@ class VersionsFile:
             try:
                 directory.mkdir()
             except FileExistsError as exc:  # only if someone wrote into the archive without the lock
-                raise VersionStateError(f"{directory} already exists; run `curvewatch versions rebuild`.") from exc
-            write_status(directory, STATE_RESERVED, identifier=key.identifier, version=version)
+                raise VersionStateError(
+                    f"{directory} already exists; run `curvewatch versions rebuild`."
+                ) from exc
+            write_status(directory, STATE_RESERVED, identifier=key.identifier, version=version, **status_info)
             mapping[key.identifier] = version
             self.write(mapping)
             return version

@@ -18,7 +18,7 @@ _COMMAND_MODULES = (
     "exporter.cli.demo",  # curvewatch demo
     "exporter.cli.versions",  # curvewatch versions list|show|verify|rebuild|delete
     "exporter.cli.train",  # curvewatch train | predict | models
-    "exporter.cli.monitoring",  # curvewatch monitoring generate|check
+    "exporter.cli.monitoring",  # curvewatch monitoring generate [--check]
     "exporter.cli.serve",  # curvewatch serve (exporter endpoint over a curves.json)
 )
 

@@ -51,5 +51,7 @@ DEFAULT_ADDR = "127.0.0.1"
 PUSH_TIMEOUT_S = 10.0
 # The endpoint gives up on a client that sends nothing (or never finishes a TLS handshake) after this.
 CLIENT_TIMEOUT_S = 10.0
+# How often the serving thread checks for stop(): the longest stop() waits.
+SERVE_POLL_INTERVAL_S = 0.1
 # A recorder whose live() keeps failing is logged at most once per this many seconds.
 ERROR_LOG_INTERVAL_S = 60.0

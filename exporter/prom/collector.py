@@ -116,9 +116,7 @@ def view_samples(view: Any) -> list[Sample]:
 
 
 def _empty_families() -> dict[str, Metric]:
-    return {
-        name: cls(name, doc, labels=n.RUN_LABELS + extra) for name, (cls, doc, extra) in _FAMILIES.items()
-    }
+    return {name: cls(name, doc, labels=n.RUN_LABELS + extra) for name, (cls, doc, extra) in _FAMILIES.items()}
 
 
 @dataclass
@@ -155,9 +153,7 @@ class CurveCollector(Collector):
         if not isinstance(run, RunInfo):
             raise TypeError(f"`run` must be a RunInfo, got {type(run).__name__}.")
         if not callable(getattr(recorder, "live", None)):
-            raise TypeError(
-                f"`recorder` must have a live() method (a CurveRecorder), got {type(recorder).__name__}."
-            )
+            raise TypeError(f"`recorder` must have a live() method (a CurveRecorder), got {type(recorder).__name__}.")
         key = (run.run_id, run.rank)
         with self._lock:
             if key in self._runs:
@@ -185,9 +181,7 @@ class CurveCollector(Collector):
         with self._lock:
             matched = [run for run in self._runs.values() if run_id is None or run.info.run_id == run_id]
             if run_id is not None and not matched:
-                raise KeyError(
-                    f"No run {run_id!r} is exposed; known runs: {sorted({k[0] for k in self._runs})}."
-                )
+                raise KeyError(f"No run {run_id!r} is exposed; known runs: {sorted({k[0] for k in self._runs})}.")
             for run in matched:
                 run.state = state
 

@@ -12,8 +12,7 @@ class PortInUseError(OSError):
 
     def __init__(self, port: int, addr: str):
         super().__init__(
-            f"Port {port} on {addr} is already in use; "
-            "pass port=0 to pick a free one or stop the other process."
+            f"Port {port} on {addr} is already in use; pass port=0 to pick a free one or stop the other process."
         )
         self.port, self.addr = port, addr
 

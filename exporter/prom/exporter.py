@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import urllib.error
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -66,9 +65,7 @@ class Exporter:
                 self.add(*pair)
         elif recorder is not None:
             if run is None:
-                raise ValueError(
-                    "Pass run=RunInfo(run_id=...) (or a run id string) to name the recorder's run."
-                )
+                raise ValueError("Pass run=RunInfo(run_id=...) (or a run id string) to name the recorder's run.")
             self.add(recorder, run)
 
     def add(self, recorder: Any, run: RunInfo | str, *, start_time: float | None = None) -> RunInfo:
@@ -167,16 +164,7 @@ class Exporter:
         The grouping key is ``run_id`` and ``rank`` under ``job`` (the rank keeps the groups of the ranks
         of one run apart). Returns the grouping keys pushed; raises :class:`PushError` on failure.
         """
-        if not self.active:
-            return []
-        pushed = []
-        for rid, rank in self._run_ids(run_id):
-            key = {"run_id": rid, "rank": str(rank)}
-            registry = CollectorRegistry()
-            registry.register(self.collector.only(rid))
-            self._call_gateway(push_to_gateway, gateway_url, job, key, timeout, registry=registry)
-            pushed.append(key)
-        return pushed
+        return self._each_group(push_to_gateway, gateway_url, job, run_id, timeout)
 
     def delete_from_gateway(
         self,
@@ -187,26 +175,31 @@ class Exporter:
         timeout: float = n.PUSH_TIMEOUT_S,
     ) -> list[dict[str, str]]:
         """Delete the groups :meth:`push` wrote (every run, or ``run_id``'s); returns their grouping keys."""
+        return self._each_group(delete_from_gateway, gateway_url, job, run_id, timeout)
+
+    def _each_group(
+        self, fn: Any, gateway_url: str, job: str, run_id: str | None, timeout: float
+    ) -> list[dict[str, str]]:
+        """Call ``fn`` (push_to_gateway or delete_from_gateway) once per run's grouping key."""
         if not self.active:
             return []
-        deleted = []
+        keys = []
         for rid, rank in self._run_ids(run_id):
             key = {"run_id": rid, "rank": str(rank)}
-            self._call_gateway(delete_from_gateway, gateway_url, job, key, timeout)
-            deleted.append(key)
-        return deleted
-
-    @staticmethod
-    def _call_gateway(
-        fn: Any, gateway_url: str, job: str, key: dict[str, str], timeout: float, **kw: Any
-    ) -> None:
-        try:
-            fn(gateway_url, job=job, grouping_key=key, timeout=timeout, **kw)
-        except (urllib.error.URLError, OSError) as exc:
-            raise PushError(
-                f"The Pushgateway at {gateway_url} could not {fn.__name__.split('_')[0]} job "
-                f"{job!r} group {key} ({exc}); check the URL and that it is running."
-            ) from exc
+            extra: dict[str, Any] = {}
+            if fn is push_to_gateway:
+                extra["registry"] = CollectorRegistry()
+                extra["registry"].register(self.collector.only(rid))
+            try:
+                fn(gateway_url, job=job, grouping_key=key, timeout=timeout, **extra)
+            except OSError as exc:  # urllib's URLError and HTTPError are OSErrors
+                action = "push" if fn is push_to_gateway else "delete"
+                raise PushError(
+                    f"The Pushgateway at {gateway_url} could not {action} job {job!r} group {key} ({exc}); "
+                    "check the URL and that it is running."
+                ) from exc
+            keys.append(key)
+        return keys
 
     def __enter__(self) -> Exporter:
         if self._server is None:

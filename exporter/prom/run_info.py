@@ -20,9 +20,7 @@ def _int_env(environ: Mapping[str, str], name: str) -> int | None:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(
-            f"The environment variable {name}={raw!r} is not an integer; unset it or fix it."
-        ) from None
+        raise ValueError(f"The environment variable {name}={raw!r} is not an integer; unset it or fix it.") from None
     if value < 0:
         raise ValueError(f"The environment variable {name}={raw!r} is negative; a rank is 0 or more.")
     return value
@@ -48,15 +46,12 @@ def _check_label_value(name: str, value: object, *, required: bool = False) -> s
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise InvalidLabelValueError(
-            f"RunInfo.{name} must be a string, got {type(value).__name__} {value!r}."
-        )
+        raise InvalidLabelValueError(f"RunInfo.{name} must be a string, got {type(value).__name__} {value!r}.")
     if required and not value:
         raise InvalidLabelValueError(f"RunInfo.{name} must not be empty.")
     if len(value) > MAX_LABEL_VALUE_LENGTH:
         raise InvalidLabelValueError(
-            f"RunInfo.{name} is {len(value)} characters long; a label value may have at most "
-            f"{MAX_LABEL_VALUE_LENGTH}."
+            f"RunInfo.{name} is {len(value)} characters long; a label value may have at most {MAX_LABEL_VALUE_LENGTH}."
         )
     if not value.isprintable():
         raise InvalidLabelValueError(

@@ -28,7 +28,7 @@ from prometheus_client import make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import CollectorRegistry
 
-from exporter.prom._names import CLIENT_TIMEOUT_S, DEFAULT_ADDR
+from exporter.prom._names import CLIENT_TIMEOUT_S, DEFAULT_ADDR, SERVE_POLL_INTERVAL_S
 from exporter.prom.errors import CertificateFileError, PortInUseError
 
 __all__ = ["MetricsServer"]
@@ -62,9 +62,7 @@ class _Server(ThreadingWSGIServer):
 def _check_file(path: str | os.PathLike[str], what: str) -> str:
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise CertificateFileError(
-            f"The {what} {path!r} does not exist; pass the path of an existing PEM file."
-        )
+        raise CertificateFileError(f"The {what} {path!r} does not exist; pass the path of an existing PEM file.")
     return path
 
 
@@ -84,9 +82,7 @@ def _tls_context(
         try:
             context.load_verify_locations(cafile=client_cafile)
         except ssl.SSLError as exc:
-            raise ValueError(
-                f"Cannot load the client CA file {client_cafile!r} ({exc}); pass a PEM file."
-            ) from None
+            raise ValueError(f"Cannot load the client CA file {client_cafile!r} ({exc}); pass a PEM file.") from None
         context.verify_mode = ssl.CERT_REQUIRED if client_auth_required else ssl.CERT_OPTIONAL
     return context
 
@@ -134,17 +130,11 @@ class MetricsServer:
         if certfile is None and (keyfile is not None or client_cafile is not None or client_auth_required):
             raise ValueError("keyfile, client_cafile and client_auth_required need TLS; pass certfile too.")
         if client_auth_required and client_cafile is None:
-            raise ValueError(
-                "client_auth_required=True needs client_cafile, the CA that signs client certificates."
-            )
-        if basic_auth is not None and (
-            len(basic_auth) != 2 or not all(isinstance(s, str) for s in basic_auth)
-        ):
+            raise ValueError("client_auth_required=True needs client_cafile, the CA that signs client certificates.")
+        if basic_auth is not None and (len(basic_auth) != 2 or not all(isinstance(s, str) for s in basic_auth)):
             raise ValueError("`basic_auth` must be a (username, password) pair of strings.")
         self._registry, self.port, self.addr = registry, port, addr
-        self._certfile = (
-            None if certfile is None else _check_file(certfile, "TLS certificate file (certfile)")
-        )
+        self._certfile = None if certfile is None else _check_file(certfile, "TLS certificate file (certfile)")
         self._keyfile = None if keyfile is None else _check_file(keyfile, "TLS key file (keyfile)")
         self._client_cafile = (
             None if client_cafile is None else _check_file(client_cafile, "client CA file (client_cafile)")
@@ -191,7 +181,10 @@ class MetricsServer:
         self.port = int(httpd.server_address[1])
         self._httpd = httpd
         self._thread = threading.Thread(
-            target=httpd.serve_forever, name=f"curvewatch-endpoint-{self.port}", daemon=True
+            target=httpd.serve_forever,
+            args=(SERVE_POLL_INTERVAL_S,),
+            name=f"curvewatch-endpoint-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         log.info("curvewatch: serving metrics on %s", self.url)

@@ -75,7 +75,5 @@ def watch(
             try:
                 exporter.push(pushgateway, job)
             except PushError:
-                log.exception(
-                    "curvewatch: the final push of run %r failed; the run itself is unaffected.", run_id
-                )
+                log.exception("curvewatch: the final push of run %r failed; the run itself is unaffected.", run_id)
         exporter.stop()

@@ -1,0 +1,17 @@
+# The demo trainer of docker-compose.yml: curvewatch with the CPU build of torch, training the four
+# models on built-in data while serving its Prometheus endpoint on port 9108.
+FROM python:3.11-slim
+
+WORKDIR /app
+# torch first, pinned, from the CPU index: no resolver ever pulls a CUDA build.
+RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+
+COPY pyproject.toml README.md ./
+COPY exporter ./exporter
+COPY trainers ./trainers
+RUN pip install --no-cache-dir .
+
+RUN useradd --create-home curvewatch && mkdir -p /data && chown curvewatch /data
+USER curvewatch
+EXPOSE 9108
+CMD ["curvewatch", "train", "--all-models", "--quick", "--addr", "0.0.0.0", "--port", "9108", "--linger", "86400", "--root", "/data/saved_models", "--quiet"]

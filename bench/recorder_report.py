@@ -1,0 +1,105 @@
+"""The markdown tables of bench_recorder.py's results (kept apart so each file says one thing)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from bench_recorder import BUDGETS, METHODS, REF, SEEDS, SPIKY
+
+__all__ = ["render"]
+
+
+def _grid(title: str, rows: list[dict], cell, head: str = "method") -> list[str]:
+    """A markdown table: one row per method, one column per length; ``cell(rows_of_that_pair)``."""
+    lengths = sorted({r["n"] for r in rows})
+    cols = " | ".join(f"n=10^{round(math.log10(n))}" for n in lengths)
+    out = [f"\n{title}\n", f"| {head} | {cols} |", "|---" * (len(lengths) + 1) + "|"]
+    for m in METHODS:
+        cells = [cell([r for r in rows if r["method"] == m and r["n"] == n]) for n in lengths]
+        out.append(f"| {m} | " + " | ".join(c if c else "–" for c in cells) + " |")
+    return out
+
+
+def _ratio(r: dict, rows: list[dict]) -> float | None:
+    ref = next(q["error"] for q in rows if q["method"] == REF and q["n"] == r["n"]
+               and q["curve"] == r["curve"] and q["budget"] == r["budget"])
+    return r["error"] / ref if ref > 0 else None
+
+
+def render(res: dict) -> str:
+    md = ["# Recorder benchmark results", "",
+          f"`bench/bench_recorder.py` ({res['mode']} run, {res['seconds']:.0f} s): Python {res['python']}, "
+          f"NumPy {res['numpy']}, tsdownsample {res['tsdownsample']}, {res['cpus']} CPUs, "
+          f"load average {res['load']:.1f} at start."]
+    fid = res.get("fidelity", [])
+    if fid:
+        cw = [r for r in fid if r["method"] == "curvewatch"]
+        md += ["", "## Targets", "", "| target | result |", "|---|---|"]
+        for b in BUDGETS:
+            rs = [(_ratio(r, fid), r) for r in cw if r["curve"] in SPIKY and r["budget"] == b]
+            rs = [(q, r) for q, r in rs if q is not None]
+            if rs:
+                q, r = max(rs, key=lambda t: t[0])
+                passed = sum(q <= 1.05 for q, _ in rs)
+                md.append(f"| raster error <= 1.05x MinMaxLTTB, spiky curves, budget {b} | worst {q:.3f}x "
+                          f"({r['curve']}, n={r['n']:.0e}); {passed}/{len(rs)} cases pass |")
+        md.append(f"| global min and max kept | {_count(cw, 'extremes')} |")
+        md.append(f"| first non-finite kept | {_count([r for r in cw if r['nonfinite'] is not None], 'nonfinite')} |")
+        seeds = ", ".join(f"{k} at 10^{round(math.log10(n))}" for n, k in SEEDS.items())
+        md += ["", "## Raster error", "", "Drawn at 1000x400 px (log10(y) for loss curves, NaN/inf as gaps); "
+               "differing pixels / the full line's pixels, mean over random curves per length "
+               f"({seeds}); in brackets: the ratio to MinMaxLTTB's. At 10^7 the per-point Python methods "
+               "(reservoir, curvewatch) run on the two spiky curves only."]
+        for curve in dict.fromkeys(r["curve"] for r in fid):
+            for b in BUDGETS:
+                rows = [r for r in fid if r["curve"] == curve and r["budget"] == b]
+                md += _grid(f"### {curve}, budget {b}", rows, lambda rs, rows=rows: _error_cell(rs, rows))
+        spiky = [r for r in fid if r["curve"] in SPIKY]
+        md += ["", "## Spikes, extremes, non-finite, points, time, state (spiky curves)"]
+        for b in BUDGETS:
+            rb = [r for r in spiky if r["budget"] == b]
+            md += _grid(f"Spikes kept, budget {b} (spiky_loss / diverging_loss, within +-1 pixel):", rb,
+                        lambda rs: " / ".join(f"{100 * r['spikes']:.0f}%" for r in rs))
+        md += _grid("Global min and max kept (all curves and budgets):", fid,
+                    lambda rs: _count(rs, "extremes"))
+        diverging = [r for r in fid if r["nonfinite"] is not None]
+        md += _grid("First non-finite kept (diverging_loss, both budgets):", diverging,
+                    lambda rs: _count(rs, "nonfinite"))
+        one = [r for r in fid if r["curve"] == "spiky_loss"]
+        pair = lambda key, f: lambda rs: " / ".join(f(r[key]) for r in rs)  # noqa: E731
+        md += _grid("Points kept (spiky_loss, budget 1000 / 4000):", one, pair("points", str))
+        md += _grid("ns per input point (spiky_loss, budget 1000 / 4000):", one,
+                    pair("ns", lambda v: f"{v:.0f}"))
+        md += _grid("Bytes of state (spiky_loss, budget 1000 / 4000):", one, pair("bytes", _size))
+    if "cost" in res:
+        c = res["cost"]
+        base = c["list.append"]
+        md += ["", "## Cost per scalar (repetitions interleaved; medians)", "",
+               "| call | ns per scalar | ratio to list.append |", "|---|---|---|"]
+        for name, ns in c.items():
+            ratio = statistics.median(a / b for a, b in zip(ns, base, strict=True))
+            md.append(f"| {name} | {statistics.median(ns):.0f} | {ratio:.2f}x |")
+    if "memory" in res:
+        md += ["", "## Memory (fresh process per length; 2 metrics per step, budget 1000)", "",
+               "| steps | VmRSS before logging | VmRSS after finalize | growth | peak RSS |",
+               "|---|---|---|---|---|"]
+        for m in res["memory"]:
+            md.append(f"| {m['n']:.0e} | {m['before'] / 1024:.1f} MiB | {m['after'] / 1024:.1f} MiB | "
+                      f"{(m['after'] - m['before']) / 1024:+.1f} MiB | {m['peak'] / 1024:.1f} MiB |")
+    return "\n".join(md) + "\n"
+
+
+def _error_cell(rs: list[dict], rows: list[dict]) -> str:
+    if not rs:
+        return ""
+    q = _ratio(rs[0], rows)
+    return f"{rs[0]['error']:.4f}" + (f" ({q:.2f}x)" if q is not None else "")
+
+
+def _count(rs: list[dict], key: str) -> str:
+    return f"{sum(r[key] for r in rs)}/{sum(r[key + '_of'] for r in rs)}" if rs else ""
+
+
+def _size(b: int) -> str:
+    return f"{b / 2**20:.1f} MiB" if b >= 2**20 else f"{b / 1024:.0f} KiB"

@@ -1,0 +1,270 @@
+"""``ModelArchive``: allocate a version, let the trainer write into it, commit it; look versions up.
+
+Guarantees (each has a test named after it in ``tests/test_archive_*.py``):
+- concurrent_allocations_never_share_a_version: ``allocate`` reserves ``v{N}`` under the file lock.
+- killed_commit_leaves_version_incomplete: ``commit`` writes every file atomically, then the manifest,
+  then marks the version complete, then indexes it (``COMMIT_STAGES``); a run killed before the mark
+  leaves the version ``reserved``, and earlier complete versions untouched.
+- complete_means_verified: a complete version has a manifest of every file; ``verify`` recomputes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .atomic import atomic_write, atomic_write_bytes, atomic_write_json
+from .errors import VersionNotFoundError, VersionStateError
+from .manifest import remove_temp_files, write_manifest
+from .naming import (
+    CURVES_FILE,
+    LOSS_CURVE_FILE,
+    METADATA_FILE,
+    REGISTRY_DB_FILE,
+    STATE_COMPLETE,
+    STATE_FAILED,
+    STATE_RESERVED,
+    ModelKey,
+    archive_path,
+)
+from .records import VersionHandle, VersionRecord
+
+if TYPE_CHECKING:
+    from .rebuild import RebuildResult
+from .registry import Registry, sqlite_url
+from .status import read_status, write_status
+from .versions_file import DEFAULT_LOCK_TIMEOUT_S, VersionsFile
+
+__all__ = ["COMMIT_STAGES", "ModelArchive"]
+
+# The steps of commit, in order; a crash before "mark_complete" leaves the version reserved.
+COMMIT_STAGES = ("curves", "loss_curve", "metadata", "manifest", "mark_complete", "index")
+_BEST_MODES: dict[str, Callable[[float, float], bool]] = {
+    "min": lambda a, b: a < b,
+    "max": lambda a, b: a > b,
+}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _plain(obj: Any) -> Any:
+    """Plain JSON types: numpy scalars/arrays via ``tolist``, non-finite floats as "NaN"/"Infinity"."""
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        obj = obj.tolist()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+class ModelArchive:
+    """Versioned model directories under ``root``, indexed in a ``model_versions`` table.
+
+    >>> archive = ModelArchive("saved_models")            # SQLite registry next to the root
+    >>> handle = archive.allocate(ModelKey.product("P001", model_type="mlstm"))
+    >>> atomic_torch_save(model.state_dict(), handle.model_path)
+    >>> record = archive.commit(handle, recorder, metadata={...}, metrics_summary={"val_loss": 0.1})
+    >>> archive.get("product_P001_all_mlstm").path        # the latest complete version
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] = "saved_models",
+        db_url: str | None = None,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S,
+    ) -> None:
+        self.root = Path(root).absolute()
+        self.db_url = db_url or sqlite_url(self.root.parent / REGISTRY_DB_FILE)
+        self.versions = VersionsFile(self.root, lock_timeout)
+        self.registry = Registry(self.db_url)
+        self._on_stage: Callable[[str], None] | None = None  # test hook: called before each commit stage
+
+    def _stage(self, stage: str) -> None:
+        if self._on_stage is not None:
+            self._on_stage(stage)
+
+    def _row(self, key: ModelKey, version: int, status: str, created_at: dt.datetime, **extra: Any) -> dict:
+        rel = archive_path(self.root, key, version).relative_to(self.root).as_posix()
+        return {
+            "model_identifier": key.identifier,
+            "model_type": key.model_type,
+            "version": version,
+            "model_path": rel,
+            "created_at": created_at,
+            "status": status,
+            **extra,
+        }
+
+    # -- writing -------------------------------------------------------------------------
+    def allocate(self, key: ModelKey) -> VersionHandle:
+        """Reserve the next version of ``key`` (its directory is created, marked reserved, and indexed)."""
+        created = _now()
+        version = self.versions.reserve(key, created_at=created.isoformat())
+        self.registry.upsert(self._row(key, version, STATE_RESERVED, created))
+        return VersionHandle(self.root, key, version)
+
+    def _reserved_status(self, handle: VersionHandle) -> dict[str, Any]:
+        status = read_status(handle.path)
+        if not handle.path.is_dir():
+            raise VersionNotFoundError(f"{handle.path} does not exist; allocate a new version.")
+        if status["state"] != STATE_RESERVED:
+            raise VersionStateError(f"{handle.run_id} is already {status['state']}; allocate a new version.")
+        return status
+
+    def commit(
+        self,
+        handle: VersionHandle,
+        document_or_recorder: Any,
+        metadata: dict[str, Any] | None = None,
+        metrics_summary: dict[str, Any] | None = None,
+    ) -> VersionRecord:
+        """Write curves.json, loss_curve.png, metadata.json and the manifest, mark complete, index.
+
+        ``model.pth`` must already be in the version directory (``atomic_torch_save``).
+        """
+        from exporter.recorder import decode_document, encode_document, save_png, validate_document
+
+        status = self._reserved_status(handle)
+        if not handle.model_path.is_file():
+            raise VersionStateError(
+                f"{handle.model_path} is missing; save the final model with "
+                f"atomic_torch_save(model.state_dict(), handle.model_path) before commit."
+            )
+        finalize = getattr(document_or_recorder, "finalize", None)
+        doc = finalize() if callable(finalize) else document_or_recorder
+        validate_document(doc)
+        text = encode_document(doc)
+        created = dt.datetime.fromisoformat(status.get("created_at") or _now().isoformat())
+        summary = _plain(dict(metrics_summary or {}))
+        archive_info = {
+            "identifier": handle.identifier,
+            "version": handle.version,
+            "run_id": handle.run_id,
+            "model_type": handle.key.model_type,
+            "created_at": created.isoformat(),
+            "metrics_summary": summary,
+        }
+        self._stage("curves")
+        atomic_write_bytes(handle.path / CURVES_FILE, text.encode("utf-8"))
+        self._stage("loss_curve")
+        with atomic_write(handle.path / LOSS_CURVE_FILE) as tmp:
+            save_png(decode_document(text), tmp)
+        self._stage("metadata")
+        atomic_write_json(
+            handle.path / METADATA_FILE, {**_plain(dict(metadata or {})), "archive": archive_info}
+        )
+        self._stage("manifest")
+        remove_temp_files(handle.path)  # left by writers that died before commit
+        digest = write_manifest(handle.path)
+        self._stage("mark_complete")
+        write_status(
+            handle.path,
+            STATE_COMPLETE,
+            identifier=handle.identifier,
+            version=handle.version,
+            created_at=created.isoformat(),
+            manifest_sha256=digest,
+        )
+        self._stage("index")
+        best = doc.get("best") if isinstance(doc, dict) else None
+        row = self._row(
+            handle.key,
+            handle.version,
+            STATE_COMPLETE,
+            created,
+            metrics_summary=summary,
+            best_step=best.get("step") if isinstance(best, dict) else None,
+            manifest_sha256=digest,
+            curves=json.loads(text),
+        )
+        self.registry.upsert(row)
+        return VersionRecord.from_row(self.root, row)
+
+    def fail(self, handle: VersionHandle, reason: str) -> None:
+        """Mark a reserved version failed (it stays on disk, incomplete, for inspection)."""
+        status = self._reserved_status(handle)
+        write_status(
+            handle.path,
+            STATE_FAILED,
+            identifier=handle.identifier,
+            version=handle.version,
+            created_at=status.get("created_at"),
+            reason=str(reason),
+        )
+        created = dt.datetime.fromisoformat(status.get("created_at") or _now().isoformat())
+        self.registry.upsert(self._row(handle.key, handle.version, STATE_FAILED, created))
+
+    # -- reading -------------------------------------------------------------------------
+    def list(
+        self, *, identifier: str | None = None, model_type: str | None = None, status: str | None = None
+    ) -> list[VersionRecord]:
+        """Versions matching the filters (``None``: any), by identifier then version; curves not loaded."""
+        rows = self.registry.select(model_identifier=identifier, model_type=model_type, status=status)
+        return [VersionRecord.from_row(self.root, r) for r in rows]
+
+    def get(self, identifier: str, version: int | str = "latest") -> VersionRecord:
+        """One version (any status), or with ``"latest"`` the highest complete one."""
+        ModelKey.parse(identifier)  # a clear error for a malformed identifier
+        if version == "latest":
+            rows = self.registry.select(model_identifier=identifier, status=STATE_COMPLETE)
+            if not rows:
+                raise VersionNotFoundError(
+                    f"{identifier} has no complete version; see `curvewatch versions list`."
+                )
+            version = rows[-1]["version"]
+        row = self.registry.get(identifier, int(version))
+        if row is None:
+            raise VersionNotFoundError.of(identifier, version)
+        return VersionRecord.from_row(self.root, row)
+
+    def best(self, metric: str = "val_loss", mode: str = "min", **filters: Any) -> VersionRecord:
+        """The complete version whose ``metrics_summary[metric]`` is best (finite values only)."""
+        if mode not in _BEST_MODES:
+            raise ValueError(f"`mode` can be {', '.join(_BEST_MODES)}, got {mode!r}.")
+        best: VersionRecord | None = None
+        for record in self.list(status=STATE_COMPLETE, **filters):
+            value = record.metrics_summary.get(metric)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                if best is None or _BEST_MODES[mode](value, best.metrics_summary[metric]):
+                    best = record
+        if best is None:
+            raise VersionNotFoundError(f"No complete version has a finite {metric!r} in its metrics summary.")
+        return best
+
+    def verify(self, identifier: str, version: int | str = "latest") -> list[str]:
+        """Every problem found in one version (empty list: intact); see ``exporter.archive.verify``."""
+        from .verify import verify_version
+
+        return verify_version(self, identifier, version)
+
+    def rebuild(self) -> RebuildResult:
+        """Reconstruct ``versions.json`` and the table from the directory tree."""
+        from .rebuild import rebuild
+
+        return rebuild(self)
+
+    def delete(self, identifier: str, version: int, force: bool = False) -> None:
+        """Remove one version's directory and row consistently; a reserved one needs ``force``."""
+        from .rebuild import delete_version
+
+        delete_version(self, ModelKey.parse(identifier), version, force)
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.registry.dispose()
+
+    def __enter__(self) -> ModelArchive:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

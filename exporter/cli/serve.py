@@ -1,0 +1,82 @@
+"""``curvewatch serve``: expose saved curves documents on a Prometheus endpoint until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+PASSWORD_ENV = "CURVEWATCH_BASIC_AUTH_PASSWORD"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="expose saved curves.json documents on a Prometheus endpoint",
+        description="Serve the curvewatch_* metrics of saved curves documents (re-read when they change) "
+        "until interrupted. A document's run is finished if it was finalized, running otherwise.",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="CURVES_JSON")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (default 0: a free one)")
+    parser.add_argument("--addr", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--run-id", help="run id label (one document only; default: the document's folder)")
+    parser.add_argument("--model-type", default="", help="model_type label of curvewatch_run_info")
+    parser.add_argument("--certfile", help="TLS certificate (PEM)")
+    parser.add_argument("--keyfile", help="TLS private key (PEM)")
+    parser.add_argument("--client-cafile", help="CA that signs client certificates (mutual TLS)")
+    parser.add_argument("--client-auth-required", action="store_true", help="refuse clients without a certificate")
+    parser.add_argument("--basic-auth-user", help=f"require basic auth; the password is read from ${PASSWORD_ENV}")
+    parser.set_defaults(func=run)
+
+
+def default_run_id(path: Path) -> str:
+    """``a/b/v3/curves.json`` -> ``a/b/v3``; ``a/run.json`` -> ``a/run``."""
+    path = Path(os.path.relpath(path.resolve()))
+    return (path.parent if path.name == "curves.json" else path.with_suffix("")).as_posix()
+
+
+def run(args: argparse.Namespace) -> int:
+    from exporter.prom import Exporter, RunInfo
+    from exporter.prom.document_source import DocumentSource
+    from exporter.recorder import CurveDocumentError
+
+    if args.run_id and len(args.paths) > 1:
+        print("curvewatch serve: --run-id names one document; drop it to name each by its folder.", file=sys.stderr)
+        return 2
+    basic_auth = None
+    if args.basic_auth_user:
+        password = os.environ.get(PASSWORD_ENV)
+        if not password:
+            print(f"curvewatch serve: --basic-auth-user needs the password in ${PASSWORD_ENV}.", file=sys.stderr)
+            return 2
+        basic_auth = (args.basic_auth_user, password)
+    exporter = Exporter()
+    try:
+        for path in args.paths:
+            source = DocumentSource(path)
+            run_id = args.run_id or default_run_id(path)
+            exporter.add(source, RunInfo(run_id=run_id, model_type=args.model_type, rank=0))
+            if source.live().finalized:
+                exporter.set_state("finished", run_id)
+        exporter.start(
+            args.port,
+            args.addr,
+            certfile=args.certfile,
+            keyfile=args.keyfile,
+            client_cafile=args.client_cafile,
+            client_auth_required=args.client_auth_required,
+            basic_auth=basic_auth,
+        )
+    except (OSError, ValueError, CurveDocumentError) as exc:
+        print(f"curvewatch serve: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"Serving {len(args.paths)} run(s) on {exporter.url} (Ctrl-C to stop)", flush=True)
+    stop.wait()
+    exporter.stop()
+    return 0

@@ -1,0 +1,114 @@
+"""The alerts, one shape for all: ``Curvewatch…`` name, ``for:``, severity, summary, description, runbook.
+
+The same :class:`Alert` list is written as Prometheus alerting rules (``prometheus/rules/``) and as
+Grafana-managed alert rules (``grafana/provisioning/alerting/``). Descriptions are Go templates over
+``$labels`` and ``$value``; every alert is tested with ``promtool test rules`` (``rule_tests.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from exporter.monitoring.config import DEFAULT_CONFIG, MonitoringConfig
+from exporter.monitoring.promql import Queries, eq
+
+__all__ = ["ALERT_PREFIX", "Alert", "alerts"]
+
+ALERT_PREFIX = "Curvewatch"
+_RUN = "run {{ $labels.run_id }} (rank {{ $labels.rank }})"
+_RUN_TITLE = "R" + _RUN[1:]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alerting rule; ``labels`` are the extra labels (``severity``)."""
+
+    name: str
+    expr: str
+    for_: str
+    severity: str
+    summary: str
+    description: str
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {"severity": self.severity}
+
+    def runbook_url(self, config: MonitoringConfig) -> str:
+        """The runbook section of this alert: ``<config.runbook_url>#<name in lower case>``."""
+        return f"{config.runbook_url}#{self.name.lower()}"
+
+    def annotations(self, config: MonitoringConfig) -> dict[str, str]:
+        return {"summary": self.summary, "description": self.description, "runbook_url": self.runbook_url(config)}
+
+
+def _num(value: float) -> str:
+    """A threshold as written in PromQL and in descriptions: no trailing ``.0``."""
+    return f"{value:g}"
+
+
+def alerts(config: MonitoringConfig = DEFAULT_CONFIG) -> list[Alert]:
+    """Every alert for ``config``, in the order they are written to the rules file."""
+    q, c = Queries(config), config
+    val = eq("metric", c.val_metric)
+    return [
+        Alert(
+            f"{ALERT_PREFIX}NonFiniteValues",
+            f"increase({q.metric('curvewatch_nonfinite_total')}[{c.nonfinite_window}]) > 0",
+            c.nonfinite_for, c.severity_critical,
+            "A run logged NaN or infinite values.",
+            f"{{{{ $labels.metric }}}} of {_RUN} logged NaN or infinite values in the last "
+            f"{c.nonfinite_window}; the model's weights are probably no longer finite.",
+        ),
+        Alert(
+            f"{ALERT_PREFIX}LossDiverging",
+            f"{q.over_best} > {_num(c.divergence_factor)}\n{q.running}",
+            c.divergence_for, c.severity_warning,
+            "A loss is far above its best value.",
+            f"{{{{ $labels.metric }}}} of {_RUN} is {{{{ $value | printf \"%.1f\" }}}} times its best value "
+            f"(limit {_num(c.divergence_factor)}).",
+        ),
+        Alert(
+            f"{ALERT_PREFIX}Overfitting",
+            f"{q.trend}{{{val}}} > 0\nand on ({q.by_run})\n"
+            f"{q.trend}{{{eq('metric', c.train_metric)}}} < 0\n{q.running}",
+            c.overfitting_for, c.severity_warning,
+            "Validation loss rises while training loss falls.",
+            f"{{{{ $labels.metric }}}} of {_RUN} has been rising over the last {c.trend_window} "
+            f"while {c.train_metric} kept falling.",
+        ),
+        Alert(
+            f"{ALERT_PREFIX}NoImprovement",
+            f"{q.metric('curvewatch_steps_since_best', val)} > {c.no_improvement_steps}\n{q.running}",
+            c.no_improvement_for, c.severity_info,
+            "The best validation loss is many steps old.",
+            f"{{{{ $labels.metric }}}} of {_RUN} has not improved for {{{{ $value | printf \"%.0f\" }}}} "
+            f"steps (limit {c.no_improvement_steps}).",
+        ),
+        Alert(
+            f"{ALERT_PREFIX}TrainingStalled",
+            f"time() - {q.metric('curvewatch_last_step_timestamp_seconds')} > {_num(c.stall_seconds)}\n"
+            f"{q.running}",
+            c.stall_for, c.severity_critical,
+            "A running training logs no more steps.",
+            f"{_RUN_TITLE} logged its last step {{{{ $value | printf \"%.0f\" }}}}s ago and still "
+            f"says it is running (limit {_num(c.stall_seconds)}s).",
+        ),
+        Alert(
+            f"{ALERT_PREFIX}ThroughputDropped",
+            f"{q.steps_per_second} < {_num(c.throughput_fraction)} * ({q.steps_per_second_baseline} > 0)\n"
+            f"{q.running}",
+            c.throughput_for, c.severity_warning,
+            "A run's steps per second dropped well below its recent rate.",
+            f"{_RUN_TITLE} runs at {{{{ $value | printf \"%.2f\" }}}} steps/s over {c.rate_window}, "
+            f"under {_num(c.throughput_fraction * 100)}% of its rate over {c.baseline_window}.",
+        ),
+        Alert(
+            f"{ALERT_PREFIX}TargetDown",
+            f"up{{{eq('job', c.trainer_job)}}} == 0",
+            c.target_down_for, c.severity_warning,
+            "Prometheus cannot scrape a training process.",
+            f"Prometheus has not scraped {{{{ $labels.instance }}}} (job {{{{ $labels.job }}}}) for "
+            f"{c.target_down_for}; the process died, hangs, or its target file is stale.",
+        ),
+    ]

@@ -1,0 +1,155 @@
+"""``promtool test rules`` cases for every alert, generated with the alerts from the same config.
+
+Each alert gets one test group with a degrading series (``run_id="bad"``) beside healthy ones
+(``run_id="ok"``, and ``run_id="done"``: a finished run with the same bad values where the alert is
+gated on the run running). Two evaluations per alert:
+
+- one minute before the ``for:`` window can have elapsed: nothing fires (the bad series is pending);
+- after it: exactly the bad series fires, with its exact labels and rendered annotations.
+
+The expected description is the template rendered here with the series' labels and the value the
+series has at that time, so a wrong expression, label set or template fails in promtool.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from exporter.monitoring._yaml import dump_yaml
+from exporter.monitoring.alerts import ALERT_PREFIX, alerts
+from exporter.monitoring.config import MonitoringConfig, duration_seconds
+from exporter.monitoring.prometheus_files import ALERT_RULES_FILE, RECORDING_RULES_FILE
+
+__all__ = ["RULE_TESTS_FILE", "render_template", "rule_tests"]
+
+RULE_TESTS_FILE = "prometheus/tests/curvewatch.alerts.test.yml"
+_INSTANCE = "10.0.0.1:9108"
+_TAIL_MINUTES = 5  # series go on this long after the last evaluation
+
+
+@dataclass
+class _Case:
+    """Input series of one alert and when its condition becomes true (minutes from 0)."""
+
+    series: list[tuple[str, str]] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # of the firing series, severity excluded
+    earliest: int = 30  # first minute the condition can hold
+    latest: int = 30  # minute by which it surely holds (recording rules lag one evaluation)
+    value: Any = None  # function(minute) -> the rendered {{ $value | printf }} text
+
+
+def render_template(template: str, labels: dict[str, str], value_text: str | None) -> str:
+    """Render the subset of Go templates the alerts use: ``$labels.NAME`` and ``$value | printf``."""
+    text = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels[m.group(1)], template)
+    if value_text is not None:
+        text = re.sub(r"\{\{ \$value \| printf \"[^\"]+\" \}\}", value_text, text)
+    return text
+
+
+def _series(name: str, values: str, **labels: str) -> tuple[str, str]:
+    body = ", ".join(f'{k}="{v}"' for k, v in labels.items())
+    return f"{name}{{{body}}}", values
+
+
+def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
+    run = {"job": c.trainer_job, "instance": _INSTANCE, "rank": "0"}
+    loss = {"chart": c.loss_chart, "metric": c.val_metric}
+    best = {"metric": c.val_metric, "mode": "min"}
+
+    def state(run_id: str, current: str = "running") -> list[tuple[str, str]]:
+        return [_series("curvewatch_run_state", f"{int(s == current)}x{total}", **run, run_id=run_id, state=s)
+                for s in ("running", "finished")]
+
+    def gated(*runs: str) -> list[tuple[str, str]]:
+        return [s for r in runs for s in state(r)] + state("done", "finished")
+
+    n, a = c.no_improvement_steps, max(1, c.no_improvement_steps // 100)
+    stall_at = int(29 + c.stall_seconds // 60) + 1
+    slow_from = 60 + math.ceil(duration_seconds(c.rate_window) / 60) + 1
+    bad_div = f"{c.divergence_factor * 0.1 + 0.1:g}"
+    return {
+        "NonFiniteValues": _Case(
+            [_series("curvewatch_nonfinite_total", f"0x29 1+1x{total}", **run, **loss, run_id="bad"),
+             _series("curvewatch_nonfinite_total", f"0x{total}", **run, **loss, run_id="ok")],
+            {**run, **loss, "run_id": "bad"}),
+        "LossDiverging": _Case(
+            gated("bad", "ok")
+            + [_series("curvewatch_value", f"0.1x29 {bad_div}x{total}", **run, **loss, run_id="bad"),
+               _series("curvewatch_value", f"{bad_div}x{total}", **run, **loss, run_id="done"),
+               _series("curvewatch_value", f"{c.divergence_factor * 0.1 - 0.05:g}x{total}", **run, **loss,
+                       run_id="ok")]
+            + [_series("curvewatch_best_value", f"0.1x{total}", **run, **best, run_id=r)
+               for r in ("bad", "ok", "done")],
+            {**run, "metric": c.val_metric, "run_id": "bad"}, latest=31,
+            value=lambda t: f"{(c.divergence_factor * 0.1 + 0.1) / 0.1:.1f}"),
+        "Overfitting": _Case(
+            gated("bad", "ok")
+            + [_series("curvewatch_value", f"1-0.005x{total}", **run, chart=c.loss_chart, metric=c.train_metric,
+                       run_id=r) for r in ("bad", "ok", "done")]
+            + [_series("curvewatch_value", f"0.4x29 0.405+0.005x{total}", **run, **loss, run_id=r)
+               for r in ("bad", "done")]
+            + [_series("curvewatch_value", f"0.4-0.001x{total}", **run, **loss, run_id="ok")],
+            {**run, **loss, "run_id": "bad"}, latest=31),
+        "NoImprovement": _Case(
+            gated("bad", "ok")
+            + [_series("curvewatch_steps_since_best", f"0+{a}x29 {n + a}+{a}x{total}", **run, **best, run_id=r)
+               for r in ("bad", "done")]
+            + [_series("curvewatch_steps_since_best", f"0+{n // 200}x{total}", **run, **best, run_id="ok")],
+            {**run, **best, "run_id": "bad"}, value=lambda t: f"{n + a + a * (t - 30):.0f}"),
+        "TrainingStalled": _Case(
+            gated("bad", "ok")
+            + [_series("curvewatch_last_step_timestamp_seconds", f"0+60x29 1740x{total}", **run, run_id=r)
+               for r in ("bad", "done")]
+            + [_series("curvewatch_last_step_timestamp_seconds", f"0+60x{total}", **run, run_id="ok")],
+            {**run, "run_id": "bad"}, earliest=stall_at, latest=stall_at, value=lambda t: f"{t * 60 - 1740:.0f}"),
+        "ThroughputDropped": _Case(
+            gated("bad", "ok")
+            + [_series("curvewatch_steps_total", f"0+60x59 3540+10x{total}", **run, run_id=r) for r in ("bad", "done")]
+            + [_series("curvewatch_steps_total", f"0+60x{total}", **run, run_id="ok")],
+            {**run, "run_id": "bad"}, earliest=61, latest=slow_from, value=lambda t: f"{10 / 60:.2f}"),
+        "TargetDown": _Case(
+            [_series("up", f"1x29 0x{total}", job=c.trainer_job, instance=_INSTANCE),
+             _series("up", f"1x{total}", job=c.trainer_job, instance="10.0.0.2:9108")],
+            {"job": c.trainer_job, "instance": _INSTANCE}),
+    }
+
+
+def rule_tests(config: MonitoringConfig) -> dict[str, Any]:
+    """The promtool test file (as a dict) for ``config``'s alerts; paths relative to its folder."""
+    by_name = {a.name: a for a in alerts(config)}
+    longest = max(duration_seconds(a.for_) for a in by_name.values()) // 60
+    total = int(61 + math.ceil(duration_seconds(config.rate_window) / 60) + longest + 2 + _TAIL_MINUTES)
+    tests = []
+    for short, case in _cases(config, total).items():
+        alert = by_name[ALERT_PREFIX + short]
+        for_minutes = math.ceil(duration_seconds(alert.for_) / 60)
+        before, after = case.earliest + for_minutes - 1, case.latest + for_minutes + 1
+        value_text = case.value(after) if case.value else None
+        annotations = alert.annotations(config)
+        annotations["description"] = render_template(alert.description, case.labels, value_text)
+        tests.append({
+            "name": alert.name,
+            "interval": "1m",
+            "input_series": [{"series": s, "values": v} for s, v in case.series],
+            "alert_rule_test": [
+                {"eval_time": f"{before}m", "alertname": alert.name, "exp_alerts": []},
+                {"eval_time": f"{after}m", "alertname": alert.name,
+                 "exp_alerts": [{"exp_labels": {**case.labels, **alert.labels}, "exp_annotations": annotations}]},
+            ],
+        })
+    missing = set(by_name) - {t["name"] for t in tests}
+    if missing:
+        raise RuntimeError(f"Alerts without a promtool test case: {', '.join(sorted(missing))}; add one to _cases.")
+    return {
+        "rule_files": [f"../rules/{p.rsplit('/', 1)[1]}" for p in (RECORDING_RULES_FILE, ALERT_RULES_FILE)],
+        "evaluation_interval": "1m",
+        "tests": tests,
+    }
+
+
+def rule_test_files(config: MonitoringConfig) -> dict[str, str]:
+    """Relative path -> text of the promtool test file."""
+    return {RULE_TESTS_FILE: dump_yaml(rule_tests(config))}

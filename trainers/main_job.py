@@ -1,0 +1,84 @@
+"""The main job (README's first command): all four models, briefly, on built-in data, live and archived.
+
+``run()`` starts one Prometheus endpoint for the whole job, trains each model type on the same built-in
+series through the ``TrainingManager`` (one new archive version each), and says where every curves.json,
+PNG and model file is and how to see the gauges. ``quick`` keeps it to well under a few minutes on 2 CPU
+cores.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ._constants import MODEL_TYPES
+from .config import TrainConfig
+from .data import SeriesSpec, generate_sales
+from .manager import TrainingManager, TrainOutcome
+from .request import BUILTIN_DATA, TrainRequest, prepare
+
+__all__ = ["QUICK_DATA", "QUICK_EPOCHS", "run"]
+
+QUICK_DATA = {"stores": 2, "products": 3, "days": 365, "seed": 0}
+QUICK_EPOCHS = 8
+QUICK_MODEL_PARAMS = {"mlstm": {"d_model": 16, "num_blocks": 1}, "kan": {"hidden": 16},
+                      "tcn": {"channels": 16, "levels": 2}, "transformer": {"d_model": 16, "num_layers": 1}}
+
+
+def run(root: str | Path = "saved_models", *, models: Sequence[str] = MODEL_TYPES,
+        series: SeriesSpec | None = None, epochs: int | None = None, quick: bool = True,
+        config: TrainConfig | None = None, port: int = 0, addr: str = "127.0.0.1", db_url: str | None = None,
+        linger: float = 0.0, quiet: bool = False, out: Callable[[str], None] = print) -> list[TrainOutcome]:
+    """Train each of ``models`` once; return their outcomes. ``linger`` keeps the endpoint up that many
+    seconds after the last run (Ctrl-C ends it early) so Prometheus can scrape the finished runs."""
+    from exporter.prom import Exporter
+
+    series = series or SeriesSpec("product", product="P001", scope="all")
+    builtin = dict(QUICK_DATA if quick else BUILTIN_DATA)
+    epochs = epochs or (QUICK_EPOCHS if quick else 30)
+    config = config or TrainConfig(epochs=epochs, batch_size=64 if quick else 32, lr=3e-3 if quick else 1e-3,
+                                   checkpoint_every=max(1, epochs // 2), patience=max(3, epochs // 3))
+    data = generate_sales(**builtin)
+    requests = [TrainRequest(m, series, config, model_params=QUICK_MODEL_PARAMS[m] if quick else {},
+                             builtin=builtin, experiment="main-job") for m in models]
+    for request in requests:  # every check before the archive and the endpoint exist
+        prepare(request, data)
+    exporter = Exporter()
+    bound = exporter.start(port=port, addr=addr)
+    out(f"curvewatch: Prometheus endpoint at {exporter.url} (every run of this job, live)")
+    manager = TrainingManager(root, db_url, exporter=exporter, quiet=quiet, announce=lambda _msg: None)
+    outcomes = []
+    try:
+        for request in requests:
+            outcome = manager.train(request, data)
+            outcomes.append(outcome)
+            _report(outcome, out)
+        out(_how_to_watch(exporter.url, bound, addr))
+        if linger > 0:
+            out(f"curvewatch: serving the finished runs for {linger:.0f} s (Ctrl-C to stop).")
+            try:
+                time.sleep(linger)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        exporter.stop()
+    return outcomes
+
+
+def _report(outcome: TrainOutcome, out: Callable[[str], None]) -> None:
+    path, fit = outcome.version_path, outcome.fit
+    out(f"  {outcome.handle.run_id}: {fit.epochs_run} epochs, best val_loss {fit.best_val_loss:.4g} "
+        f"at epoch {fit.best_epoch}")
+    out(f"    curves: {path / 'curves.json'}")
+    out(f"    plot:   {path / 'loss_curve.png'}")
+    out(f"    model:  {path / 'model.pth'} (+ checkpoint_best.pth, metadata.json, manifest.json)")
+
+
+def _how_to_watch(url: str | None, port: int | None, addr: str) -> str:
+    return (
+        "curvewatch: to see the gauges:\n"
+        f"  curl -s {url} | grep '^curvewatch_'          (while the endpoint is up; --linger keeps it up)\n"
+        f"  or scrape {addr}:{port} from Prometheus (static_configs targets), then query curvewatch_value\n"
+        "  list and verify the versions: curvewatch versions list / curvewatch versions verify ID"
+    )

@@ -1,0 +1,19 @@
+"""The four forecasters, each ``(batch, L, features) -> (batch, H)``, and ``build_model`` by name."""
+
+from .kan import KANForecaster, KANLinear
+from .mlstm import MLSTMForecaster
+from .registry import MODEL_CLASSES, build_model, check_model_type, describe_models
+from .tcn import TCNForecaster
+from .transformer import TransformerForecaster
+
+__all__ = [
+    "MODEL_CLASSES",
+    "KANForecaster",
+    "KANLinear",
+    "MLSTMForecaster",
+    "TCNForecaster",
+    "TransformerForecaster",
+    "build_model",
+    "check_model_type",
+    "describe_models",
+]
