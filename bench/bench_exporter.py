@@ -62,13 +62,20 @@ def bench_log_overhead(steps: int, rounds: int) -> None:
 
 
 def bench_big_scrape(runs: int, lines: int, steps: int) -> None:
-    exporter = Exporter()
+    exporter, recorders = Exporter(), []
     for r in range(runs):
         rec = CurveRecorder(budget=200)
         rec.track_best("m0", mode="min")
         for step in range(steps):
             rec.log(step, **{f"m{i}": (i + 1) / (step + 1) for i in range(lines)})
         exporter.add(rec, RunInfo(run_id=f"run-{r:03d}", model_type="mlp", rank=0))
+        recorders.append(rec)
+    live = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        for rec in recorders:
+            rec.live()
+        live.append(time.perf_counter() - t0)
     timings = []
     for _ in range(20):
         t0 = time.perf_counter()
@@ -85,7 +92,8 @@ def bench_big_scrape(runs: int, lines: int, steps: int) -> None:
     encode_ms, http_ms = statistics.median(timings) * 1e3, statistics.median(http) * 1e3
     print(
         f"2. one scrape of {runs} runs x {lines} lines: collect+encode {encode_ms:.1f} ms, "
-        f"over HTTP {http_ms:.1f} ms, {size / 1024:.0f} KiB, {series} series"
+        f"over HTTP {http_ms:.1f} ms, {size / 1024:.0f} KiB, {series} series; of which the "
+        f"recorders' live() {statistics.median(live) * 1e3:.1f} ms"
     )
 
 

@@ -32,8 +32,15 @@ def _cli(archive: ModelArchive, capsys: pytest.CaptureFixture[str], *argv: str) 
 def test_list_prints_a_table_and_json(archive: ModelArchive, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _cli(archive, capsys, "list")
     lines = out.splitlines()
-    assert code == 0 and lines[0].split() == ["IDENTIFIER", "VERSION", "STATUS", "MODEL_TYPE", "CREATED_AT",
-                                              "BEST_STEP", "METRICS"]
+    assert code == 0 and lines[0].split() == [
+        "IDENTIFIER",
+        "VERSION",
+        "STATUS",
+        "MODEL_TYPE",
+        "CREATED_AT",
+        "BEST_STEP",
+        "METRICS",
+    ]
     assert lines[1].split()[:3] == [KEY.identifier, "1", "complete"] and "val_loss=0.25" in lines[1]
     assert lines[2].split()[:3] == [KEY.identifier, "2", "reserved"]
     code, out, _ = _cli(archive, capsys, "list", "--status", "complete", "--json")
@@ -84,8 +91,9 @@ def test_rebuild_and_delete(archive: ModelArchive, capsys: pytest.CaptureFixture
         (["verify"], "give an IDENTIFIER [VERSION], or --all"),
     ],
 )
-def test_errors_say_what_to_do(archive: ModelArchive, capsys: pytest.CaptureFixture[str], argv: list[str],
-                               message: str) -> None:
+def test_errors_say_what_to_do(
+    archive: ModelArchive, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     code, _, err = _cli(archive, capsys, *argv)
     assert code == 2 and message in err
 
@@ -94,8 +102,12 @@ def test_console_entry_point_runs_in_a_real_process(tmp_path: Path) -> None:
     root = tmp_path / "saved_models"
     with ModelArchive(root) as archive:
         commit_version(archive)
-    done = subprocess.run([sys.executable, "-m", "exporter", "versions", "verify", KEY.identifier, "--root",
-                           str(root), "--json"], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "exporter", "versions", "verify", KEY.identifier, "--root", str(root), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == [{"identifier": KEY.identifier, "version": "latest", "ok": True,
-                                        "problems": []}]
+    assert json.loads(done.stdout) == [{"identifier": KEY.identifier, "version": 1, "ok": True, "problems": []}]

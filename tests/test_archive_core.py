@@ -32,8 +32,15 @@ def archive(tmp_path: Path, registry_db_url: str) -> ModelArchive:
 def test_commit_writes_every_file_and_indexes_the_version(archive: ModelArchive) -> None:
     record = commit_version(archive)
     names = sorted(p.name for p in record.path.iterdir())
-    assert names == ["checkpoint_epoch_1.pth", "curves.json", "loss_curve.png", "manifest.json", "metadata.json",
-                     "model.pth", "status.json"]
+    assert names == [
+        "checkpoint_epoch_1.pth",
+        "curves.json",
+        "loss_curve.png",
+        "manifest.json",
+        "metadata.json",
+        "model.pth",
+        "status.json",
+    ]
     assert record.path == archive.root / "product" / "P001_all" / "mlstm" / "v1"
     got = archive.get(KEY.identifier, 1)
     assert (got.status, got.model_path, got.best_step) == ("complete", "product/P001_all/mlstm/v1", 30)
@@ -57,8 +64,11 @@ def test_default_registry_is_a_sqlite_file_next_to_the_root(tmp_path: Path) -> N
 def test_versions_start_at_one_and_increase(archive: ModelArchive) -> None:
     other = ModelKey.store("S001", scope="P002", model_type="transformer")
     handles = [archive.allocate(KEY), archive.allocate(other), archive.allocate(KEY)]
-    assert [(h.identifier, h.version) for h in handles] == [(KEY.identifier, 1), (other.identifier, 1),
-                                                            (KEY.identifier, 2)]
+    assert [(h.identifier, h.version) for h in handles] == [
+        (KEY.identifier, 1),
+        (other.identifier, 1),
+        (KEY.identifier, 2),
+    ]
     assert handles[2].run_id == "product_P001_all_mlstm-v2"
     assert handles[2].best_checkpoint_path.name == "checkpoint_best.pth"
     assert [r.status for r in archive.list(identifier=KEY.identifier)] == ["reserved", "reserved"]
@@ -202,6 +212,13 @@ def test_duplicate_rows_are_refused_by_the_unique_constraint(archive: ModelArchi
     from exporter.archive.registry import model_versions
 
     with pytest.raises(sa.exc.IntegrityError), archive.registry.engine.begin() as conn:
-        conn.execute(model_versions.insert().values(
-            model_identifier=KEY.identifier, model_type="mlstm", version=1, model_path="x", status="reserved",
-            created_at=archive.get(KEY.identifier, 1).created_at))
+        conn.execute(
+            model_versions.insert().values(
+                model_identifier=KEY.identifier,
+                model_type="mlstm",
+                version=1,
+                model_path="x",
+                status="reserved",
+                created_at=archive.get(KEY.identifier, 1).created_at,
+            )
+        )

@@ -14,16 +14,28 @@ from exporter.archive.naming import MAX_FIELD_LENGTH, parse_version_dir
 KEYS = [
     (ModelKey.product("P001", scope="all", model_type="mlstm"), "product_P001_all_mlstm", "product/P001_all/mlstm"),
     (ModelKey.product("P001", scope="S002", model_type="tcn"), "product_P001_S002_tcn", "product/P001_S002/tcn"),
-    (ModelKey.store("S001", scope="P002", model_type="transformer"), "store_S001_P002_transformer",
-     "store/S001_P002/transformer"),
+    (
+        ModelKey.store("S001", scope="P002", model_type="transformer"),
+        "store_S001_P002_transformer",
+        "store/S001_P002/transformer",
+    ),
     (ModelKey.store("S001", model_type="kan"), "store_S001_all_kan", "store/S001_all/kan"),
     (ModelKey.global_(scope="all", aggregation="sum", model_type="kan"), "global_all_sum_kan", "global/all/sum/kan"),
-    (ModelKey.global_(scope=("stores", "S001"), aggregation="mean", model_type="tcn"), "global_stores_S001_mean_tcn",
-     "global/stores/S001/mean/tcn"),
-    (ModelKey.global_(scope="products", product_id="P9", aggregation="sum", model_type="kan"),
-     "global_products_P9_sum_kan", "global/products/P9/sum/kan"),
-    (ModelKey.global_(scope=("custom", "S001", "P001"), aggregation="sum", model_type="mlstm"),
-     "global_custom_S001_P001_sum_mlstm", "global/custom/S001/P001/sum/mlstm"),
+    (
+        ModelKey.global_(scope=("stores", "S001"), aggregation="mean", model_type="tcn"),
+        "global_stores_S001_mean_tcn",
+        "global/stores/S001/mean/tcn",
+    ),
+    (
+        ModelKey.global_(scope="products", product_id="P9", aggregation="sum", model_type="kan"),
+        "global_products_P9_sum_kan",
+        "global/products/P9/sum/kan",
+    ),
+    (
+        ModelKey.global_(scope=("custom", "S001", "P001"), aggregation="sum", model_type="mlstm"),
+        "global_custom_S001_P001_sum_mlstm",
+        "global/custom/S001/P001/sum/mlstm",
+    ),
 ]
 
 
@@ -83,8 +95,9 @@ def test_global_key_fields_are_named_in_errors() -> None:
         ModelKey.global_(scope="planets", aggregation="sum", model_type="kan")
 
 
-@pytest.mark.parametrize("bad", ["", "product_P1_mlstm", "model_P1_all_x", "product_P1_all_m_x", "global_sum_kan",
-                                 "product_../_all_m", None])
+@pytest.mark.parametrize(
+    "bad", ["", "product_P1_mlstm", "model_P1_all_x", "product_P1_all_m_x", "global_sum_kan", "product_../_all_m", None]
+)
 def test_malformed_identifier_is_rejected(bad: object) -> None:
     with pytest.raises(IdentifierError, match="^identifier "):
         ModelKey.parse(bad)  # type: ignore[arg-type]
@@ -99,10 +112,24 @@ _text = st.one_of(
 
 
 @settings(max_examples=400, deadline=None)
-@given(mode=st.sampled_from(["product", "store", "global"]), a=_text, b=_text, c=_text, d=_text, e=_text,
-       version=st.integers(min_value=1, max_value=10**6), filename=_text)
+@given(
+    mode=st.sampled_from(["product", "store", "global"]),
+    a=_text,
+    b=_text,
+    c=_text,
+    d=_text,
+    e=_text,
+    version=st.integers(min_value=1, max_value=10**6),
+    filename=_text,
+)
 def test_no_generated_input_produces_a_path_outside_the_root(
-    mode: str, a: str, b: str, c: str, d: str, e: str, version: int,
+    mode: str,
+    a: str,
+    b: str,
+    c: str,
+    d: str,
+    e: str,
+    version: int,
     filename: str,
 ) -> None:
     root = Path("/srv/archive/saved_models")

@@ -64,8 +64,9 @@ def test_concurrent_allocations_never_share_a_version(tmp_path: Path, registry_d
     root = str(tmp_path / "saved_models")
     ModelArchive(root, db_url=registry_db_url).close()  # schema created once; workers race on versions
     barrier, out = _SPAWN.Barrier(WORKERS, timeout=_JOIN_TIMEOUT_S), _SPAWN.Queue()
-    workers = [_SPAWN.Process(target=_allocate_worker, args=(root, registry_db_url, barrier, out))
-               for _ in range(WORKERS)]
+    workers = [
+        _SPAWN.Process(target=_allocate_worker, args=(root, registry_db_url, barrier, out)) for _ in range(WORKERS)
+    ]
     for w in workers:
         w.start()
     results = [out.get(timeout=_JOIN_TIMEOUT_S) for _ in workers]

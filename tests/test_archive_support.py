@@ -29,8 +29,12 @@ def commit_version(archive: ModelArchive, key: ModelKey = KEY, val_loss: float =
     handle = archive.allocate(key)
     atomic_torch_save({"w": torch.full((2, 2), float(handle.version))}, handle.model_path)
     atomic_torch_save({"epoch": 1}, handle.checkpoint_path(1))
-    return archive.commit(handle, make_recorder(), metadata={"params": {"lr": 0.01}, "scaler": {"mean": 1.5}},
-                          metrics_summary={"val_loss": val_loss})
+    return archive.commit(
+        handle,
+        make_recorder(),
+        metadata={"params": {"lr": 0.01}, "scaler": {"mean": 1.5}},
+        metrics_summary={"val_loss": val_loss},
+    )
 
 
 def tamper(path: Path) -> None:

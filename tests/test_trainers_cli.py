@@ -7,10 +7,10 @@ import json
 
 import pytest
 import torch
+from fixtures.prometheus import wait_for
 
 from exporter.archive import ModelArchive, load_model
 from exporter.cli import main
-from fixtures.prometheus import wait_for
 from trainers import SeriesSpec, TrainConfig, TrainingManager, TrainRequest, main_job
 
 FAST = ["--quick", "--epochs", "2", "--lookback", "14", "--horizon", "3", "--quiet", "--checkpoint-every", "1"]

@@ -6,8 +6,9 @@ Per epoch: the mean train MSE over the epoch's batches (accumulated on the devic
 ``val_rmse``/``val_mae``/``val_mape``/``val_r2`` are in sales units. One host sync per epoch reads them.
 Files: ``checkpoint_best.pth`` whenever ``val_loss`` improves (strictly; NaN never does, and ties keep the
 earliest epoch, as the recorder's best point), ``checkpoint_epoch_N.pth`` every K epochs, ``model.pth``
-at the end (the best epoch's weights with ``restore_best``, the default; else the last epoch's). Deterministic on CPU for a given seed, and a run resumed from a checkpoint ends with the same
-weights and curves as the uninterrupted run.
+at the end (the best epoch's weights with ``restore_best``, the default; else the last epoch's).
+Deterministic on CPU for a given seed, and a run resumed from a checkpoint ends with the same weights
+and curves as the uninterrupted run.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def forecast(version_path: str | Path, days: int = 14, data_csv: str | Path | No
     matrix, columns = feature_matrix(series)
     if tuple(columns) != scaler.columns:
         raise TrainerInputError(f"The data's columns {columns} differ from the model's {scaler.columns}.")
-    lookback, horizon = meta["lookback"], meta["horizon"]
+    lookback = meta["lookback"]
     if len(matrix) < lookback:
         raise TrainerInputError(f"The data has {len(matrix)} days; the model needs the last {lookback}.")
     rows = list(scaler.transform(matrix[-lookback:]))

@@ -5,7 +5,8 @@ Guarantees (each has a test named after it in ``tests/test_archive_*.py``):
 - killed_commit_leaves_version_incomplete: ``commit`` writes every file atomically, then the manifest,
   then marks the version complete, then indexes it (``COMMIT_STAGES``); a run killed before the mark
   leaves the version ``reserved``, and earlier complete versions untouched.
-- complete_means_verified: a complete version has a manifest of every file; ``verify`` recomputes it.
+- verify_reports_every_changed_missing_or_added_file: a complete version has a manifest of every
+  file; ``verify`` recomputes it.
 """
 
 from __future__ import annotations
@@ -160,9 +161,7 @@ class ModelArchive:
         with atomic_write(handle.path / LOSS_CURVE_FILE) as tmp:
             save_png(decode_document(text), tmp)
         self._stage("metadata")
-        atomic_write_json(
-            handle.path / METADATA_FILE, {**_plain(dict(metadata or {})), "archive": archive_info}
-        )
+        atomic_write_json(handle.path / METADATA_FILE, {**_plain(dict(metadata or {})), "archive": archive_info})
         self._stage("manifest")
         remove_temp_files(handle.path)  # left by writers that died before commit
         digest = write_manifest(handle.path)
@@ -218,9 +217,7 @@ class ModelArchive:
         if version == "latest":
             rows = self.registry.select(model_identifier=identifier, status=STATE_COMPLETE)
             if not rows:
-                raise VersionNotFoundError(
-                    f"{identifier} has no complete version; see `curvewatch versions list`."
-                )
+                raise VersionNotFoundError(f"{identifier} has no complete version; see `curvewatch versions list`.")
             version = rows[-1]["version"]
         row = self.registry.get(identifier, int(version))
         if row is None:

@@ -269,7 +269,8 @@ def archive_path(
                 raise IdentifierError("version", version, f"use an integer >= {STARTING_VERSION}")
             path = path / VERSION_DIR_FORMAT.format(version=version)
     if filename is not None:
-        if Path(filename).name != filename or filename in ("", ".", ".."):
+        bad = not isinstance(filename, str) or filename in ("", ".", "..") or any(ord(c) < 32 for c in filename)
+        if bad or "/" in filename or "\\" in filename:
             raise IdentifierError("filename", filename, "use a plain file name")
         path = path / filename
     if not path.resolve().is_relative_to(root.resolve()):

@@ -1,11 +1,12 @@
 """Rebuild the registry from the directory tree, and delete a version consistently.
 
-Guarantees:
-- rebuild_restores_versions_json: ``versions.json`` becomes, per identifier, the highest ``v{N}`` on
-  disk (or the old entry if that is higher and still readable, so numbers are never reused), and the
-  table holds exactly one row per version directory, with its state, digests and curves.
-- delete_is_consistent: the directory is first renamed out of the layout (atomic), then the row is
-  deleted, then the files; a crash in between leaves nothing that looks like a version.
+Guarantees (tests named after them):
+- rebuild_restores_a_lost_table / corrupt_or_missing_versions_json_is_detected_and_rebuild_restores_it:
+  ``versions.json`` becomes, per identifier, the highest ``v{N}`` on disk (or the old entry if higher and
+  still readable, so numbers are never reused); the table gets one row per version directory.
+- delete_removes_directory_and_row_consistently: the directory is first renamed out of the layout
+  (atomic), then the row is deleted, then the files; a crash in between leaves nothing that looks like
+  a version.
 """
 
 from __future__ import annotations

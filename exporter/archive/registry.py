@@ -1,12 +1,12 @@
 """The ``model_versions`` table: one SQLAlchemy Core definition for SQLite (default) and PostgreSQL.
 
-Guarantees:
-- one_schema_both_databases: the same ``Table`` serves both; ``curves`` and ``metrics_summary`` are
-  ``JSON`` (``jsonb`` on PostgreSQL).
-- schema_is_versioned: the ``curvewatch_schema`` table holds the schema version; ``MIGRATIONS`` lists
-  the steps that bring an older registry up to ``SCHEMA_VERSION``, applied once under a lock (an
-  advisory lock on PostgreSQL, a file lock next to a SQLite file); a newer registry is refused.
-- one_row_per_version: ``(model_identifier, version)`` is unique.
+Guarantees (tests named after them in tests/test_archive_core.py, each run on SQLite and PostgreSQL):
+- one table definition for both databases; ``curves`` and ``metrics_summary`` are ``JSON`` (``jsonb``
+  on PostgreSQL).
+- schema_version_is_recorded_and_a_newer_schema_is_refused: the ``curvewatch_schema`` table holds the
+  schema version; ``MIGRATIONS`` lists the steps that bring an older registry up to ``SCHEMA_VERSION``,
+  applied once under a lock (an advisory lock on PostgreSQL, a file lock next to a SQLite file).
+- duplicate_rows_are_refused_by_the_unique_constraint: ``(model_identifier, version)`` is unique.
 """
 
 from __future__ import annotations

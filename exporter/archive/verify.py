@@ -60,11 +60,7 @@ def _check_metadata(directory: Any, key: ModelKey, version: int) -> list[str]:
     except ValueError as exc:
         return [f"{METADATA_FILE} is not valid JSON ({exc})"]
     info = meta.get("archive") if isinstance(meta, dict) else None
-    if (
-        not isinstance(info, dict)
-        or info.get("identifier") != key.identifier
-        or info.get("version") != version
-    ):
+    if not isinstance(info, dict) or info.get("identifier") != key.identifier or info.get("version") != version:
         return [f"{METADATA_FILE} does not name {key.identifier} version {version} in its 'archive' section"]
     return []
 
@@ -112,9 +108,7 @@ def verify_version(archive: ModelArchive, identifier: str, version: int | str = 
     try:
         latest = archive.versions.read().get(identifier, 0)
         if latest < version:
-            problems.append(
-                f"versions.json says the latest version is {latest}; run `curvewatch versions rebuild`"
-            )
+            problems.append(f"versions.json says the latest version is {latest}; run `curvewatch versions rebuild`")
     except ArchiveError as exc:
         problems.append(str(exc))
     return problems

@@ -1,11 +1,12 @@
 """``versions.json``: identifier -> latest version, changed only inside a ``filelock.FileLock``.
 
-Guarantees:
-- reserve_is_atomic: the read-increment-write of a reservation (and the creation of the reserved
-  ``v{N}`` directory) happens entirely inside the lock, so concurrent processes never share a version.
-- versions_file_never_partial: the file is replaced with ``os.replace``; a crash leaves the old or new one.
-- corrupt_or_missing_is_detected: an unreadable file, or a missing one in a non-empty archive, raises
-  ``RegistryCorruptError`` with the command that restores it.
+Guarantees (tests named after them in tests/test_archive_*.py):
+- concurrent_allocations_never_share_a_version: the read-increment-write of a reservation (and the
+  creation of the reserved ``v{N}`` directory) happens entirely inside the lock.
+- killed_commit_leaves_version_incomplete (versions.json stays valid): the file is replaced with
+  ``os.replace``; a crash leaves the old or the new one.
+- corrupt_or_missing_versions_json_is_detected_and_rebuild_restores_it: an unreadable file, or a
+  missing one in a non-empty archive, raises ``RegistryCorruptError`` naming the command that restores it.
 """
 
 from __future__ import annotations
@@ -64,9 +65,7 @@ class VersionsFile:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             if self._archive_has_models():
-                raise RegistryCorruptError(
-                    f"{self.path} is missing but the archive has models; {rebuild}."
-                ) from None
+                raise RegistryCorruptError(f"{self.path} is missing but the archive has models; {rebuild}.") from None
             return {}
         except (OSError, UnicodeDecodeError) as exc:
             raise RegistryCorruptError(f"{self.path} cannot be read ({exc}); {rebuild}.") from exc
@@ -101,9 +100,7 @@ class VersionsFile:
             try:
                 directory.mkdir()
             except FileExistsError as exc:  # only if someone wrote into the archive without the lock
-                raise VersionStateError(
-                    f"{directory} already exists; run `curvewatch versions rebuild`."
-                ) from exc
+                raise VersionStateError(f"{directory} already exists; run `curvewatch versions rebuild`.") from exc
             write_status(directory, STATE_RESERVED, identifier=key.identifier, version=version, **status_info)
             mapping[key.identifier] = version
             self.write(mapping)

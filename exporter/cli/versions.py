@@ -39,8 +39,14 @@ def _cmd_list(archive: Any, args: argparse.Namespace) -> int:
     if not records:
         print(f"No versions in the registry of {args.root}; train a model or run `curvewatch versions rebuild`.")
         return 0
-    rows = [{**r.to_json(), "created_at": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-             "metrics": _metrics_text(r.metrics_summary)} for r in records]
+    rows = [
+        {
+            **r.to_json(),
+            "created_at": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "metrics": _metrics_text(r.metrics_summary),
+        }
+        for r in records
+    ]
     _print_table(rows, _LIST_COLUMNS)
     return 0
 
@@ -56,12 +62,15 @@ def _cmd_show(archive: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _targets(archive: Any, args: argparse.Namespace) -> list[tuple[str, int | str]]:
+def _targets(archive: Any, args: argparse.Namespace) -> list[tuple[str, int]]:
     if args.all:
         return [(r.identifier, r.version) for r in archive.list() if r.status == "complete"]
     if not args.identifier:
         raise SystemExit("curvewatch versions verify: give an IDENTIFIER [VERSION], or --all.")
-    return [(args.identifier, _version_arg(args.version))]
+    from exporter.archive import ModelKey
+    from exporter.archive.verify import resolve_version
+
+    return [(args.identifier, resolve_version(archive, ModelKey.parse(args.identifier), _version_arg(args.version)))]
 
 
 def _cmd_verify(archive: Any, args: argparse.Namespace) -> int:
@@ -138,10 +147,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     versions = subparsers.add_parser("versions", help="list, show, verify, rebuild or delete archived models")
     sub = versions.add_subparsers(dest="versions_command", metavar="ACTION", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--root", default=os.environ.get(_ROOT_ENV, "saved_models"),
-                        help=f"archive root (default: ${_ROOT_ENV} or saved_models)")
-    common.add_argument("--db-url", default=os.environ.get(_DB_URL_ENV),
-                        help=f"registry SQLAlchemy URL (default: ${_DB_URL_ENV} or a SQLite file next to the root)")
+    common.add_argument(
+        "--root",
+        default=os.environ.get(_ROOT_ENV, "saved_models"),
+        help=f"archive root (default: ${_ROOT_ENV} or saved_models)",
+    )
+    common.add_argument(
+        "--db-url",
+        default=os.environ.get(_DB_URL_ENV),
+        help=f"registry SQLAlchemy URL (default: ${_DB_URL_ENV} or a SQLite file next to the root)",
+    )
     common.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("list", parents=[common], help="list versions (filters combine)")
