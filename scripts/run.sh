@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/curvewatch demo "$@"
+exec .venv/bin/curvewatch train --all-models --quick "$@"

@@ -98,6 +98,12 @@ def test_errors_say_what_to_do(
     assert code == 2 and message in err
 
 
+def test_missing_root_is_an_error_that_names_the_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["versions", "list", "--root", str(tmp_path / "typo")]) == 2
+    assert "no archive at" in capsys.readouterr().err and not (tmp_path / "typo").exists()
+    assert not list(tmp_path.iterdir())
+
+
 def test_console_entry_point_runs_in_a_real_process(tmp_path: Path) -> None:
     root = tmp_path / "saved_models"
     with ModelArchive(root) as archive:

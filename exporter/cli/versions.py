@@ -126,6 +126,9 @@ def _guarded(func: Any) -> Any:
 
         from exporter.archive import ArchiveError, ModelArchive
 
+        if not os.path.isdir(args.root):
+            print(f"curvewatch versions: no archive at {args.root}; pass --root or set ${_ROOT_ENV}.", file=sys.stderr)
+            return 2
         try:
             with ModelArchive(args.root, db_url=args.db_url) as archive:
                 return func(archive, args)
