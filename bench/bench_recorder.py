@@ -16,7 +16,6 @@ import json
 import math
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -68,17 +67,20 @@ def curves(n: int, seed: int) -> dict[str, tuple[np.ndarray, bool, np.ndarray]]:
 
 
 # -- methods: (x, y, budget) -> (kept x, kept y, bytes of state) ----------------------------
-def _stream(x: np.ndarray, y: np.ndarray, call) -> None:
+def _chunks(x: np.ndarray, y: np.ndarray):
+    """(steps, values) as Python ints and floats, a chunk at a time (a 10^7 list would skew RSS)."""
     for i in range(0, x.size, CHUNK):
-        for s, v in zip(x[i:i + CHUNK].tolist(), y[i:i + CHUNK].tolist(), strict=True):
-            call(s, v)
+        yield zip(x[i:i + CHUNK].tolist(), y[i:i + CHUNK].tolist(), strict=True)
 
 
 def m_reservoir(x, y, budget):
     from tensorboard.backend.event_processing import reservoir
 
     r = reservoir.Reservoir(size=budget)  # as EventAccumulator keeps scalars, fed step by step
-    _stream(x, y, lambda s, v: r.AddItem("t", (s, v)))
+    add = r.AddItem
+    for chunk in _chunks(x, y):
+        for s, v in chunk:
+            add("t", (s, v))
     items = r.Items("t")
     return np.array([s for s, _ in items]), np.array([v for _, v in items]), 16 * len(items)
 
@@ -112,7 +114,9 @@ def m_curvewatch(x, y, budget, log=False):
     rec = CurveRecorder(budget=budget)
     rec.chart("c", ["y"], yscale="log" if log else "linear")
     call = rec.log
-    _stream(x, y, lambda s, v: call(s, y=v))
+    for chunk in _chunks(x, y):
+        for s, v in chunk:
+            call(s, y=v)
     doc = rec.finalize()
     line = next(ln for c in doc["charts"] for ln in c["lines"] if ln["metric"] == "y")
     return np.array(line["x"]), np.array(line["y"], dtype=np.float64), lambda: _saved_size(rec.state_dict())
@@ -195,6 +199,12 @@ def cost(reps: int, n: int) -> dict[str, list[float]]:
     tensors = [torch.tensor(v) for v in xs[: n // 10]]
     tmp = tempfile.TemporaryDirectory()
 
+    def noop_call():
+        f = _noop  # the floor of any f(step, **metrics) API: a call and a kwargs dict
+        for s, v in enumerate(xs):
+            f(s, loss=v)
+        return n
+
     def append():
         lst = []
         for _s, v in enumerate(xs):
@@ -233,7 +243,8 @@ def cost(reps: int, n: int) -> dict[str, list[float]]:
         w.close()  # flushes the event file
         return 2000
 
-    cases = {"list.append": append, "prometheus Gauge.set": gauge, "rec.log(step, loss=x)": log1,
+    cases = {"list.append": append, "no-op f(step, /, **metrics)": noop_call, "prometheus Gauge.set": gauge,
+             "rec.log(step, loss=x)": log1,
              "rec.log(step, a=, b=, c=, d=) per scalar": log4,
              "rec.log(step, loss=tensor) CPU 0-d": log_tensor,
              "SummaryWriter.add_scalar": add_scalar}
@@ -250,23 +261,28 @@ def cost(reps: int, n: int) -> dict[str, list[float]]:
     return out
 
 
+def _noop(step: int, /, **metrics: float) -> None:
+    pass
+
+
 # -- memory --------------------------------------------------------------------------------
 def rss_child(n: int) -> None:
     """Log n steps (2 metrics each) into a fresh recorder; print RSS before and after, in KiB."""
-    def vmrss() -> int:
+    def status(key: str) -> int:
         text = Path("/proc/self/status").read_text()
-        return int(next(ln.split()[1] for ln in text.splitlines() if ln.startswith("VmRSS")))
+        return int(next(ln.split()[1] for ln in text.splitlines() if ln.startswith(key + ":")))
 
     rec = CurveRecorder(budget=1000)
     gc.collect()
-    before = vmrss()
+    before, hwm = status("VmRSS"), status("VmHWM")
     log = rec.log
+    t0 = time.perf_counter()
     for s in range(n):
         log(s, train_loss=1.0 / (s + 1.0), lr=0.1)
     rec.finalize()
     gc.collect()
-    print(json.dumps({"n": n, "before": before, "after": vmrss(),
-                      "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    print(json.dumps({"n": n, "before": before, "after": status("VmRSS"), "hwm_before": hwm,
+                      "peak": status("VmHWM"), "seconds": time.perf_counter() - t0}))
 
 
 def memory(lengths: list[int]) -> list[dict]:

@@ -82,11 +82,12 @@ def render(res: dict) -> str:
             md.append(f"| {name} | {statistics.median(ns):.0f} | {ratio:.2f}x |")
     if "memory" in res:
         md += ["", "## Memory (fresh process per length; 2 metrics per step, budget 1000)", "",
-               "| steps | VmRSS before logging | VmRSS after finalize | growth | peak RSS |",
-               "|---|---|---|---|---|"]
+               "| steps | VmRSS before logging | VmRSS after finalize | growth | VmHWM before / after | "
+               "logging time |", "|---|---|---|---|---|---|"]
         for m in res["memory"]:
             md.append(f"| {m['n']:.0e} | {m['before'] / 1024:.1f} MiB | {m['after'] / 1024:.1f} MiB | "
-                      f"{(m['after'] - m['before']) / 1024:+.1f} MiB | {m['peak'] / 1024:.1f} MiB |")
+                      f"{(m['after'] - m['before']) / 1024:+.1f} MiB | {m['hwm_before'] / 1024:.1f} / "
+                      f"{m['peak'] / 1024:.1f} MiB | {m['seconds']:.1f} s |")
     return "\n".join(md) + "\n"
 
 

@@ -1,11 +1,16 @@
 """curvewatch: watch, keep and audit PyTorch training curves.
 
-The public API of every area is re-exported here; see docs/ARCHITECTURE.md for where each
-concept lives.
+The public API of every area is re-exported here (see docs/ARCHITECTURE.md for where each
+concept lives): the recorder, the Prometheus exposure and the model archive. The monitoring
+generator (``exporter.monitoring``) needs the ``monitoring`` extra and is imported on its own.
 """
 
+from .archive import *  # noqa: F403
+from .archive import __all__ as _archive_all
+from .prom import *  # noqa: F403
+from .prom import __all__ as _prom_all
 from .recorder import *  # noqa: F403
 from .recorder import __all__ as _recorder_all
 
-__all__ = sorted(_recorder_all)
+__all__ = sorted({*_recorder_all, *_prom_all, *_archive_all})
 __version__ = "0.1.0"

@@ -64,3 +64,22 @@ def test_live_reads_from_another_thread_lose_nothing() -> None:
     assert final["loss"].window_max == 999.0
     doc = rec.finalize()
     assert doc["steps_total"] == n
+
+
+def test_live_scans_only_values_logged_since_the_previous_read(monkeypatch) -> None:
+    from exporter.recorder import _live_scan
+
+    converted = []
+    real = _live_scan.to_float_array
+    monkeypatch.setattr(_live_scan, "to_float_array", lambda v, t: converted.append(len(v)) or real(v, t))
+    rec = CurveRecorder(budget=64)
+    for s in range(1000):
+        rec.log(s, loss=float(s))
+    first = rec.live()
+    for s in range(1000, 1010):
+        rec.log(s, loss=-1.0)
+    second = rec.live()
+    assert converted == [1000, 10]
+    assert (first.lines[0].points_total, second.lines[0].points_total) == (1000, 1010)
+    assert (second.lines[0].window_min, second.lines[0].window_max) == (-1.0, 999.0)
+    assert (second.step, second.steps_total) == (1009, 1010)

@@ -1,15 +1,18 @@
-"""Building a LiveView from folded lines plus the records still in the log buffer.
+"""Building a LiveView from folded lines plus the values still in the log buffers.
 
-Runs in the scrape thread under the recorder's lock. It reads the buffer without changing it
-(the training thread only appends to it), so the training loop never waits on a scrape except
-during its own fold. Points seen here for the first time enter the live window now.
+Runs in the scrape thread under the recorder's lock. It reads the buffers without changing them
+(the training thread only appends), and it scans only the values logged since the previous
+scrape: what it learnt about the earlier buffered values is kept in a ``PendingLive`` per metric
+until the next fold. So a scrape costs O(lines + new values), never O(buffer), and the training
+loop waits on a scrape only while its own fold runs. Values seen here for the first time enter
+the live window now.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,63 +22,85 @@ from .live import BestLive, LineLive, LiveView
 if TYPE_CHECKING:
     from .recorder import CurveRecorder
 
-__all__ = ["build_live_view"]
+__all__ = ["PendingLive", "build_live_view"]
+
+Point = tuple[int, float]
+
+
+class PendingLive:
+    """What scrapes learnt about one metric's buffered (not yet folded) values."""
+
+    __slots__ = ("seen", "count", "nonfinite", "first_nonfinite", "last", "best")
+
+    def __init__(self) -> None:
+        self.seen = 0  # buffer entries (2 per value) already scanned
+        self.count = 0
+        self.nonfinite = 0
+        self.first_nonfinite: Point | None = None
+        self.last: Point | None = None
+        self.best: Point | None = None  # running best of these values, for the tracked metric
+
+    def scan(self, steps: list[int], values: np.ndarray, mode: str | None) -> None:
+        self.count += len(steps)
+        self.last = (steps[-1], float(values[-1]))
+        finite = np.isfinite(values)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            self.nonfinite += bad.size
+            if self.first_nonfinite is None:
+                self.first_nonfinite = (steps[bad[0]], float(values[bad[0]]))
+        if mode is not None and finite.any():
+            masked = np.where(finite, values, np.inf if mode == "min" else -np.inf)
+            i = int(np.argmin(masked) if mode == "min" else np.argmax(masked))
+            v = float(values[i])
+            if self.best is None or (v < self.best[1] if mode == "min" else v > self.best[1]):
+                self.best = (steps[i], v)
 
 
 def build_live_view(rec: CurveRecorder) -> LiveView:
     from .recorder import count_steps
 
     now = time.monotonic()
-    columns: dict[str, tuple[list[int], list[Any], int]] = {}
+    best = rec._best
+    new_steps = []
     for name, buf in list(rec._buffers.items()):
         n = len(buf) // 2 * 2  # the training thread may be between its two appends
-        if n:
-            seen = rec._observed.get(name, 0)
-            columns[name] = (buf[0:n:2], buf[1:n:2], seen // 2)
-            if n > seen:
-                rec._observed[name] = n
-                rec._last_log_unixtime = time.time()
-    best = rec._best
-    best_value = best.value if best is not None else math.nan
-    best_step = best.step if best is not None else None
-    lines = []
-    for metric in list(rec._lines) + [m for m in columns if m not in rec._lines]:
-        line = rec._line(metric)
-        step, value = line.last if line.last is not None else (None, math.nan)
-        nonfinite, first_nf, count = line.nonfinite_count, line.first_nonfinite, line.count
-        if metric in columns:
-            steps, raw, observed = columns[metric]
-            values = to_float_array(raw, rec._has_tensors)
-            if len(steps) > observed:
-                line.window.add(now, values[observed:])
-            step, value = steps[-1], float(values[-1])
-            bad = np.flatnonzero(~np.isfinite(values))
-            nonfinite += bad.size
-            if first_nf is None and bad.size:
-                first_nf = (steps[bad[0]], float(values[bad[0]]))
-            count += len(steps)
-            if best is not None and metric == best.metric:
-                best_step, best_value = _better(best, best_step, best_value, steps, values)
-        lo, hi = line.window.extremes(now)
-        lines.append(LineLive(rec.charts.owner[metric], metric, int(step) if step is not None else -1,
-                              value, lo, hi, nonfinite, None if first_nf is None else int(first_nf[0]),
-                              count))
-    steps_total, last = rec._steps_total, rec._last_step
-    if columns:
-        steps_total, last = count_steps([np.asarray(c[0], dtype=np.int64) for c in columns.values()],
-                                        steps_total, last)
+        acc = rec._pending_live.get(name)
+        if acc is None:
+            acc = rec._pending_live[name] = PendingLive()
+        if n > acc.seen:
+            steps, values = buf[acc.seen:n:2], to_float_array(buf[acc.seen + 1:n:2], rec._has_tensors)
+            acc.seen = n
+            acc.scan(steps, values, best.mode if best is not None and best.metric == name else None)
+            rec._line(name).window.add(now, values)
+            new_steps.append(np.asarray(steps, dtype=np.int64))
+    if new_steps:
+        rec._live_steps = count_steps(new_steps, *rec._live_steps)
+        rec._last_log_unixtime = time.time()
+    lines = [_line_live(rec, metric, rec._pending_live.get(metric), now) for metric in rec._lines]
+    steps_total, last = rec._live_steps
     last_step = last if last >= 0 else None
     bests: tuple[BestLive, ...] = ()
     if best is not None:
-        since = None if best_step is None or last_step is None else last_step - best_step
-        bests = (BestLive(best.metric, best.mode, best_value, best_step, since),)
+        step, value = best.step, best.value
+        pending = rec._pending_live.get(best.metric)
+        if pending is not None and pending.best is not None and best.better(pending.best[1]):
+            step, value = pending.best
+        since = None if step is None or last_step is None else last_step - step
+        bests = (BestLive(best.metric, best.mode, value, step, since),)
     return LiveView(last_step, rec.epoch, steps_total, rec._last_log_unixtime, rec.live_window,
                     rec._document is not None, tuple(lines), bests)
 
 
-def _better(best: Any, step: int | None, value: float, steps: list[int], values: np.ndarray) -> tuple[Any, float]:
-    """The running best after also considering buffered values (earliest on ties, finite only)."""
-    for s, v in zip(steps, values.tolist()):
-        if math.isfinite(v) and (step is None or (v < value if best.mode == "min" else v > value)):
-            step, value = s, v
-    return step, value
+def _line_live(rec: CurveRecorder, metric: str, pending: PendingLive | None, now: float) -> LineLive:
+    line = rec._lines[metric]
+    last, nonfinite, first_nf, count = line.last, line.nonfinite_count, line.first_nonfinite, line.count
+    if pending is not None and pending.count:
+        last = pending.last
+        nonfinite += pending.nonfinite
+        first_nf = first_nf or pending.first_nonfinite
+        count += pending.count
+    step, value = last if last is not None else (-1, math.nan)
+    lo, hi = line.window.extremes(now)
+    return LineLive(rec.charts.owner[metric], metric, int(step), value, lo, hi, nonfinite,
+                    None if first_nf is None else int(first_nf[0]), count)

@@ -17,6 +17,7 @@ from ._line import Line
 from ._values import check_step, check_value, to_float_array
 from .best import BestPoint, BestTracker
 from .errors import RecorderError
+from ._live_scan import PendingLive, build_live_view
 from .live import LiveView
 
 __all__ = ["CurveRecorder"]
@@ -75,10 +76,11 @@ class CurveRecorder:
         self._best: BestTracker | None = None
         # log buffer per metric: [step, value, step, value, ...] (one flat list: fewest bytecodes)
         self._buffers: dict[str, list[Any]] = {}
-        self._observed: dict[str, int] = {}  # buffer entries the live window has already seen
+        self._pending_live: dict[str, PendingLive] = {}  # what scrapes learnt of the buffers
         self._has_tensors = False
         self._last_step = -1
         self._steps_total = 0
+        self._live_steps = (0, -1)  # (steps_total, last_step) including the buffered values
         self._last_log_unixtime: float | None = None
         self._floor = 0  # log() takes its slow path below this step (purge, bad step, finalized)
         self._document: dict[str, Any] | None = None
@@ -148,7 +150,7 @@ class CurveRecorder:
     def _flush(self) -> None:
         with self._lock:
             buffers, self._buffers = self._buffers, {}
-            observed, self._observed = self._observed, {}
+            pending_live, self._pending_live = self._pending_live, {}
             has_tensors, self._has_tensors = self._has_tensors, False
             if not buffers:
                 return
@@ -161,9 +163,11 @@ class CurveRecorder:
                 v = to_float_array(buf[1::2], has_tensors)
                 before[metric] = line.last
                 chunks[metric] = (s, v)
-                line.extend(s, v, now, fresh=s.size - observed.get(metric, 0) // 2)
+                seen = pending_live[metric].seen // 2 if metric in pending_live else 0
+                line.extend(s, v, now, fresh=s.size - seen)
             self._steps_total, self._last_step = count_steps(
                 [s for s, _ in chunks.values()], self._steps_total, self._last_step)
+            self._live_steps = (self._steps_total, self._last_step)
             self._last_log_unixtime = unixtime
             self._update_best(chunks, before)
 
@@ -192,6 +196,7 @@ class CurveRecorder:
             dropped = sum(line.truncate(step) for line in self._lines.values())
             self.purged_points += dropped
             self._last_step, self._floor = step - 1, step  # re-logged steps count again
+            self._live_steps = (self._steps_total, self._last_step)
             if self._best is not None and self._best.step is not None and self._best.step >= step:
                 self._rebuild_best()
         log.warning("Step %d is at or below the last step logged: purged %d stale points at steps >= %d "
@@ -214,8 +219,6 @@ class CurveRecorder:
     # -- reading -------------------------------------------------------------------------
     def live(self) -> LiveView:
         """The live view (thread-safe; folds nothing, so it costs the training loop nothing)."""
-        from ._live_scan import build_live_view
-
         with self._lock:
             return build_live_view(self)
 
@@ -300,7 +303,8 @@ class CurveRecorder:
             self._steps_total = int(state["steps_total"])
             self.epoch = state["epoch"]
             self.purged_points = int(state["purged_points"])
-            self._buffers, self._observed, self._document = {}, {}, None
+            self._buffers, self._pending_live, self._document = {}, {}, None
+            self._live_steps = (self._steps_total, self._last_step)
             self._floor = self._last_step + 1  # re-logging the last step purges it too
 
 
