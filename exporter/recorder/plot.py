@@ -24,7 +24,10 @@ def save_png(doc: dict[str, Any], path: str | Path, *, dpi: int = 100) -> Path:
     n = max(1, len(charts))
     cols = 1 if n == 1 else 2
     rows = math.ceil(n / cols)
-    fig = Figure(figsize=(7 * cols, 3.6 * rows), layout="constrained")
+    fig = Figure(figsize=(7 * cols, 3.6 * rows))
+    # fixed margins: constrained layout and legend placement "best" cost seconds per PNG
+    w, h = 7.0 * cols, 3.6 * rows  # margins in inches, as fractions of the figure
+    fig.subplots_adjust(left=0.9 / w, right=1 - 0.25 / w, bottom=0.6 / h, top=1 - 0.4 / h, wspace=0.22, hspace=0.42)
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax in axes[len(charts):]:
         ax.set_axis_off()
@@ -74,4 +77,4 @@ def _draw_chart(ax: Any, chart: dict[str, Any], best: dict[str, Any] | None) -> 
     ax.set_xlabel(chart["xlabel"])
     ax.set_ylabel(chart["ylabel"])
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper right")
