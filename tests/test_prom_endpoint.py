@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
@@ -175,3 +176,17 @@ def test_one_exporter_serves_several_runs_each_under_its_run_id() -> None:
     assert exp.registry.get_sample_value("curvewatch_step", {"run_id": "b", "rank": "0"}) == 9.0
     with pytest.raises(ValueError, match="Pass run=RunInfo"):
         Exporter(CurveRecorder())
+
+
+def test_sd_file_registers_the_endpoint_while_it_serves_and_removes_it_at_stop(tmp_path) -> None:
+    rec = CurveRecorder(budget=8)
+    exporter = Exporter(rec, run=RunInfo(run_id="sd-run"))
+    port = exporter.start(port=0, sd_file=tmp_path / "targets")
+    (target,) = (tmp_path / "targets").glob("*.json")
+    assert json.loads(target.read_text()) == [{"targets": [f"127.0.0.1:{port}"], "labels": {}}]
+    exporter.stop()
+    assert not target.exists()
+    exporter.start(port=0, sd_file=tmp_path / "one.json", sd_address="trainer-7:9108")
+    assert json.loads((tmp_path / "one.json").read_text())[0]["targets"] == ["trainer-7:9108"]
+    exporter.stop()
+    assert not (tmp_path / "one.json").exists()

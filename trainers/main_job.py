@@ -29,9 +29,11 @@ QUICK_MODEL_PARAMS = {"mlstm": {"d_model": 16, "num_blocks": 1}, "kan": {"hidden
 def run(root: str | Path = "saved_models", *, models: Sequence[str] = MODEL_TYPES,
         series: SeriesSpec | None = None, epochs: int | None = None, quick: bool = True,
         config: TrainConfig | None = None, port: int = 0, addr: str = "127.0.0.1", db_url: str | None = None,
-        linger: float = 0.0, quiet: bool = False, out: Callable[[str], None] = print) -> list[TrainOutcome]:
+        linger: float = 0.0, quiet: bool = False, out: Callable[[str], None] = print,
+        sd_file: str | Path | None = None) -> list[TrainOutcome]:
     """Train each of ``models`` once; return their outcomes. ``linger`` keeps the endpoint up that many
-    seconds after the last run (Ctrl-C ends it early) so Prometheus can scrape the finished runs."""
+    seconds after the last run (Ctrl-C ends it early) so Prometheus can scrape the finished runs;
+    ``sd_file`` registers the endpoint for Prometheus' file-based discovery while it is up."""
     from exporter.prom import Exporter
 
     series = series or SeriesSpec("product", product="P001", scope="all")
@@ -45,7 +47,7 @@ def run(root: str | Path = "saved_models", *, models: Sequence[str] = MODEL_TYPE
     for request in requests:  # every check before the archive and the endpoint exist
         prepare(request, data)
     exporter = Exporter()
-    bound = exporter.start(port=port, addr=addr)
+    bound = exporter.start(port=port, addr=addr, sd_file=sd_file)
     out(f"curvewatch: Prometheus endpoint at {exporter.url} (every run of this job, live)")
     manager = TrainingManager(root, db_url, exporter=exporter, quiet=quiet, announce=lambda _msg: None)
     outcomes = []

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 __all__ = ["register"]
 
@@ -49,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--db-url", help="SQLAlchemy URL of the model_versions table (default: SQLite)")
     where.add_argument("--port", type=int, default=0, help="metrics port (default: a free one)")
     where.add_argument("--addr", default="127.0.0.1", help="metrics listen address (default: 127.0.0.1)")
+    where.add_argument("--sd-file", type=Path, default=None,
+                       help="register the endpoint for Prometheus file_sd while it is up: a targets folder "
+                            "(e.g. prometheus/targets) or a .json file")
     where.add_argument("--no-serve", action="store_true", help="no Prometheus endpoint")
     where.add_argument("--linger", type=float, default=0.0, help="--all-models: keep serving N s at the end")
     where.add_argument("--experiment", default="default")
@@ -89,14 +93,14 @@ def _train(args: argparse.Namespace) -> int:
         if args.all_models:
             main_job.run(args.root, series=series, epochs=epochs, quick=args.quick,
                          config=None if args.quick else config, port=args.port, addr=args.addr,
-                         db_url=args.db_url, linger=args.linger, quiet=args.quiet)
+                         db_url=args.db_url, linger=args.linger, quiet=args.quiet, sd_file=args.sd_file)
             return 0
         request = TrainRequest(args.model, series, config, lookback=args.lookback, horizon=args.horizon,
                                data_csv=args.data, experiment=args.experiment, resume_from=args.resume,
                                builtin=dict(main_job.QUICK_DATA) if args.quick else {},
                                model_params=main_job.QUICK_MODEL_PARAMS.get(args.model, {}) if args.quick else {})
         manager = TrainingManager(args.root, args.db_url, serve=not args.no_serve, port=args.port,
-                                  addr=args.addr, quiet=args.quiet, announce=print)
+                                  addr=args.addr, quiet=args.quiet, announce=print, sd_file=args.sd_file)
         outcome = manager.train(request)
     except TrainerInputError as exc:
         return _fail("train", exc)

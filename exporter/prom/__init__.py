@@ -6,6 +6,7 @@ Metric names and labels: the table in docs/ARCHITECTURE.md (constants in ``expor
 
 from exporter.prom._names import RUN_STATES
 from exporter.prom.collector import CurveCollector
+from exporter.prom.discovery import TargetFile
 from exporter.prom.errors import CertificateFileError, InvalidLabelValueError, PortInUseError, PushError
 from exporter.prom.exporter import Exporter
 from exporter.prom.ranks import endpoint_port
@@ -23,6 +24,7 @@ __all__ = [
     "PortInUseError",
     "PushError",
     "RunInfo",
+    "TargetFile",
     "Watch",
     "endpoint_port",
     "local_rank_from_env",

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -26,6 +28,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from exporter.prom import _names as n
 from exporter.prom.collector import CurveCollector
+from exporter.prom.discovery import TargetFile, target_address
 from exporter.prom.errors import PushError
 from exporter.prom.ranks import check_ranks, endpoint_port, is_active
 from exporter.prom.run_info import RunInfo, local_rank_from_env, rank_from_env
@@ -58,6 +61,7 @@ class Exporter:
         self.registry = CollectorRegistry() if registry is None else registry
         self.collector = CurveCollector(registry=self.registry)
         self._server: MetricsServer | None = None
+        self._target: TargetFile | None = None
         if isinstance(recorder, Sequence):
             if run is not None:
                 raise ValueError("Pass either (recorder, RunInfo) pairs or one recorder with run=, not both.")
@@ -111,11 +115,16 @@ class Exporter:
         client_cafile: str | os.PathLike[str] | None = None,
         client_auth_required: bool = False,
         basic_auth: tuple[str, str] | None = None,
+        sd_file: str | os.PathLike[str] | None = None,
+        sd_address: str | None = None,
     ) -> int | None:
         """Serve in a background thread; return the port (picked when ``port=0``), None on an inactive rank.
 
         Under ``ranks="all"`` the port is ``port + LOCAL_RANK``. TLS with ``certfile``/``keyfile``; mutual
         TLS with ``client_cafile`` and ``client_auth_required=True``; ``basic_auth=(user, password)``.
+        ``sd_file`` (a ``.json`` path, or a directory such as ``prometheus/targets``) registers the endpoint
+        with Prometheus' file-based discovery until :meth:`stop`; ``sd_address`` overrides the ``host:port``
+        written there (default: ``addr:port``, or this host's name when ``addr`` is ``0.0.0.0``).
         """
         if self._server is not None:
             raise RuntimeError(f"This exporter already serves on {self._server.url}; call stop() first.")
@@ -135,11 +144,20 @@ class Exporter:
         )
         server.start()
         self._server = server
+        if sd_file is not None:
+            path = Path(sd_file)
+            if path.suffix != ".json":  # a directory: one file per endpoint
+                path = path / f"curvewatch-{socket.gethostname()}-{server.port}.json"
+            self._target = TargetFile(path, sd_address or target_address(addr, server.port))
+            self._target.write()
         return server.port
 
     def stop(self) -> None:
         """Stop the endpoint (idempotent); the runs stay registered."""
         server, self._server = self._server, None
+        target, self._target = self._target, None
+        if target is not None:
+            target.remove()
         if server is not None:
             server.stop()
 
