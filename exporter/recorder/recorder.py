@@ -14,10 +14,10 @@ import numpy as np
 from . import document as _doc
 from ._charts import Charts
 from ._line import Line
+from ._live_scan import PendingLive, build_live_view
 from ._values import check_step, check_value, to_float_array
 from .best import BestPoint, BestTracker
 from .errors import RecorderError
-from ._live_scan import PendingLive, build_live_view
 from .live import LiveView
 
 __all__ = ["CurveRecorder"]
