@@ -84,14 +84,14 @@ class Line:
             return self.raw_steps, self.raw_values
         return self.buckets.points()
 
-    def curve(self) -> tuple[np.ndarray, np.ndarray]:
+    def curve(self, yscale: str = "linear") -> tuple[np.ndarray, np.ndarray]:
         """At most ``budget`` points: all of them when the line is small, else a MinMaxLTTB pick
         of the M4 candidates that always holds first, last, min, max and the first non-finite."""
         steps, values = self.kept_points()
         if self.buckets is None:
             return steps, values
         required = [p for p in (self.first, self.last, self.min, self.max, self.first_nonfinite) if p]
-        return select_points(steps, values, self.budget, required)
+        return select_points(steps, values, self.budget, required, yscale)
 
     def value_at_or_before(self, step: int) -> Point | None:
         """The latest kept point at or before ``step``."""

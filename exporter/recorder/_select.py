@@ -1,9 +1,14 @@
 """The final pick: ``budget`` points out of the M4 candidates, by MinMaxLTTB (tsdownsample).
 
-Streaming M4 keeps 4-8x the budget as candidates; points inside flat runs are dropped (the
-run's ends draw the same), MinMaxLTTB (van der Donckt et al., 2023) picks the points that keep
-the drawn shape from the rest, and the required points (first, last, global min and max,
-first non-finite) are always added back.
+Streaming M4 keeps 4-8x the budget as candidates; MinMaxLTTB (van der Donckt et al., 2023) picks
+the points that keep the drawn shape; a picked point that lies between two picked neighbours of
+the same value draws nothing they don't, so it is dropped and the pick is redone with the freed
+points (flat stretches end up with two points, and the budget goes where the curve moves). The
+required points (first, last, global min and max, first non-finite) are always added back.
+
+MinMaxLTTB's result moves by several percent with its output size and pre-selection ratio, so a
+few such picks are drawn (see ``_raster``) and the one that looks most like all the candidates
+wins; ties go to the first option, so the result stays deterministic.
 """
 
 from __future__ import annotations
@@ -13,43 +18,93 @@ from collections.abc import Sequence
 import numpy as np
 from tsdownsample import MinMaxLTTBDownsampler
 
+from ._raster import Frame, pixel_error, rasterise
+
 __all__ = ["select_points"]
 
 _DOWNSAMPLER = MinMaxLTTBDownsampler()
+REPICKS = 6  # at most this many re-picks with the points freed by flat stretches
+OPTIONS = tuple((ratio, shrink) for ratio in (4, 2, 6, 8) for shrink in (0, 1, 2, 3))  # (minmax ratio, fewer points)
 
 
 def select_points(
-    steps: np.ndarray, values: np.ndarray, budget: int, required: Sequence[tuple[int, float]]
+    steps: np.ndarray, values: np.ndarray, budget: int, required: Sequence[tuple[int, float]],
+    yscale: str = "linear",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return at most ``budget`` points of (steps, values), sorted by step, holding ``required``."""
+    """Return at most ``budget`` points of (steps, values), sorted by step, holding ``required``;
+    ``yscale`` is the scale the line is drawn at."""
     if steps.size <= budget:
         return steps, values
     must = np.zeros(steps.size, dtype=bool)
     for st, val in required:
         hit = np.flatnonzero((steps == st) & ((values == val) | (np.isnan(values) & np.isnan(val))))
         must[hit[:1]] = True
-    finite = np.isfinite(values) & ~_inside_flat_run(values)
-    # the last point is required; a non-finite last point is kept beside the finite pick
-    n_out = budget - int(must.sum()) - int((~np.isfinite(values) & ~must).any())
-    keep = must.copy()
+    finite = np.isfinite(values)
+    nonfinite = np.flatnonzero(~finite)
+    # the latest non-finite point is kept beside the pick (where the line is still broken)
+    nonfinite_extra = int(nonfinite.size > 0 and not must[nonfinite[-1]])
     fidx = np.flatnonzero(finite)
-    if fidx.size > n_out >= 4:
-        picked = _DOWNSAMPLER.downsample(steps[fidx], values[fidx], n_out=n_out)
-        keep[fidx[picked]] = True
-    elif n_out >= 4:
+    n_out = budget - nonfinite_extra - int((must & ~finite).sum())
+    if fidx.size <= n_out:
+        keep = must.copy()
         keep[fidx] = True
-    nf_rest = np.flatnonzero(~np.isfinite(values) & ~keep)
+    else:
+        frame = Frame.of(steps, values, yscale)
+        reference = rasterise(steps, values, frame)
+        best_error, keep = np.inf, must
+        for ratio, shrink in OPTIONS:
+            option = _keep(steps, values, fidx, must, n_out - shrink, ratio)
+            error = pixel_error(rasterise(steps[option], values[option], frame), reference)
+            if error < best_error:
+                best_error, keep = error, option
+    keep = keep.copy()
+    nf_rest = np.flatnonzero(~finite & ~keep)
     if nf_rest.size and keep.sum() < budget:
         keep[nf_rest[-1]] = True  # the latest non-finite point shows where the line is still broken
-    while keep.sum() > budget:  # only when many required points coincide with the pick's edges
+    while keep.sum() > budget:  # only when the second pick took other required points' places
         drop = np.flatnonzero(keep & ~must)
         keep[drop[len(drop) // 2]] = False
     return steps[keep], values[keep]
 
 
-def _inside_flat_run(values: np.ndarray) -> np.ndarray:
-    """Points equal to both neighbours: they draw nothing the run's two ends don't, so flat
-    stretches cost two points and the budget goes where the curve moves."""
-    inside = np.zeros(values.size, dtype=bool)
-    inside[1:-1] = (values[1:-1] == values[:-2]) & (values[1:-1] == values[2:])
-    return inside
+def _keep(steps: np.ndarray, values: np.ndarray, fidx: np.ndarray, must: np.ndarray, n_out: int,
+          ratio: int) -> np.ndarray:
+    """The required points plus a pick of the finite ones that leaves room for those it misses."""
+    keep = must.copy()
+    picked = _pick(steps[fidx], values[fidx], n_out, ratio)
+    missing = int(must[fidx].sum()) - int(must[fidx[picked]].sum())
+    if missing:  # the pick holds first and last; each other required point it misses costs a point
+        picked = _pick(steps[fidx], values[fidx], n_out - missing, ratio)
+    keep[fidx[picked]] = True
+    return keep
+
+
+def _pick(steps: np.ndarray, values: np.ndarray, n_out: int, ratio: int) -> np.ndarray:
+    """Indices of a MinMaxLTTB pick of at most ``n_out`` points, flat stretches thinned to their ends."""
+    target = n_out
+    best = _without_flat(_minmax_lttb(steps, values, target, ratio), values)
+    for _ in range(REPICKS):
+        if best.size >= n_out or target >= steps.size:
+            break
+        target = min(steps.size, target + n_out - best.size)
+        more = _without_flat(_minmax_lttb(steps, values, target, ratio), values)
+        if more.size > n_out:
+            break
+        best = more
+    return best
+
+
+def _minmax_lttb(steps: np.ndarray, values: np.ndarray, n_out: int, ratio: int) -> np.ndarray:
+    if n_out >= steps.size:
+        return np.arange(steps.size)
+    if n_out < 4:
+        return np.array([0, steps.size - 1])
+    return np.asarray(_DOWNSAMPLER.downsample(steps, values, n_out=n_out, minmax_ratio=ratio))
+
+
+def _without_flat(idx: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Drop picked points whose picked neighbours on both sides have the same value."""
+    v = values[idx]
+    inner = np.zeros(idx.size, dtype=bool)
+    inner[1:-1] = (v[1:-1] == v[:-2]) & (v[1:-1] == v[2:])
+    return idx[~inner]

@@ -47,7 +47,7 @@ def build(rec: CurveRecorder, best: BestPoint | None, final: bool) -> dict[str, 
             line = rec._lines.get(metric)
             if line is None or line.count == 0:
                 continue
-            steps, values = line.curve()
+            steps, values = line.curve(spec.yscale)
             best_index = None
             if best is not None and metric in best.values:
                 steps, values, best_index = _insert(steps, values, best.values[metric])
