@@ -47,9 +47,11 @@ class CurveRecorder:
        without being told the length; memory is O(budget) per line.
     2. Exact when small: a line with at most ``budget`` points keeps every point.
     3. Faithful: streaming M4 (first, last, min, max per step bucket; buckets double and merge
-       exactly) keeps 4-8x ``budget`` candidates and MinMaxLTTB picks the final points; the
-       global min, global max, first point, last point and first non-finite value (NaN, +inf,
-       -inf, with its step) of every line are always kept.
+       exactly) keeps 4-8x ``budget`` candidates; at the end MinMaxLTTB picks the final points,
+       flat stretches cost two points (the budget goes where the curve moves), and of a few such
+       picks the one drawn most like the candidates wins. The global min, global max, first
+       point, last point and first non-finite value (NaN, +inf, -inf, with its step) of every
+       line are always kept.
     4. Final best point only: decided once at ``finalize()``, min or max of the tracked metric;
        NaN/inf are never best; ties keep the earliest step; it holds every metric's value at
        that step (or its most recent earlier value and step) and is inserted, in step order,
