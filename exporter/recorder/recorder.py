@@ -60,8 +60,11 @@ class CurveRecorder:
     6. Resumable: ``state_dict()`` / ``load_state_dict()``; after a resume, logging a step at or
        below the last step drops the stale tail (``purged_points`` says how many kept points
        were dropped); in one run, a step lower than the last one does the same.
-    7. Cheap: ``log()`` appends to a buffer folded with NumPy every ``FLUSH_EVERY`` records;
-       tensors are converted in one batch per device, never with ``.item()`` per call.
+    7. Cheap: ``log()`` appends to a buffer folded with NumPy every ``FLUSH_EVERY`` values of a
+       metric; tensors are converted in one batch per device, never with ``.item()`` per call.
+
+    Threads: call everything from the training thread, except ``live()``, which any thread (a
+    Prometheus scrape) may call at any time.
     """
 
     def __init__(self, budget: int = 1000, *, live_window: float = 60.0) -> None:
