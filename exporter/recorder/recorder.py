@@ -315,6 +315,9 @@ class CurveRecorder:
 
 def count_steps(step_arrays: list[np.ndarray], total: int, last: int) -> tuple[int, int]:
     """Steps counter and last step after new steps: a step counts once, when first passed."""
-    steps = np.unique(np.concatenate(step_arrays))
+    steps = np.concatenate(step_arrays) if len(step_arrays) > 1 else step_arrays[0]
+    if len(step_arrays) > 1:
+        steps = np.sort(steps)  # each array is sorted already; a sort beats np.unique's hashing here
     fresh = steps[steps > last]
-    return total + int(fresh.size), max(last, int(steps[-1]))
+    distinct = int(fresh.size > 0) + int(np.count_nonzero(fresh[1:] != fresh[:-1]))
+    return total + distinct, max(last, int(steps[-1]))
