@@ -7,12 +7,16 @@ when the buffer is folded, so ``log()`` never forces a device sync per step.
 from __future__ import annotations
 
 import numbers
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .errors import RecorderError
+
+_NUMPY_NUMBERS = frozenset({np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
+                            np.uint64, np.uint32, np.uint16, np.uint8})
 
 __all__ = ["check_step", "check_value", "to_float_array"]
 
@@ -32,21 +36,23 @@ def check_step(step: Any) -> int:
 
 def check_value(name: str, value: Any, step: int) -> bool:
     """Accept a number or a one-element numeric tensor; return True when it is a tensor."""
-    if isinstance(value, (bool, np.bool_)):
-        pass
-    elif isinstance(value, (numbers.Real, np.integer, np.floating)):
+    cls = type(value)
+    if cls is int or cls in _NUMPY_NUMBERS:
         return False
-    elif _is_tensor(value):
+    torch = sys.modules.get("torch")  # a tensor can only exist once torch is imported
+    if torch is not None and isinstance(value, torch.Tensor):
         if value.numel() != 1:
             raise RecorderError(
                 f"Metric {name!r} at step {step} is a tensor of shape {tuple(value.shape)}; "
                 "log a one-element tensor (e.g. loss.detach() or tensor.mean())."
             )
-        if value.dtype.is_complex or value.dtype == _torch().bool:
+        if value.dtype.is_complex or value.dtype == torch.bool:
             raise RecorderError(
                 f"Metric {name!r} at step {step} is a {value.dtype} tensor; log a real number."
             )
         return True
+    if not isinstance(value, (bool, np.bool_)) and isinstance(value, (numbers.Real, np.integer, np.floating)):
+        return False
     raise RecorderError(
         f"Metric {name!r} at step {step} got {type(value).__name__} {value!r:.60}; log a number "
         "(float, int, numpy scalar or one-element torch tensor), not a bool, str or None."
@@ -57,25 +63,24 @@ def to_float_array(values: Sequence[Any], has_tensors: bool) -> np.ndarray:
     """Convert buffered values to float64, syncing each device once (not once per value)."""
     if not has_tensors:
         return np.asarray(values, dtype=np.float64)
-    out = np.empty(len(values), dtype=np.float64)
-    by_device: dict[Any, tuple[list[int], list[Any]]] = {}
-    for i, v in enumerate(values):
-        if _is_tensor(v):
-            slot = by_device.setdefault(v.device, ([], []))
-            slot[0].append(i)
-            slot[1].append(v)
-        else:
-            out[i] = float(v)
     torch = _torch()
-    for positions, tensors in by_device.values():
-        flat = torch.stack([t.detach().reshape(()).to(torch.float64) for t in tensors])
-        out[positions] = flat.cpu().numpy()
+    is_tensor = [isinstance(v, torch.Tensor) for v in values]
+    tensors = [v for v, t in zip(values, is_tensor) if t]
+    out = np.empty(len(values), dtype=np.float64)
+    out[[not t for t in is_tensor]] = [float(v) for v, t in zip(values, is_tensor) if not t]
+    with torch.no_grad():
+        try:  # the common case: same shape, one device -> one stack, one copy, one sync
+            flat = torch.stack(tensors).reshape(-1).to(torch.float64).cpu().numpy()
+        except RuntimeError:  # several devices or shapes: one stack per device
+            flat = np.empty(len(tensors), dtype=np.float64)
+            by_device: dict[Any, list[int]] = {}
+            for i, t in enumerate(tensors):
+                by_device.setdefault(t.device, []).append(i)
+            for positions in by_device.values():
+                group = torch.stack([tensors[i].reshape(()) for i in positions])
+                flat[positions] = group.to(torch.float64).cpu().numpy()
+    out[is_tensor] = flat
     return out
-
-
-def _is_tensor(value: Any) -> bool:
-    cls = type(value)
-    return cls.__module__.startswith("torch") and hasattr(value, "numel")
 
 
 def _torch() -> Any:
