@@ -262,3 +262,20 @@ def test_documents_validate_against_the_schema() -> None:
         rec.log(s, val=math.nan if s == 50 else float(s % 10))
     validate_document(rec.snapshot())
     validate_document(rec.finalize())
+
+
+@pytest.mark.parametrize("restart_at", [5, 1000, 1500])
+def test_resumable_purges_lines_that_outgrew_the_budget(restart_at: int) -> None:
+    """A line past its budget (streaming M4) that started late is purged below, at and inside its range."""
+    rec = CurveRecorder(budget=8)
+    for s in range(1000, 2000):
+        rec.log(s, val_loss=float(s % 17))
+    rec.snapshot()
+    rec.log(restart_at, val_loss=-1.0)  # a restart re-logs from here
+    for s in range(restart_at + 1, restart_at + 20):
+        rec.log(s, val_loss=float(s % 5))
+    line = line_of(rec.finalize(), "val_loss")
+    assert line["x"] == sorted(line["x"]) and len(line["x"]) <= 8
+    assert all(x < restart_at for x in line["x"][: line["x"].index(restart_at)])
+    assert line["x"][-1] == restart_at + 19 and -1.0 in line["y"]
+    assert rec.purged_points > 0

@@ -96,3 +96,29 @@ def test_unknown_metrics_get_a_chart_of_their_own_and_declared_charts_keep_their
     loss = doc["charts"][0]
     assert (loss["title"], loss["ylabel"], loss["yscale"]) == ("Loss", "MSE", "log")
     assert [(line["metric"], line["label"]) for line in loss["lines"]] == [("train", "train"), ("val", "validation")]
+
+
+def test_a_refused_value_in_a_metrics_first_call_leaves_the_recorder_usable() -> None:
+    rec = CurveRecorder(budget=8)
+    with pytest.raises(RecorderError):
+        rec.log(0, a=1.0, b="x")
+    rec.snapshot()  # folding must not trip over the rolled-back call
+    rec.log(1, a=2.0)
+    doc = rec.finalize()
+    assert [(line["metric"], line["x"]) for c in doc["charts"] for line in c["lines"]] == [("a", [1])]
+
+
+def test_a_bad_epoch_is_refused_with_its_own_message() -> None:
+    with pytest.raises(RecorderError, match="An epoch must be an int >= 0"):
+        CurveRecorder().set_epoch(-1)
+
+
+def test_declaring_a_chart_named_like_an_automatic_chart_keeps_that_chart_s_line() -> None:
+    rec = CurveRecorder(budget=8)
+    rec.log(0, loss=1.0)
+    rec.snapshot()  # "loss" now has a chart of its own, called "loss"
+    rec.chart("loss", ["train_loss", "val_loss"], title="Loss")
+    rec.log(1, train_loss=0.5, val_loss=0.7, loss=0.9)
+    doc = rec.finalize()
+    charts = {c["name"]: [line["metric"] for line in c["lines"]] for c in doc["charts"]}
+    assert charts == {"loss": ["train_loss", "val_loss"], "loss_": ["loss"]}

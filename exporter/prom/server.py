@@ -141,6 +141,9 @@ class MetricsServer:
         )
         self._client_auth_required = client_auth_required
         self._basic_auth = basic_auth
+        if basic_auth is not None and certfile is None and addr not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("curvewatch: basic auth without TLS on %s sends the password in clear text; "
+                        "pass certfile/keyfile to serve HTTPS.", addr)
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 

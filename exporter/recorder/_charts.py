@@ -54,8 +54,14 @@ class Charts:
             if auto is not None and auto != name:
                 del self.specs[auto]
             self.owner[metric] = name
+        replaced = self.specs.get(name)  # an automatic chart that happens to have this name
+        displaced = [m for m in replaced.metrics if m not in metrics] if replaced is not None else []
+        for metric in displaced:
+            del self.owner[metric]
         self.specs[name] = ChartSpec(name, list(metrics), title if title is not None else name, xlabel,
                                      ylabel or "", yscale, dict(labels))
+        for metric in displaced:  # it keeps a chart of its own, under another name
+            self.place(metric)
 
     def place(self, metric: str) -> str:
         """The chart of ``metric``, creating a chart of its own when none was declared."""

@@ -106,6 +106,9 @@ class Line:
             keep = self.raw_steps < step
             dropped = int((~keep).sum())
             self.raw_steps, self.raw_values = self.raw_steps[keep], self.raw_values[keep]
+        elif step <= self.buckets.origin:  # every kept point goes: start over, exact again
+            dropped = self.buckets.points()[0].size
+            self.buckets = None
         else:
             dropped = self.buckets.truncate(step)
         steps, values = self.kept_points()

@@ -96,8 +96,9 @@ class CurveRecorder:
               xlabel: str = "step", ylabel: str | None = None, yscale: str = "linear",
               labels: dict[str, str] | None = None) -> None:
         """Declare a chart holding ``metrics`` (default: the metric called ``name``)."""
-        self.charts.declare(name, list(metrics) if metrics is not None else [name], title=title,
-                            xlabel=xlabel, ylabel=ylabel, yscale=yscale, labels=labels or {})
+        with self._lock:  # a scrape thread may be placing a new metric in a chart of its own
+            self.charts.declare(name, list(metrics) if metrics is not None else [name], title=title,
+                                xlabel=xlabel, ylabel=ylabel, yscale=yscale, labels=labels or {})
 
     def track_best(self, metric: str, mode: str = "min") -> None:
         """Choose the metric whose best value (``min`` or ``max``) decides the best point."""
@@ -144,12 +145,17 @@ class CurveRecorder:
             for earlier in metrics:
                 if earlier == name:
                     break
-                del self._buffers[earlier][-2:]
+                buf = self._buffers[earlier]
+                del buf[-2:]
+                if not buf:  # a metric first seen in this call leaves no trace
+                    del self._buffers[earlier]
             raise
 
     def set_epoch(self, epoch: int) -> None:
         """Record the current epoch (shown live)."""
-        self.epoch = check_step(epoch)
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise RecorderError(f"An epoch must be an int >= 0, got {type(epoch).__name__} {epoch!r}.")
+        self.epoch = epoch
 
     # -- folding -------------------------------------------------------------------------
     def _flush(self) -> None:
@@ -157,12 +163,14 @@ class CurveRecorder:
             buffers, self._buffers = self._buffers, {}
             pending_live, self._pending_live = self._pending_live, {}
             has_tensors, self._has_tensors = self._has_tensors, False
-            if not buffers:
+            if not any(buffers.values()):
                 return
             now, unixtime = time.monotonic(), time.time()
             before: dict[str, Any] = {}
             chunks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
             for metric, buf in buffers.items():
+                if not buf:
+                    continue
                 line = self._line(metric)
                 s = np.asarray(buf[0::2], dtype=np.int64)
                 v = to_float_array(buf[1::2], has_tensors)
@@ -315,6 +323,9 @@ class CurveRecorder:
 
 def count_steps(step_arrays: list[np.ndarray], total: int, last: int) -> tuple[int, int]:
     """Steps counter and last step after new steps: a step counts once, when first passed."""
+    step_arrays = [a for a in step_arrays if a.size]
+    if not step_arrays:
+        return total, last
     steps = np.concatenate(step_arrays) if len(step_arrays) > 1 else step_arrays[0]
     if len(step_arrays) > 1:
         steps = np.sort(steps)  # each array is sorted already; a sort beats np.unique's hashing here
