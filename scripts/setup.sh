@@ -19,7 +19,20 @@ if [ "${#missing[@]}" -gt 0 ]; then
         [ "$(id -u)" -ne 0 ] && SUDO="sudo"
         echo "setup: installing Debian packages: ${missing[*]}"
         $SUDO apt-get update -q
+        # The packages' own services would listen on every interface (:9090, :9091, :9093, :5432);
+        # the tests start their own servers on 127.0.0.1, so keep the packaged ones from starting.
+        no_start=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+            $SUDO chmod +x /usr/sbin/policy-rc.d
+            no_start=1
+        fi
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+        [ -n "$no_start" ] && $SUDO rm -f /usr/sbin/policy-rc.d
+        if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+            $SUDO systemctl disable --now prometheus prometheus-pushgateway prometheus-alertmanager \
+                >/dev/null 2>&1 || true
+        fi
     else
         echo "setup: these Debian packages are missing and apt-get is not available: ${missing[*]}" >&2
         echo "setup: install them with your package manager and run this script again." >&2
@@ -31,8 +44,9 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-# torch first, pinned: the CPU wheel on these machines' disk.
+# torch first, pinned: the CPU wheel on these machines' disk. Elsewhere PyPI's torch for Linux is a
+# CUDA build of several GB: set TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu to get the CPU one.
 if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
-    .venv/bin/pip install -q torch==2.13.0
+    .venv/bin/pip install -q torch==2.13.0 ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
 fi
 .venv/bin/pip install -q -e ".[dev]"
