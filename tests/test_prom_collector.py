@@ -267,3 +267,20 @@ def test_a_spike_between_two_scrapes_stays_in_the_window_max_and_no_scrape_reset
         assert registry.get_sample_value("curvewatch_value", line) == 0.25
         assert registry.get_sample_value("curvewatch_window_max", line) == 1000.0
         assert registry.get_sample_value("curvewatch_window_min", line) == 0.25
+
+
+def test_the_metric_table_in_docs_architecture_is_the_one_tested_here() -> None:
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "ARCHITECTURE.md").read_text()
+    documented = {}
+    for line in doc.splitlines():
+        if not line.startswith("| `curvewatch_"):
+            continue
+        names, kind, extra = (cell.strip() for cell in line.strip("|").split("|")[:3])
+        extra_labels = re.sub(r"\(.*?\)", "", extra)  # "`state` (`running`, ...)": values, not labels
+        labels = {"run_id", "rank"} | set(re.findall(r"\w+", extra_labels))
+        for name in re.findall(r"`(curvewatch_\w+)`", names):
+            documented[name] = (kind.split()[0], labels)
+    assert documented == TABLE
