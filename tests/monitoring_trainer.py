@@ -5,7 +5,9 @@ logging the trainer metrics of docs/ARCHITECTURE.md (``train_loss``, ``lr`` per 
 ``val_*`` every ``EPOCH_STEPS`` steps) through the trainers' recorder, served by ``exporter.prom``
 on 127.0.0.1. It registers itself like a remote trainer would: a target file in ``TARGETS_DIR``.
 
-MODE ``healthy`` trains until killed; ``nan`` raises the learning rate until the weights overflow to
+MODE ``healthy`` trains until killed, its validation loss improving at every evaluation for the first
+~2500 steps (LR is small enough that it has not converged within a test: a converged run would
+rightly raise ``CurvewatchNoImprovement``); ``nan`` raises the learning rate until the weights overflow to
 inf/NaN after ``BREAK_STEP`` steps (and goes on logging them); ``stall`` hangs after ``BREAK_STEP``
 steps while still serving (state ``running``). Ends on SIGTERM, deleting its target file.
 """
@@ -27,7 +29,7 @@ from trainers.recording import make_recorder
 STEPS_PER_SECOND = 20.0
 EPOCH_STEPS = 10
 BREAK_STEP = 40
-LR, NAN_LR = 0.05, 1e6
+LR, NAN_LR = 0.003, 1e6
 
 
 def _register(targets_dir: Path, run_id: str, port: int) -> Path:

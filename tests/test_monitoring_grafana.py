@@ -28,13 +28,22 @@ SCHEMAS = Path(REPO).parent / "shared" / "schemas" / "grafana-11.6"
 BOARD_PATHS = [REPO / p for p in DASHBOARD_FILES.values()]
 
 
+def _schema(name: str) -> Path:
+    """A schema file of ``../shared/schemas/grafana-11.6/``; fails (never skips) when it is missing."""
+    path = SCHEMAS / name
+    if not path.is_file():
+        pytest.fail(f"The Grafana 11.6 JSON schemas must be in ../shared/schemas/grafana-11.6/ next to the "
+                    f"repository ({SCHEMAS}); {name} is missing there. Put the schema files there and run again.")
+    return path
+
+
 def _load(relative: str) -> Any:
     text = (REPO / relative).read_text()
     return json.loads(text) if relative.endswith(".json") else yaml.safe_load(text)
 
 
 def _validator(schema_file: str, definition: str | None = None) -> jsonschema.Draft7Validator:
-    schema = json.loads((SCHEMAS / schema_file).read_text())
+    schema = json.loads(_schema(schema_file).read_text())
     if definition is not None:
         schema = {"$ref": f"#/definitions/{definition}", "definitions": schema["definitions"]}
     return jsonschema.Draft7Validator(schema)
@@ -46,7 +55,7 @@ def _panels() -> list[tuple[str, dict]]:
 
 def test_dashboards_validate_with_check_jsonschema() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--schemafile", str(SCHEMAS / "dashboard.jsonschema.json"),
+        [sys.executable, "-m", "check_jsonschema", "--schemafile", str(_schema("dashboard.jsonschema.json")),
          *map(str, BOARD_PATHS)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -57,9 +66,19 @@ def test_check_jsonschema_rejects_a_broken_dashboard(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps(board))
     result = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--schemafile", str(SCHEMAS / "dashboard.jsonschema.json"),
+        [sys.executable, "-m", "check_jsonschema", "--schemafile", str(_schema("dashboard.jsonschema.json")),
          str(broken)], capture_output=True, text=True, timeout=120)
-    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    # The failure is the schema violation itself, not a missing schema or a crash.
+    assert "Schema validation errors were encountered" in output, output
+    assert "$.panels[0].gridPos.w: 'wide' is not of type 'integer'" in output, output
+
+
+def test_a_missing_schema_fails_with_where_the_schemas_must_be() -> None:
+    with pytest.raises(pytest.fail.Exception, match=r"must be in \.\./shared/schemas/grafana-11\.6/") as failed:
+        _schema("no-such-panel.jsonschema.json")
+    assert "no-such-panel.jsonschema.json is missing" in str(failed.value)
 
 
 @pytest.mark.parametrize(("board", "panel"), _panels(), ids=lambda v: v if isinstance(v, str) else v["title"])
@@ -121,7 +140,7 @@ def test_provisioned_dashboard_uids_are_unique_and_match_their_file_names() -> N
 
 
 def test_grafana_alert_rules_validate_against_the_alerting_schema() -> None:
-    schema = json.loads((SCHEMAS / "alerting.jsonschema.json").read_text())
+    schema = json.loads(_schema("alerting.jsonschema.json").read_text())
     rule_schema = dict(schema["definitions"]["Rule"])
     # A provisioning file gives org, folder and group per group (the schema describes the HTTP API).
     rule_schema["required"] = [r for r in rule_schema["required"] if r not in {"orgID", "folderUID", "ruleGroup"}]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.monitoring import ALERT_PREFIX, alerts, duration_seconds
-from exporter.monitoring.compose import COMPOSE_FILE
+from exporter.monitoring import ALERT_PREFIX, DEFAULT_CONFIG, alerts, duration_seconds
+from exporter.monitoring.compose import COMPOSE_FILE, DOCKER_HOST_NAME
 from exporter.monitoring.prometheus_files import ALERT_RULES_FILE, ALERTMANAGER_FILE, PROMETHEUS_FILE
 from exporter.monitoring.rule_tests import RULE_TESTS_FILE
 
@@ -69,15 +69,46 @@ def test_rule_tests_cover_every_alert_before_after_and_healthy() -> None:
         assert healthy, f"{alert.name} has no healthy series that must not fire"
 
 
-def test_promtool_rule_tests_fail_when_a_threshold_is_wrong(tmp_path: Path) -> None:
+# (test group that must fail, text in the alert rules file, replacement): bugs the rule tests must catch.
+_RULE_MUTATIONS = [
+    # A wrong threshold.
+    ("LossDiverging", "curvewatch:value_over_best:ratio > 3", "curvewatch:value_over_best:ratio > 5"),
+    # increase() alone (the second branch emptied) misses a counter already above 0 at its first scrape.
+    ("NonFiniteValues (counter above 0 at its first scrape)",
+     '"} offset 5m)', '"})'),
+    # Without the start-time branch a run that hangs before its first step never alerts.
+    ("TrainingStalled (hangs before its first step)",
+     "time() - curvewatch_run_start_time_seconds", "0 * curvewatch_run_start_time_seconds"),
+    # Without a threshold a noisy validation plateau drifting up counts as overfitting.
+    ("Overfitting", "\n          > 1.05\n", "\n          > 1\n"),
+]
+
+
+@pytest.mark.parametrize(("group", "old", "new"), _RULE_MUTATIONS, ids=[m[0] for m in _RULE_MUTATIONS])
+def test_promtool_rule_tests_fail_when_an_alert_rule_is_wrong(tmp_path: Path, group: str, old: str, new: str) -> None:
     copy = tmp_path / "prometheus"
     shutil.copytree(REPO / "prometheus", copy)
     rules = copy / "rules" / Path(ALERT_RULES_FILE).name
-    ratio = "curvewatch:value_over_best:ratio"
-    rules.write_text(rules.read_text().replace(f"{ratio} > 3", f"{ratio} > 5"))
+    text = rules.read_text()
+    assert old in text, f"the mutation for {group} no longer matches the generated rules"
+    rules.write_text(text.replace(old, new, 1))
+    _ok(_run("promtool", "check", "rules", rules))
     result = _run("promtool", "test", "rules", copy / "tests" / Path(RULE_TESTS_FILE).name)
     assert result.returncode != 0
-    assert f"{ALERT_PREFIX}LossDiverging" in result.stdout + result.stderr
+    assert f"name: {ALERT_PREFIX}{group}," in result.stdout + result.stderr
+
+
+def test_rule_tests_cover_late_nan_counters_hangs_before_the_first_step_and_noisy_plateaus() -> None:
+    tests = {t["name"]: t for t in yaml.safe_load((REPO / RULE_TESTS_FILE).read_text())["tests"]}
+    late = tests[f"{ALERT_PREFIX}NonFiniteValues (counter above 0 at its first scrape)"]
+    assert [s["values"].split()[0] for s in late["input_series"]] == ["_x30", "_x30"]
+    hang = tests[f"{ALERT_PREFIX}TrainingStalled (hangs before its first step)"]
+    bad = [s["series"] for s in hang["input_series"] if 'run_id="bad"' in s["series"]]
+    assert bad and not any(s.startswith("curvewatch_last_step_timestamp_seconds") for s in bad)
+    overfitting = tests[f"{ALERT_PREFIX}Overfitting"]
+    assert any('run_id="noisy"' in s["series"] for s in overfitting["input_series"])
+    for test in (late, hang, overfitting):
+        assert test["alert_rule_test"][1]["exp_alerts"][0]["exp_labels"]["run_id"] == "bad"
 
 
 def _compose_env(**extra: str) -> dict[str, str]:
@@ -108,6 +139,16 @@ def test_compose_binds_ports_to_localhost_and_pins_images(compose: dict) -> None
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
         image = service["image"]
         assert ":" in image and not image.endswith(":latest"), f"{name} image {image} is not pinned"
+
+
+def test_compose_webhook_placeholder_is_reachable_from_the_containers(compose: dict) -> None:
+    url = yaml.safe_load((REPO / ALERTMANAGER_FILE).read_text())["receivers"][0]["webhook_configs"][0]["url"]
+    assert url == DEFAULT_CONFIG.webhook_url and url.startswith(f"http://{DOCKER_HOST_NAME}:")
+    services = compose["services"]
+    assert url in services["grafana"]["environment"][DEFAULT_CONFIG.webhook_url_env]
+    for name in ("alertmanager", "grafana"):
+        assert services[name]["extra_hosts"] == [f"{DOCKER_HOST_NAME}:host-gateway"], name
+    assert all(service["restart"] == "unless-stopped" for service in services.values())
 
 
 def test_compose_mounts_the_generated_provisioning(compose: dict) -> None:

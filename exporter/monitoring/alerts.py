@@ -51,10 +51,16 @@ def alerts(config: MonitoringConfig = DEFAULT_CONFIG) -> list[Alert]:
     """Every alert for ``config``, in the order they are written to the rules file."""
     q, c = Queries(config), config
     val = eq("metric", c.val_metric)
+    nonfinite = q.metric("curvewatch_nonfinite_total")
+    heartbeat = q.metric("curvewatch_last_step_timestamp_seconds")
+    started = q.metric("curvewatch_run_start_time_seconds")
     return [
         Alert(
             f"{ALERT_PREFIX}NonFiniteValues",
-            f"increase({q.metric('curvewatch_nonfinite_total')}[{c.nonfinite_window}]) > 0",
+            # The second branch: a counter first seen above 0 (NaN before the first scrape, or a target
+            # discovered late), where increase() has nothing to compare with.
+            f"increase({nonfinite}[{c.nonfinite_window}]) > 0\n"
+            f"or ({nonfinite} > 0 unless {nonfinite} offset {c.nonfinite_window})",
             c.nonfinite_for, c.severity_critical,
             "A run logged NaN or infinite values.",
             f"{{{{ $labels.metric }}}} of {_RUN} logged NaN or infinite values in the last "
@@ -70,12 +76,14 @@ def alerts(config: MonitoringConfig = DEFAULT_CONFIG) -> list[Alert]:
         ),
         Alert(
             f"{ALERT_PREFIX}Overfitting",
-            f"{q.trend}{{{val}}} > 0\nand on ({q.by_run})\n"
-            f"{q.trend}{{{eq('metric', c.train_metric)}}} < 0\n{q.running}",
+            f"{q.metric('curvewatch_value', val)}\n/ (min_over_time({q.metric('curvewatch_value', val)}"
+            f"[{c.trend_window}]) > 0)\n> {_num(1 + c.overfitting_rise)}\n"
+            f"and on ({q.by_run})\n{q.trend}{{{eq('metric', c.train_metric)}}} < 0\n{q.running}",
             c.overfitting_for, c.severity_warning,
             "Validation loss rises while training loss falls.",
-            f"{{{{ $labels.metric }}}} of {_RUN} has been rising over the last {c.trend_window} "
-            f"while {c.train_metric} kept falling.",
+            f"{{{{ $labels.metric }}}} of {_RUN} is {{{{ $value | printf \"%.2f\" }}}} times its minimum over "
+            f"the last {c.trend_window} (limit {_num(1 + c.overfitting_rise)}) while {c.train_metric} "
+            f"kept falling.",
         ),
         Alert(
             f"{ALERT_PREFIX}NoImprovement",
@@ -87,12 +95,14 @@ def alerts(config: MonitoringConfig = DEFAULT_CONFIG) -> list[Alert]:
         ),
         Alert(
             f"{ALERT_PREFIX}TrainingStalled",
-            f"time() - {q.metric('curvewatch_last_step_timestamp_seconds')} > {_num(c.stall_seconds)}\n"
+            # Seconds since the last step; for a run that has logged no step yet, since its start.
+            f"(\ntime() - {heartbeat} > {_num(c.stall_seconds)}\n"
+            f"or\n(time() - {started} > {_num(c.stall_seconds)} unless on ({q.by_run}) {heartbeat})\n)\n"
             f"{q.running}",
             c.stall_for, c.severity_critical,
             "A running training logs no more steps.",
-            f"{_RUN_TITLE} logged its last step {{{{ $value | printf \"%.0f\" }}}}s ago and still "
-            f"says it is running (limit {_num(c.stall_seconds)}s).",
+            f"{_RUN_TITLE} has logged no step for {{{{ $value | printf \"%.0f\" }}}}s (since its last step, or "
+            f"its start if it logged none) and still says it is running (limit {_num(c.stall_seconds)}s).",
         ),
         Alert(
             f"{ALERT_PREFIX}ThroughputDropped",

@@ -63,20 +63,27 @@ class MonitoringConfig:
     scrape_interval: str = "15s"
 
     # ---- Alerts: thresholds and `for:` windows ------------------------------------------------------
-    # NaN/inf: any non-finite value counted within `nonfinite_window`.
+    # NaN/inf: any non-finite value counted within `nonfinite_window`, or a counter already above 0 that
+    # had no sample `nonfinite_window` ago (NaN before the first scrape, or a newly discovered target).
     nonfinite_window: str = "5m"
     nonfinite_for: str = "1m"
     # Diverging: a tracked (mode=min) loss above `divergence_factor` times its best value.
     divergence_factor: float = 3.0
     divergence_for: str = "5m"
-    # Overfitting: validation loss rising while the training loss falls, both over `trend_window`.
+    # Overfitting: over `trend_window`, the validation loss rose more than `overfitting_rise` (a fraction:
+    # 0.05 = 5%) above its minimum in that window while the training loss fell (negative deriv); a noisy
+    # plateau stays under the threshold.
+    overfitting_rise: float = 0.05
     overfitting_for: str = "10m"
     # No improvement: the best validation loss is older than this many steps.
     no_improvement_steps: int = 5000
     no_improvement_for: str = "5m"
-    # Stalled: no step logged for this many seconds while the run says it is running.
+    # Stalled: no step logged for `stall_seconds` (counted from the run's start while it has logged no
+    # step yet) while the run says it is running. The condition itself waits `stall_seconds`, so `for:`
+    # only rides out one missed scrape: the alert fires stall_seconds + stall_for after the last step
+    # (6 minutes with these defaults; plus up to one scrape and one evaluation interval).
     stall_seconds: float = 300.0
-    stall_for: str = "5m"
+    stall_for: str = "1m"
     # Throughput dropped: steps/s over `rate_window` under this fraction of its `baseline_window` rate.
     throughput_fraction: float = 0.5
     throughput_for: str = "15m"
@@ -91,8 +98,10 @@ class MonitoringConfig:
     runbook_url: str = "prometheus/runbook.md"
 
     # ---- Alertmanager -------------------------------------------------------------------------------
-    # The example webhook receiver every alert is routed to; replace it with your own.
-    webhook_url: str = "http://127.0.0.1:5001/curvewatch"
+    # The example webhook receiver every alert is routed to; replace it with your own. It is a
+    # placeholder reachable from the containers: docker-compose maps host.docker.internal to the
+    # Docker host (a receiver listening on the host's port 5001); 127.0.0.1 would be the container.
+    webhook_url: str = "http://host.docker.internal:5001/curvewatch"
     group_wait: str = "30s"
     group_interval: str = "5m"
     repeat_interval: str = "4h"
@@ -140,6 +149,8 @@ class MonitoringConfig:
                 duration_seconds(getattr(self, f.name))
         if not 0 < self.throughput_fraction < 1:
             raise ValueError(f"throughput_fraction must be between 0 and 1, got {self.throughput_fraction}.")
+        if self.overfitting_rise <= 0:
+            raise ValueError(f"overfitting_rise must be above 0 (0.05 means 5%), got {self.overfitting_rise}.")
         if self.divergence_factor <= 1:
             raise ValueError(f"divergence_factor must be above 1, got {self.divergence_factor}.")
 

@@ -2,7 +2,9 @@
 
 Each alert gets one test group with a degrading series (``run_id="bad"``) beside healthy ones
 (``run_id="ok"``, and ``run_id="done"``: a finished run with the same bad values where the alert is
-gated on the run running). Two evaluations per alert:
+gated on the run running). Some alerts get more groups for a shape of input their main group does
+not cover (named ``<alert> (<what>)``): a NaN counter already above 0 at its first scrape, a run that
+hangs before its first step. Two evaluations per group:
 
 - one minute before the ``for:`` window can have elapsed: nothing fires (the bad series is pending);
 - after it: exactly the bad series fires, with its exact labels and rendered annotations.
@@ -54,7 +56,41 @@ def _series(name: str, values: str, **labels: str) -> tuple[str, str]:
     return f"{name}{{{body}}}", values
 
 
+def _expand(start: float, step: float, count: int) -> list[float]:
+    """The values of promtool's ``start+stepxcount`` (repeated addition, as promtool computes them)."""
+    values = [start]
+    for _ in range(count):
+        values.append(values[-1] + step)
+    return values
+
+
+def _overfitting(c: MonitoringConfig, total: int, run: dict[str, str], gated: Any) -> _Case:
+    """Bad: validation loss jumps 2x ``overfitting_rise`` above its window minimum and keeps rising while
+    train falls. Healthy: a falling one, and a noisy plateau drifting up by less than the threshold (a
+    positive trend that a threshold-free rule would flag)."""
+    loss = {"chart": c.loss_chart, "metric": c.val_metric}
+    window = max(1, math.ceil(duration_seconds(c.trend_window) / 60))  # promtool series step by a minute
+    jump, slope = float(f"{0.4 * (1 + 2 * c.overfitting_rise):.4g}"), float(f"{0.8 * c.overfitting_rise / window:.3g}")
+    bad = [0.4] * 30 + _expand(jump, slope, total)
+    noise, drift = 0.08 * c.overfitting_rise, 0.12 * c.overfitting_rise / window
+    plateau = " ".join(f"{0.4 + drift * i + (noise if i % 2 else -noise):.5f}" for i in range(total + 1))
+
+    def ratio(t: int) -> str:
+        return f"{bad[t] / min(bad[max(0, t - window):t + 1]):.2f}"
+
+    return _Case(
+        gated("bad", "ok", "noisy")
+        + [_series("curvewatch_value", f"1-0.005x{total}", **run, chart=c.loss_chart, metric=c.train_metric,
+                   run_id=r) for r in ("bad", "ok", "noisy", "done")]
+        + [_series("curvewatch_value", f"0.4x29 {jump:g}+{slope:g}x{total}", **run, **loss, run_id=r)
+           for r in ("bad", "done")]
+        + [_series("curvewatch_value", f"0.4-0.001x{total}", **run, **loss, run_id="ok"),
+           _series("curvewatch_value", plateau, **run, **loss, run_id="noisy")],
+        {**run, **loss, "run_id": "bad"}, latest=31, value=ratio)
+
+
 def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
+    """Test groups by ``<alert name without prefix>`` or ``<alert name without prefix> (<what>)``."""
     run = {"job": c.trainer_job, "instance": _INSTANCE, "rank": "0"}
     loss = {"chart": c.loss_chart, "metric": c.val_metric}
     best = {"metric": c.val_metric, "mode": "min"}
@@ -66,6 +102,9 @@ def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
     def gated(*runs: str) -> list[tuple[str, str]]:
         return [s for r in runs for s in state(r)] + state("done", "finished")
 
+    def started(*runs: str, at: int = 0) -> list[tuple[str, str]]:
+        return [_series("curvewatch_run_start_time_seconds", f"{at}x{total}", **run, run_id=r) for r in runs]
+
     n, a = c.no_improvement_steps, max(1, c.no_improvement_steps // 100)
     stall_at = int(29 + c.stall_seconds // 60) + 1
     slow_from = 60 + math.ceil(duration_seconds(c.rate_window) / 60) + 1
@@ -74,6 +113,11 @@ def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
         "NonFiniteValues": _Case(
             [_series("curvewatch_nonfinite_total", f"0x29 1+1x{total}", **run, **loss, run_id="bad"),
              _series("curvewatch_nonfinite_total", f"0x{total}", **run, **loss, run_id="ok")],
+            {**run, **loss, "run_id": "bad"}),
+        # NaN before the first scrape (or a target discovered late): increase() sees no rise.
+        "NonFiniteValues (counter above 0 at its first scrape)": _Case(
+            [_series("curvewatch_nonfinite_total", f"_x30 3x{total}", **run, **loss, run_id="bad"),
+             _series("curvewatch_nonfinite_total", f"_x30 0x{total}", **run, **loss, run_id="ok")],
             {**run, **loss, "run_id": "bad"}),
         "LossDiverging": _Case(
             gated("bad", "ok")
@@ -85,25 +129,24 @@ def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
                for r in ("bad", "ok", "done")],
             {**run, "metric": c.val_metric, "run_id": "bad"}, latest=31,
             value=lambda t: f"{(c.divergence_factor * 0.1 + 0.1) / 0.1:.1f}"),
-        "Overfitting": _Case(
-            gated("bad", "ok")
-            + [_series("curvewatch_value", f"1-0.005x{total}", **run, chart=c.loss_chart, metric=c.train_metric,
-                       run_id=r) for r in ("bad", "ok", "done")]
-            + [_series("curvewatch_value", f"0.4x29 0.405+0.005x{total}", **run, **loss, run_id=r)
-               for r in ("bad", "done")]
-            + [_series("curvewatch_value", f"0.4-0.001x{total}", **run, **loss, run_id="ok")],
-            {**run, **loss, "run_id": "bad"}, latest=31),
+        "Overfitting": _overfitting(c, total, run, gated),
         "NoImprovement": _Case(
             gated("bad", "ok")
             + [_series("curvewatch_steps_since_best", f"0+{a}x29 {n + a}+{a}x{total}", **run, **best, run_id=r)
                for r in ("bad", "done")]
             + [_series("curvewatch_steps_since_best", f"0+{n // 200}x{total}", **run, **best, run_id="ok")],
             {**run, **best, "run_id": "bad"}, value=lambda t: f"{n + a + a * (t - 30):.0f}"),
+        # Every run started at 0 s: a heartbeat series, old or fresh, takes precedence over the start time.
         "TrainingStalled": _Case(
-            gated("bad", "ok")
+            gated("bad", "ok") + started("bad", "ok", "done")
             + [_series("curvewatch_last_step_timestamp_seconds", f"0+60x29 1740x{total}", **run, run_id=r)
                for r in ("bad", "done")]
             + [_series("curvewatch_last_step_timestamp_seconds", f"0+60x{total}", **run, run_id="ok")],
+            {**run, "run_id": "bad"}, earliest=stall_at, latest=stall_at, value=lambda t: f"{t * 60 - 1740:.0f}"),
+        # Started at minute 29 and hangs before its first step: no heartbeat series, only the start time.
+        "TrainingStalled (hangs before its first step)": _Case(
+            gated("bad", "ok") + started("bad", "ok", "done", at=1740)
+            + [_series("curvewatch_last_step_timestamp_seconds", f"_x30 1800+60x{total}", **run, run_id="ok")],
             {**run, "run_id": "bad"}, earliest=stall_at, latest=stall_at, value=lambda t: f"{t * 60 - 1740:.0f}"),
         "ThroughputDropped": _Case(
             gated("bad", "ok")
@@ -124,14 +167,14 @@ def rule_tests(config: MonitoringConfig) -> dict[str, Any]:
     total = int(61 + math.ceil(duration_seconds(config.rate_window) / 60) + longest + 2 + _TAIL_MINUTES)
     tests = []
     for short, case in _cases(config, total).items():
-        alert = by_name[ALERT_PREFIX + short]
+        alert = by_name[ALERT_PREFIX + short.split(" (")[0]]
         for_minutes = math.ceil(duration_seconds(alert.for_) / 60)
         before, after = case.earliest + for_minutes - 1, case.latest + for_minutes + 1
         value_text = case.value(after) if case.value else None
         annotations = alert.annotations(config)
         annotations["description"] = render_template(alert.description, case.labels, value_text)
         tests.append({
-            "name": alert.name,
+            "name": ALERT_PREFIX + short,
             "interval": "1m",
             "input_series": [{"series": s, "values": v} for s, v in case.series],
             "alert_rule_test": [
