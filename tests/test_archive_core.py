@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import filelock
 import pytest
 import sqlalchemy as sa
 import torch
@@ -181,6 +182,40 @@ def test_rebuild_restores_a_lost_table(archive: ModelArchive) -> None:
     assert [(r.version, r.status) for r in archive.list()] == [(1, "complete"), (2, "failed")]
     assert archive.get(KEY.identifier, 1).best_step == 30
     assert archive.verify(KEY.identifier, 1) == []
+
+
+def test_rebuild_never_reuses_numbers_of_deleted_versions(archive: ModelArchive) -> None:
+    commit_version(archive)
+    commit_version(archive)
+    archive.delete(KEY.identifier, 1)
+    archive.delete(KEY.identifier, 2)  # no directory of KEY is left
+    result = archive.rebuild()
+    assert result.versions == {KEY.identifier: 2} and result.rows == 0
+    assert archive.allocate(KEY).version == 3
+
+
+def test_allocate_indexes_the_reserved_row_while_holding_the_lock(archive: ModelArchive) -> None:
+    held_during_insert: list[bool] = []
+    upsert = archive.registry.upsert
+
+    def lock_is_held() -> bool:
+        probe = filelock.FileLock(archive.versions.lock_path, timeout=0)  # a second, independent handle
+        try:
+            probe.acquire()
+        except filelock.Timeout:
+            return True  # a rebuild (which takes this lock) cannot run now
+        probe.release()
+        return False
+
+    def watching_upsert(row: dict, conn: object = None) -> None:
+        if conn is None:  # the outer call (upsert re-enters itself with its transaction)
+            held_during_insert.append(lock_is_held())
+        upsert(row, conn)
+
+    archive.registry.upsert = watching_upsert  # type: ignore[method-assign]
+    handle = archive.allocate(KEY)
+    assert held_during_insert == [True] and not lock_is_held()
+    assert archive.get(KEY.identifier, handle.version).status == "reserved"
 
 
 def test_delete_removes_directory_and_row_consistently(archive: ModelArchive) -> None:

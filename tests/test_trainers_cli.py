@@ -11,7 +11,7 @@ from fixtures.prometheus import wait_for
 
 from exporter.archive import ModelArchive, load_model
 from exporter.cli import main
-from trainers import SeriesSpec, TrainConfig, TrainingManager, TrainRequest, main_job
+from trainers import MODEL_TYPES, SeriesSpec, TrainConfig, TrainingManager, TrainRequest, generate_sales, main_job
 
 FAST = ["--quick", "--epochs", "2", "--lookback", "14", "--horizon", "3", "--quiet", "--checkpoint-every", "1"]
 
@@ -122,3 +122,111 @@ def test_real_prometheus_scrapes_the_gauges_of_a_training_run(tmp_path, promethe
         assert info[0]["metric"]["model_type"] == "tcn" and info[0]["metric"]["mode"] == "product"
     finally:
         exporter.stop()
+
+
+def _write_sales_csv(path, days=120):
+    """The built-in generator's sales (2 stores x 2 products) as a CSV file."""
+    data = generate_sales(stores=2, products=2, days=days, seed=1)
+    lines = ["date,store_id,product_id,sales"]
+    for d, date in enumerate(data.dates):
+        for s, store in enumerate(data.store_ids):
+            for p, product in enumerate(data.product_ids):
+                lines.append(f"{date},{store},{product},{data.sales[d, s, p]:g}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--resume", "checkpoint_epoch_2.pth"],
+     "--resume is not supported with --all-models; resume one model with --model"),
+    (["--model", "kan"], "--model is not used with --all-models"),
+])
+def test_all_models_rejects_options_it_cannot_honour_before_anything_exists(tmp_path, capsys, args, message):
+    assert main(["train", "--all-models", "--quick", "--root", str(tmp_path / "saved_models"), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_all_models_passes_data_window_experiment_and_no_serve_through(tmp_path, capsys):
+    csv_path = _write_sales_csv(tmp_path / "sales.csv")
+    root = tmp_path / "saved_models"
+    argv = ["train", "--all-models", "--quick", "--epochs", "1", "--data", str(csv_path), "--product", "P002",
+            "--lookback", "10", "--horizon", "2", "--experiment", "exp-7", "--no-serve", "--quiet",
+            "--root", str(root)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Prometheus endpoint" not in out and "curl -s" not in out  # --no-serve: no endpoint
+    archive = ModelArchive(root)
+    records = archive.list(status="complete")
+    assert sorted(r.model_type for r in records) == sorted(MODEL_TYPES)
+    for record in records:
+        meta = load_model(record.path)[1]
+        assert (meta["lookback"], meta["horizon"], meta["experiment"]) == (10, 2, "exp-7")
+        assert meta["data_source"]["kind"] == "csv" and meta["data_source"]["path"] == str(csv_path.resolve())
+        assert record.identifier == f"product_P002_all_{record.model_type}"
+    archive.close()
+
+
+def test_run_without_a_finite_val_loss_says_so_instead_of_crashing(tmp_path, capsys):
+    diverge = ["--lr", "1e30", "--optimizer", "sgd", "--grad-clip", "0", "--scheduler", "none", "--no-serve"]
+    assert main(["train", "--model", "tcn", "--product", "P001", "--root", str(tmp_path / "saved_models"), *FAST,
+                 *diverge]) == 0
+    out = capsys.readouterr().out
+    assert "no finite val_loss" in out and "version: " in out
+    lines: list[str] = []
+    config = TrainConfig(epochs=1, lr=1e30, optimizer="sgd", grad_clip=None, scheduler="none", device="cpu")
+    outcomes = main_job.run(tmp_path / "job", models=("tcn",), config=config, serve=False, quiet=True,
+                            out=lines.append)
+    assert outcomes[0].fit.best_val_loss is None
+    assert any(line.endswith("1 epochs, no finite val_loss") for line in lines)
+
+
+def test_predict_finds_the_training_csv_from_anywhere_and_refuses_a_changed_one(tmp_path, monkeypatch, capsys):
+    (tmp_path / "work").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    csv_path = _write_sales_csv(tmp_path / "work" / "sales.csv")
+    monkeypatch.chdir(tmp_path / "work")
+    root = tmp_path / "saved_models"
+    assert main(["train", "--model", "kan", "--product", "P001", "--data", "sales.csv", "--root", str(root),
+                 "--no-serve", *FAST]) == 0
+    with ModelArchive(root) as archive:
+        version = archive.get("product_P001_all_kan").path
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the relative path given at training time no longer works
+    predict = ["predict", "--version-path", str(version), "--days", "3", "--json"]
+    assert main(predict) == 0
+    assert len(json.loads(capsys.readouterr().out)["sales"]) == 3
+    *lines, last = csv_path.read_text().splitlines()
+    date_store_product, sales = last.rsplit(",", 1)
+    csv_path.write_text("\n".join([*lines, f"{date_store_product},{float(sales) + 1:g}"]) + "\n")
+    assert main(predict) == 2
+    err = capsys.readouterr().err
+    assert "has changed since this version was trained" in err and f"pass --data {csv_path}" in err
+    assert main([*predict, "--data", str(csv_path)]) == 0  # the user's choice: the current content
+    capsys.readouterr()
+    csv_path.unlink()
+    assert main(predict) == 2
+    assert "which no longer exists; pass --data" in capsys.readouterr().err
+
+
+def test_train_reads_the_archive_defaults_from_the_environment(tmp_path, monkeypatch, capsys):
+    from exporter.archive.settings import DB_URL_ENV, ROOT_ENV
+
+    root, db = tmp_path / "env_root", tmp_path / "db" / "env_registry.sqlite3"
+    db.parent.mkdir()
+    monkeypatch.setenv(ROOT_ENV, str(root))
+    monkeypatch.setenv(DB_URL_ENV, f"sqlite:///{db}")
+    assert main(["train", "--model", "tcn", "--product", "P001", "--no-serve", *FAST]) == 0
+    assert f"version: {root / 'product' / 'P001_all' / 'tcn' / 'v1'}" in capsys.readouterr().out
+    assert db.is_file() and not (tmp_path / "curvewatch_registry.sqlite3").exists()
+    assert main(["versions", "list", "--json"]) == 0  # the same defaults as `curvewatch versions`
+    assert [r["identifier"] for r in json.loads(capsys.readouterr().out)] == ["product_P001_all_tcn"]
+
+
+def test_epochs_help_is_built_from_the_epoch_constants(capsys):
+    from trainers._constants import DEFAULT_EPOCHS, QUICK_EPOCHS
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"epochs (default: {DEFAULT_EPOCHS}; {QUICK_EPOCHS} with --quick)" in help_text

@@ -39,6 +39,7 @@ def test_csv_loads_dense_grid_with_features(tmp_path):
     assert data.sales[:, 0, 0].tolist() == [3, 0, 4]  # a missing day counts as zero sales
     assert data.features["price"][0, 1, 0] == 3.0
     assert data.source["kind"] == "csv" and len(data.source["sha256"]) == 64
+    assert data.source["path"] == str(path.resolve())  # absolute: predict finds it from any directory
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -128,14 +128,28 @@ def test_best_checkpoint_is_the_lowest_validation_epoch_and_the_recorders_best_p
     recorder = make_recorder()
     config = TrainConfig(epochs=8, batch_size=16, lr=0.05, optimizer="sgd", scheduler="none", patience=0,
                          checkpoint_every=0, device="cpu")
-    result = fit(_model(windows), windows, config, recorder=recorder, paths=CheckpointPaths(tmp_path))
+    model, last_weights = _model(windows), {}
+
+    def diverge_after_epoch_4(epoch_result, _):
+        # As a diverging run would: after epoch 4 the weights blow up, so every later epoch validates
+        # worse and the best epoch is guaranteed to come before the last one.
+        if epoch_result.epoch == 4:
+            with torch.no_grad():
+                for parameter in model.parameters():
+                    parameter.mul_(50)
+        last_weights.update({k: v.detach().clone() for k, v in model.state_dict().items()})
+
+    result = fit(model, windows, config, recorder=recorder, paths=CheckpointPaths(tmp_path),
+                 on_epoch_end=[diverge_after_epoch_4])
     val = [h.val_loss for h in result.history]
-    best_epoch = int(np.argmin(val)) + 1
+    best_epoch = int(np.nanargmin(val)) + 1
+    assert best_epoch <= 4 < result.epochs_run == 8
     checkpoint = load_checkpoint(tmp_path / "checkpoint_best.pth")
     assert checkpoint["epoch"] == best_epoch == result.best_epoch
     assert recorder.finalize()["best"]["step"] == result.history[best_epoch - 1].step
     final = torch.load(tmp_path / "model.pth", weights_only=True)  # restore_best: model.pth = best weights
     assert all(torch.equal(final[k], checkpoint["model"][k]) for k in final)
+    assert not all(torch.equal(final[k], last_weights[k]) for k in final)  # ... not the last epoch's
     assert not list(tmp_path.glob("checkpoint_epoch_*.pth"))
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import pytest
 import requests
 import torch
@@ -57,3 +60,38 @@ def test_tracker_rejects_unknown_epoch_metrics(tmp_path):
     with RunTracker(ModelKey.store("S002", model_type="linear"), root=tmp_path / "m", serve=False) as run:
         with pytest.raises(ValueError, match="Unknown epoch metric"):
             run.epoch_end(1, val_loss=1.0, accuracy=0.5)
+
+
+def test_tracker_left_without_finish_marks_the_version_failed(tmp_path, caplog):
+    from trainers import RunTracker
+
+    key = ModelKey.store("S003", model_type="linear")
+    with caplog.at_level(logging.WARNING, logger="curvewatch.trainers"):
+        with RunTracker(key, root=tmp_path / "saved_models", serve=False) as run:
+            run.step(1.0)
+    archive = ModelArchive(tmp_path / "saved_models")
+    assert [r.status for r in archive.list()] == ["failed"]
+    status = json.loads((run.handle.path / "status.json").read_text())
+    assert status["reason"] == "finish() was not called"
+    assert any("without run.finish(model)" in r.getMessage() for r in caplog.records)
+    archive.close()
+
+
+def test_tracker_keeps_the_error_of_a_finish_that_failed_after_the_mark(tmp_path):
+    from trainers import RunTracker
+
+    class RegistryDown(RuntimeError):
+        pass
+
+    def down(stage):
+        if stage == "index":
+            raise RegistryDown("registry down")
+
+    archive = ModelArchive(tmp_path / "saved_models")
+    archive._on_stage = down
+    with pytest.raises(RegistryDown, match="registry down") as caught:
+        with RunTracker(ModelKey.store("S004", model_type="linear"), archive=archive, serve=False) as run:
+            run.epoch_end(1, val_loss=0.5)
+            run.finish(torch.nn.Linear(2, 1))
+    assert any("could not be marked failed" in note for note in caught.value.__notes__)
+    archive.close()

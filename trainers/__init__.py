@@ -1,52 +1,44 @@
 """curvewatch trainers: sales data, four forecasters (MLSTM, KAN, TCN, Transformer), one training loop,
-a manager that archives and exposes every run, and a tracker for users' own training loops."""
+a manager that archives and exposes every run, and a tracker for users' own training loops.
 
-from ._constants import AGGREGATIONS, EPOCH_METRICS, GLOBAL_SCOPES, MODEL_TYPES, MODES, STEP_METRICS
-from .checkpoint import CheckpointPaths, load_checkpoint
-from .config import TrainConfig
-from .data import SalesData, SeriesSpec, generate_sales, load_sales_csv, make_windows, select_series
-from .early_stopping import EarlyStoppingState, early_stopping_decision
-from .errors import SalesDataError, TrainerInputError
-from .loop import EpochResult, FitResult, fit
-from .manager import TrainingManager, TrainOutcome
-from .models import build_model, describe_models
-from .predict import Forecast, forecast, load_version_model
-from .recording import make_recorder
-from .request import TrainRequest, prepare
-from .tracker import RunTracker
+The public names below are imported on first use (PEP 562), so ``trainers._constants`` can be read
+(e.g. by the ``curvewatch`` command line, for its help text) without importing torch.
+"""
 
-__all__ = [
-    "AGGREGATIONS",
-    "EPOCH_METRICS",
-    "GLOBAL_SCOPES",
-    "MODEL_TYPES",
-    "MODES",
-    "STEP_METRICS",
-    "CheckpointPaths",
-    "EarlyStoppingState",
-    "EpochResult",
-    "FitResult",
-    "Forecast",
-    "RunTracker",
-    "SalesData",
-    "SalesDataError",
-    "SeriesSpec",
-    "TrainConfig",
-    "TrainOutcome",
-    "TrainRequest",
-    "TrainerInputError",
-    "TrainingManager",
-    "build_model",
-    "describe_models",
-    "early_stopping_decision",
-    "fit",
-    "forecast",
-    "generate_sales",
-    "load_checkpoint",
-    "load_sales_csv",
-    "load_version_model",
-    "make_recorder",
-    "make_windows",
-    "prepare",
-    "select_series",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# submodule -> the public names it defines
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "._constants": ("AGGREGATIONS", "EPOCH_METRICS", "GLOBAL_SCOPES", "MODEL_TYPES", "MODES", "STEP_METRICS"),
+    ".checkpoint": ("CheckpointPaths", "load_checkpoint"),
+    ".config": ("TrainConfig",),
+    ".data": ("SalesData", "SeriesSpec", "generate_sales", "load_sales_csv", "make_windows", "select_series"),
+    ".early_stopping": ("EarlyStoppingState", "early_stopping_decision"),
+    ".errors": ("SalesDataError", "TrainerInputError"),
+    ".loop": ("EpochResult", "FitResult", "fit"),
+    ".manager": ("TrainingManager", "TrainOutcome"),
+    ".models": ("build_model", "describe_models"),
+    ".predict": ("Forecast", "forecast", "load_version_model"),
+    ".recording": ("make_recorder",),
+    ".request": ("TrainRequest", "prepare"),
+    ".tracker": ("RunTracker",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trainers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

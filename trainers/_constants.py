@@ -8,6 +8,10 @@ SCOPE_ALL = "all"
 GLOBAL_SCOPES = ("all", "stores", "products", "custom")
 AGGREGATIONS = ("sum", "mean")
 
+# Epochs when none are given: a normal run, and ``--quick`` / the main job (README's first command).
+DEFAULT_EPOCHS = 50
+QUICK_EPOCHS = 8
+
 # CSV layout of real sales data; any further column is a numeric feature.
 CSV_REQUIRED_COLUMNS = ("date", "store_id", "product_id", "sales")
 

@@ -12,28 +12,31 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ._constants import MODEL_TYPES
+from ._constants import MODEL_TYPES, QUICK_EPOCHS
 from .config import TrainConfig
-from .data import SeriesSpec, generate_sales
+from .data import SeriesSpec, generate_sales, load_sales_csv
+from .loop import FitResult
 from .manager import TrainingManager, TrainOutcome
 from .request import BUILTIN_DATA, TrainRequest, prepare
 
-__all__ = ["QUICK_DATA", "QUICK_EPOCHS", "run"]
+__all__ = ["QUICK_DATA", "QUICK_EPOCHS", "best_text", "run"]
 
 QUICK_DATA = {"stores": 2, "products": 3, "days": 365, "seed": 0}
-QUICK_EPOCHS = 8
 QUICK_MODEL_PARAMS = {"mlstm": {"d_model": 16, "num_blocks": 1}, "kan": {"hidden": 16},
                       "tcn": {"channels": 16, "levels": 2}, "transformer": {"d_model": 16, "num_layers": 1}}
+MAIN_JOB_EXPERIMENT = "main-job"
 
 
 def run(root: str | Path = "saved_models", *, models: Sequence[str] = MODEL_TYPES,
         series: SeriesSpec | None = None, epochs: int | None = None, quick: bool = True,
         config: TrainConfig | None = None, port: int = 0, addr: str = "127.0.0.1", db_url: str | None = None,
         linger: float = 0.0, quiet: bool = False, out: Callable[[str], None] = print,
-        sd_file: str | Path | None = None) -> list[TrainOutcome]:
+        sd_file: str | Path | None = None, data_csv: str | Path | None = None, lookback: int = 28,
+        horizon: int = 7, experiment: str = MAIN_JOB_EXPERIMENT, serve: bool = True) -> list[TrainOutcome]:
     """Train each of ``models`` once; return their outcomes. ``linger`` keeps the endpoint up that many
     seconds after the last run (Ctrl-C ends it early) so Prometheus can scrape the finished runs;
-    ``sd_file`` registers the endpoint for Prometheus' file-based discovery while it is up."""
+    ``sd_file`` registers the endpoint for Prometheus' file-based discovery while it is up. ``data_csv``
+    trains on a sales CSV instead of the built-in data; ``serve=False`` runs without an endpoint."""
     from exporter.prom import Exporter
 
     series = series or SeriesSpec("product", product="P001", scope="all")
@@ -41,21 +44,28 @@ def run(root: str | Path = "saved_models", *, models: Sequence[str] = MODEL_TYPE
     epochs = epochs or (QUICK_EPOCHS if quick else 30)
     config = config or TrainConfig(epochs=epochs, batch_size=64 if quick else 32, lr=3e-3 if quick else 1e-3,
                                    checkpoint_every=max(1, epochs // 2), patience=max(3, epochs // 3))
-    data = generate_sales(**builtin)
-    requests = [TrainRequest(m, series, config, model_params=QUICK_MODEL_PARAMS[m] if quick else {},
-                             builtin=builtin, experiment="main-job") for m in models]
+    data_csv = None if data_csv is None else str(data_csv)
+    data = generate_sales(**builtin) if data_csv is None else load_sales_csv(data_csv)
+    requests = [TrainRequest(m, series, config, lookback=lookback, horizon=horizon, data_csv=data_csv,
+                             model_params=QUICK_MODEL_PARAMS[m] if quick else {}, builtin=builtin,
+                             experiment=experiment) for m in models]
     for request in requests:  # every check before the archive and the endpoint exist
         prepare(request, data)
-    exporter = Exporter()
-    bound = exporter.start(port=port, addr=addr, sd_file=sd_file)
-    out(f"curvewatch: Prometheus endpoint at {exporter.url} (every run of this job, live)")
-    manager = TrainingManager(root, db_url, exporter=exporter, quiet=quiet, announce=lambda _msg: None)
+    exporter = bound = None
+    if serve:
+        exporter = Exporter()
+        bound = exporter.start(port=port, addr=addr, sd_file=sd_file)
+        out(f"curvewatch: Prometheus endpoint at {exporter.url} (every run of this job, live)")
+    manager = TrainingManager(root, db_url, exporter=exporter, serve=False, quiet=quiet,
+                              announce=lambda _msg: None)
     outcomes = []
     try:
         for request in requests:
             outcome = manager.train(request, data)
             outcomes.append(outcome)
             _report(outcome, out)
+        if exporter is None:
+            return outcomes
         out(_how_to_watch(exporter.url, bound, addr))
         if linger > 0:
             out(f"curvewatch: serving the finished runs for {linger:.0f} s (Ctrl-C to stop).")
@@ -64,14 +74,21 @@ def run(root: str | Path = "saved_models", *, models: Sequence[str] = MODEL_TYPE
             except KeyboardInterrupt:
                 pass
     finally:
-        exporter.stop()
+        if exporter is not None:
+            exporter.stop()
     return outcomes
+
+
+def best_text(fit: FitResult) -> str:
+    """``best val_loss 0.0123 at epoch 4``, or ``no finite val_loss`` when no epoch had one."""
+    if fit.best_val_loss is None:
+        return "no finite val_loss"
+    return f"best val_loss {fit.best_val_loss:.4g} at epoch {fit.best_epoch}"
 
 
 def _report(outcome: TrainOutcome, out: Callable[[str], None]) -> None:
     path, fit = outcome.version_path, outcome.fit
-    out(f"  {outcome.handle.run_id}: {fit.epochs_run} epochs, best val_loss {fit.best_val_loss:.4g} "
-        f"at epoch {fit.best_epoch}")
+    out(f"  {outcome.handle.run_id}: {fit.epochs_run} epochs, {best_text(fit)}")
     out(f"    curves: {path / 'curves.json'}")
     out(f"    plot:   {path / 'loss_curve.png'}")
     out(f"    model:  {path / 'model.pth'} (+ checkpoint_best.pth, metadata.json, manifest.json)")

@@ -8,6 +8,10 @@ Every check (unknown model or mode, an id not in the data, too little data for o
 runs before the archive is opened, so bad input creates no directory. While training, the run is
 exposed on a Prometheus endpoint (its own, or a shared ``Exporter`` passed in); the run's state becomes
 ``finished`` or ``failed`` at the end, and a failed run's version is marked failed with the reason.
+
+- failed_commit_raises_its_own_error: when training or the commit fails, the caller gets that error;
+  if the version cannot be marked failed too (already marked complete, registry down), the reason is
+  added to it as a note instead of replacing it.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from .progress import EpochProgress
 from .recording import DEFAULT_BUDGET, make_recorder
 from .request import Prepared, TrainRequest, prepare
 
-__all__ = ["TrainOutcome", "TrainingManager", "build_metadata"]
+__all__ = ["TrainOutcome", "TrainingManager", "build_metadata", "mark_failed"]
 
 log = logging.getLogger("curvewatch.trainers")
 
@@ -92,7 +96,7 @@ class TrainingManager:
             progress.close()
             if exporter is not None:
                 exporter.set_state("failed", handle.run_id)
-            self.archive.fail(handle, f"{type(exc).__name__}: {exc}")
+            mark_failed(self.archive, handle, exc)
             raise
         finally:
             if own:
@@ -116,6 +120,15 @@ class TrainingManager:
         exporter = Exporter(recorder, run=run)
         exporter.start(port=self.port, addr=self.addr, sd_file=self.sd_file)
         return exporter, True
+
+
+def mark_failed(archive, handle, exc: BaseException) -> None:
+    """Mark ``handle``'s version failed because of ``exc``; if that fails too, say why in a note on ``exc``."""
+    try:
+        archive.fail(handle, f"{type(exc).__name__}: {exc}")
+    except Exception as fail_exc:  # the original error matters more: this one becomes a note on it
+        exc.add_note(f"{handle.run_id} could not be marked failed ({type(fail_exc).__name__}: {fail_exc}); "
+                     "run `curvewatch versions rebuild` to index what is on disk.")
 
 
 def build_metadata(prepared: Prepared, result: FitResult | None) -> dict:

@@ -8,11 +8,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import Scaler, SeriesSpec, calendar_features, feature_matrix, generate_sales, load_sales_csv, select_series
+from .data import (
+    SalesData,
+    Scaler,
+    SeriesSpec,
+    calendar_features,
+    feature_matrix,
+    generate_sales,
+    load_sales_csv,
+    select_series,
+)
 from .errors import TrainerInputError
 from .models import build_model
 
-__all__ = ["Forecast", "forecast", "load_version_model"]
+__all__ = ["Forecast", "forecast", "load_version_model", "training_data"]
 
 
 @dataclass(frozen=True)
@@ -39,8 +48,34 @@ def load_version_model(version_path: str | Path) -> tuple[torch.nn.Module, dict]
     return model.eval(), metadata
 
 
+def training_data(source: dict) -> SalesData:
+    """The data a version was trained on, from its ``metadata.json`` ``data_source``.
+
+    A CSV is read from the absolute path stored at training time and must still have the stored
+    SHA-256; if it is gone or changed, the error says to pass ``--data`` (``data_csv``).
+    """
+    if source.get("kind") != "csv":
+        return generate_sales(**{k: source[k] for k in ("stores", "products", "days", "seed", "start")})
+    path = source["path"]
+    if not Path(path).is_file():
+        raise TrainerInputError(f"This version was trained on {path}, which no longer exists; pass --data "
+                                "with the sales CSV to forecast from.")
+    data = load_sales_csv(path)
+    expected = source.get("sha256")
+    if expected and data.source["sha256"] != expected:
+        raise TrainerInputError(
+            f"{path} has changed since this version was trained (sha256 {data.source['sha256'][:12]}..., "
+            f"trained on {expected[:12]}...); pass --data {path} to forecast from its current content, "
+            "or restore the file."
+        )
+    return data
+
+
 def forecast(version_path: str | Path, days: int = 14, data_csv: str | Path | None = None) -> Forecast:
     """Forecast ``days`` days after the end of the version's data (or of ``data_csv``).
+
+    Without ``data_csv``, a version trained on a CSV re-reads it (see ``training_data``): a moved or
+    changed file is an error that says to pass ``--data``.
 
     Beyond the model's horizon the forecast rolls forward on its own predictions, with the optional
     features (promotion, holiday, CSV extras) set to zero and the calendar features computed.
@@ -48,11 +83,7 @@ def forecast(version_path: str | Path, days: int = 14, data_csv: str | Path | No
     if days < 1:
         raise TrainerInputError(f"days must be at least 1, got {days}.")
     model, meta = load_version_model(version_path)
-    source = meta["data_source"]
-    if data_csv is not None or source.get("kind") == "csv":
-        data = load_sales_csv(data_csv or source["path"])
-    else:
-        data = generate_sales(**{k: source[k] for k in ("stores", "products", "days", "seed", "start")})
+    data = load_sales_csv(data_csv) if data_csv is not None else training_data(meta["data_source"])
     series = select_series(data, SeriesSpec(**meta["series"]))
     scaler = Scaler.from_dict(meta["scaler"])
     matrix, columns = feature_matrix(series)

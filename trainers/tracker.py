@@ -12,21 +12,29 @@
             run.epoch_end(epoch, model, val_loss=evaluate(model))      # checkpoint_best.pth on improvement
         run.finish(model, metadata={"hidden": 64})       # model.pth, curves.json, PNG, metadata, manifest
 
-An exception inside the ``with`` marks the version and the run ``failed``; the endpoint stops at the end.
+An exception inside the ``with`` marks the version and the run ``failed``; so does leaving the ``with``
+normally without ``finish()`` (with a warning in the log: the version would otherwise stay reserved
+forever). The endpoint stops at the end.
 Metric names and charts are the trainers' (docs/ARCHITECTURE.md): ``train_loss``, ``lr`` per step,
 ``val_loss`` and any of ``train_mse, val_rmse, val_mae, val_mape, val_r2`` per epoch.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
 from ._constants import EPOCH_METRICS
 from .checkpoint import save_file
+from .manager import mark_failed
 from .recording import DEFAULT_BUDGET, make_recorder
 
 __all__ = ["RunTracker"]
+
+log = logging.getLogger("curvewatch.trainers")
+
+NOT_FINISHED_REASON = "finish() was not called"
 
 
 class RunTracker:
@@ -104,10 +112,15 @@ class RunTracker:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            if exc_type is not None and not self._finished:
+            if not self._finished:
                 if self.exporter is not None:
                     self.exporter.set_state("failed")
-                self.archive.fail(self.handle, f"{exc_type.__name__}: {exc}")
+                if exc is None:
+                    log.warning("%s: the `with RunTracker(...)` block ended without run.finish(model); "
+                                "the version is marked failed.", self.handle.run_id)
+                    self.archive.fail(self.handle, NOT_FINISHED_REASON)
+                else:
+                    mark_failed(self.archive, self.handle, exc)
         finally:
             if self.exporter is not None:
                 self.exporter.stop()

@@ -2,6 +2,8 @@
 
 Guarantees (each has a test named after it in ``tests/test_archive_*.py``):
 - concurrent_allocations_never_share_a_version: ``allocate`` reserves ``v{N}`` under the file lock.
+- allocate_indexes_the_reserved_row_while_holding_the_lock: no ``rebuild`` can run between the
+  reservation and its row.
 - killed_commit_leaves_version_incomplete: ``commit`` writes every file atomically, then the manifest,
   then marks the version complete, then indexes it (``COMMIT_STAGES``); a run killed before the mark
   leaves the version ``reserved``, and earlier complete versions untouched.
@@ -108,10 +110,17 @@ class ModelArchive:
 
     # -- writing -------------------------------------------------------------------------
     def allocate(self, key: ModelKey) -> VersionHandle:
-        """Reserve the next version of ``key`` (its directory is created, marked reserved, and indexed)."""
+        """Reserve the next version of ``key`` (its directory is created, marked reserved, and indexed).
+
+        The reserved row is written while ``versions.json``'s lock is held, so a concurrent ``rebuild``
+        (which replaces the table under that lock) can neither drop it nor collide with it.
+        """
         created = _now()
-        version = self.versions.reserve(key, created_at=created.isoformat())
-        self.registry.upsert(self._row(key, version, STATE_RESERVED, created))
+
+        def index(version: int) -> None:
+            self.registry.upsert(self._row(key, version, STATE_RESERVED, created))
+
+        version = self.versions.reserve(key, on_reserved=index, created_at=created.isoformat())
         return VersionHandle(self.root, key, version)
 
     def _reserved_status(self, handle: VersionHandle) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 Guarantees (tests named after them):
 - rebuild_restores_a_lost_table / corrupt_or_missing_versions_json_is_detected_and_rebuild_restores_it:
   ``versions.json`` becomes, per identifier, the highest ``v{N}`` on disk (or the old entry if higher and
-  still readable, so numbers are never reused); the table gets one row per version directory.
+  still readable); the table gets one row per version directory.
+- rebuild_never_reuses_numbers_of_deleted_versions: a readable entry is kept even when every version
+  directory of its identifier has been deleted, so the next ``allocate`` continues after it.
 - delete_removes_directory_and_row_consistently: the directory is first renamed out of the layout
   (atomic), then the row is deleted, then the files; a crash in between leaves nothing that looks like
   a version.
@@ -90,10 +92,8 @@ def rebuild(archive: ModelArchive) -> RebuildResult:
             mapping = archive.versions.read()
         except ArchiveError:
             mapping = {}  # corrupt or missing: the tree decides
-        for key, version in found:
+        for key, version in found:  # entries without directories stay: their numbers are never reused
             mapping[key.identifier] = max(mapping.get(key.identifier, 0), version)
-        on_disk = {key.identifier for key, _ in found}
-        mapping = {k: v for k, v in mapping.items() if k in on_disk}
         archive.versions.write(mapping)
         rows = [_row_from_disk(archive, key, version) for key, version in found]
         archive.registry.replace_all(rows)

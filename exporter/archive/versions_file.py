@@ -2,7 +2,8 @@
 
 Guarantees (tests named after them in tests/test_archive_*.py):
 - concurrent_allocations_never_share_a_version: the read-increment-write of a reservation (and the
-  creation of the reserved ``v{N}`` directory) happens entirely inside the lock.
+  creation of the reserved ``v{N}`` directory, and the archive's reserved row) happens entirely inside
+  the lock.
 - killed_commit_leaves_version_incomplete (versions.json stays valid): the file is replaced with
   ``os.replace``; a crash leaves the old or the new one.
 - corrupt_or_missing_versions_json_is_detected_and_rebuild_restores_it: an unreadable file, or a
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,11 +87,13 @@ class VersionsFile:
         """Replace the file with ``mapping`` (call with the lock held)."""
         atomic_write_json(self.path, dict(sorted(mapping.items())))
 
-    def reserve(self, key: ModelKey, **status_info: Any) -> int:
+    def reserve(self, key: ModelKey, on_reserved: Callable[[int], None] | None = None, **status_info: Any) -> int:
         """Reserve the next version of ``key``: create ``v{N}`` marked reserved and record ``N`` as latest.
 
         ``N`` is one more than the larger of ``versions.json``'s entry and the highest ``v{N}`` on disk,
-        so a stale file never hands out a directory that already exists.
+        so a stale file never hands out a directory that already exists. ``on_reserved(N)`` runs before
+        the lock is released (the archive indexes the reserved row there, so a concurrent ``rebuild``,
+        which replaces the table under the same lock, sees the version or its row, never neither).
         """
         with self.lock():
             mapping = self.read()
@@ -104,6 +108,8 @@ class VersionsFile:
             write_status(directory, STATE_RESERVED, identifier=key.identifier, version=version, **status_info)
             mapping[key.identifier] = version
             self.write(mapping)
+            if on_reserved is not None:
+                on_reserved(version)
             return version
 
     def highest_on_disk(self, key: ModelKey) -> int:

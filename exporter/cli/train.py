@@ -8,7 +8,18 @@ import logging
 import sys
 from pathlib import Path
 
+from exporter.archive.settings import DB_URL_ENV, ROOT_ENV, default_db_url, default_root
+from trainers._constants import DEFAULT_EPOCHS, MODEL_TYPES, QUICK_EPOCHS
+
 __all__ = ["register"]
+
+_DEFAULT_MODEL = MODEL_TYPES[0]
+_DEFAULT_EXPERIMENT = "default"
+# --all-models trains every model type on one series; these options name one run and cannot apply.
+_NOT_WITH_ALL_MODELS = {
+    "model": "--model is not used with --all-models, which trains every model type; drop one of the two",
+    "resume": "--resume is not supported with --all-models; resume one model with --model",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--model mlstm --epochs 50. The README's first command: curvewatch train --all-models --quick.",
     )
     what = train.add_argument_group("what to train")
-    what.add_argument("--model", default="mlstm", help="mlstm, kan, tcn or transformer (default: mlstm)")
+    what.add_argument("--model", default=None,
+                      help=f"{', '.join(MODEL_TYPES)} (default: {_DEFAULT_MODEL}); not with --all-models")
     what.add_argument("--all-models", action="store_true", help="train all four models (the main job)")
     what.add_argument("--mode", default="product", help="product, store or global (default: product)")
     what.add_argument("--product", help="product id (product mode; global scopes products/custom)")
@@ -31,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       "(default: built-in generated data)")
     what.add_argument("--quick", action="store_true", help="small built-in data, few epochs, tiny models")
     how = train.add_argument_group("how to train")
-    how.add_argument("--epochs", type=int, default=None, help="epochs (default: 50; 4 with --quick)")
+    how.add_argument("--epochs", type=int, default=None,
+                     help=f"epochs (default: {DEFAULT_EPOCHS}; {QUICK_EPOCHS} with --quick)")
     how.add_argument("--batch-size", type=int, default=32)
     how.add_argument("--lr", type=float, default=1e-3)
     how.add_argument("--optimizer", default="adamw", help="adam, adamw or sgd")
@@ -44,10 +57,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     how.add_argument("--horizon", type=int, default=7)
     how.add_argument("--seed", type=int, default=0)
     how.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda[:N]")
-    how.add_argument("--resume", help="checkpoint_*.pth to continue from (same options as that run)")
+    how.add_argument("--resume", help="checkpoint_*.pth to continue from (same options as that run; "
+                     "not with --all-models)")
     where = train.add_argument_group("where")
-    where.add_argument("--root", default="saved_models", help="archive root (default: saved_models)")
-    where.add_argument("--db-url", help="SQLAlchemy URL of the model_versions table (default: SQLite)")
+    where.add_argument("--root", default=default_root(),
+                       help=f"archive root (default: ${ROOT_ENV} or saved_models)")
+    where.add_argument("--db-url", default=default_db_url(),
+                       help=f"SQLAlchemy URL of the model_versions table (default: ${DB_URL_ENV} or a SQLite "
+                            "file next to the root)")
     where.add_argument("--port", type=int, default=0, help="metrics port (default: a free one)")
     where.add_argument("--addr", default="127.0.0.1", help="metrics listen address (default: 127.0.0.1)")
     where.add_argument("--sd-file", type=Path, default=None,
@@ -55,14 +72,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             "(e.g. prometheus/targets) or a .json file")
     where.add_argument("--no-serve", action="store_true", help="no Prometheus endpoint")
     where.add_argument("--linger", type=float, default=0.0, help="--all-models: keep serving N s at the end")
-    where.add_argument("--experiment", default="default")
+    where.add_argument("--experiment", default=None,
+                       help=f"experiment label of the run (default: {_DEFAULT_EXPERIMENT}; main-job with "
+                            "--all-models)")
     where.add_argument("--quiet", action="store_true", help="log lines instead of a progress bar")
     train.set_defaults(func=_train)
 
     predict = subparsers.add_parser("predict", help="forecast the next days with an archived version")
     predict.add_argument("--version-path", required=True, help="a version directory, e.g. saved_models/.../v1")
     predict.add_argument("--days", type=int, default=14)
-    predict.add_argument("--data", help="sales CSV to forecast from (default: the version's own data)")
+    predict.add_argument("--data", help="sales CSV to forecast from (default: the data the version was trained "
+                         "on; a CSV must be unchanged since then)")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     predict.set_defaults(func=_predict)
 
@@ -75,13 +95,23 @@ def _fail(command: str, exc: Exception) -> int:
     return 2
 
 
+def _all_models_conflicts(args: argparse.Namespace) -> str | None:
+    """The first option given that --all-models cannot honour, as the error to print (None: none)."""
+    for option, message in _NOT_WITH_ALL_MODELS.items():
+        if getattr(args, option) is not None:
+            return message + "."
+    return None
+
+
 def _train(args: argparse.Namespace) -> int:
     from trainers import TrainConfig, TrainerInputError, TrainingManager, TrainRequest, main_job
     from trainers.data import SeriesSpec
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.all_models and (conflict := _all_models_conflicts(args)):
+        return _fail("train", ValueError(conflict))
     try:
-        epochs = args.epochs or (main_job.QUICK_EPOCHS if args.quick else 50)
+        epochs = args.epochs or (QUICK_EPOCHS if args.quick else DEFAULT_EPOCHS)
         if args.all_models and args.mode == "product" and args.product is None:
             args.product = "P001"  # the main job's default series
         series = SeriesSpec(args.mode, product=args.product, store=args.store, scope=args.scope,
@@ -93,20 +123,22 @@ def _train(args: argparse.Namespace) -> int:
         if args.all_models:
             main_job.run(args.root, series=series, epochs=epochs, quick=args.quick,
                          config=None if args.quick else config, port=args.port, addr=args.addr,
-                         db_url=args.db_url, linger=args.linger, quiet=args.quiet, sd_file=args.sd_file)
+                         db_url=args.db_url, linger=args.linger, quiet=args.quiet, sd_file=args.sd_file,
+                         data_csv=args.data, lookback=args.lookback, horizon=args.horizon,
+                         experiment=args.experiment or main_job.MAIN_JOB_EXPERIMENT, serve=not args.no_serve)
             return 0
-        request = TrainRequest(args.model, series, config, lookback=args.lookback, horizon=args.horizon,
-                               data_csv=args.data, experiment=args.experiment, resume_from=args.resume,
+        model = args.model or _DEFAULT_MODEL
+        request = TrainRequest(model, series, config, lookback=args.lookback, horizon=args.horizon,
+                               data_csv=args.data, experiment=args.experiment or _DEFAULT_EXPERIMENT,
+                               resume_from=args.resume,
                                builtin=dict(main_job.QUICK_DATA) if args.quick else {},
-                               model_params=main_job.QUICK_MODEL_PARAMS.get(args.model, {}) if args.quick else {})
+                               model_params=main_job.QUICK_MODEL_PARAMS.get(model, {}) if args.quick else {})
         manager = TrainingManager(args.root, args.db_url, serve=not args.no_serve, port=args.port,
                                   addr=args.addr, quiet=args.quiet, announce=print, sd_file=args.sd_file)
         outcome = manager.train(request)
     except TrainerInputError as exc:
         return _fail("train", exc)
-    fit = outcome.fit
-    print(f"{outcome.handle.run_id}: {fit.stop_reason}; best val_loss {fit.best_val_loss:.4g} "
-          f"at epoch {fit.best_epoch}")
+    print(f"{outcome.handle.run_id}: {outcome.fit.stop_reason}; {main_job.best_text(outcome.fit)}")
     print(f"version: {outcome.version_path}")
     return 0
 

@@ -12,10 +12,10 @@ import os
 import sys
 from typing import Any
 
+from exporter.archive.settings import DB_URL_ENV, DEFAULT_ROOT, ROOT_ENV, default_db_url, default_root
+
 __all__ = ["register"]
 
-_ROOT_ENV = "CURVEWATCH_ROOT"
-_DB_URL_ENV = "CURVEWATCH_DB_URL"
 _LIST_COLUMNS = ("identifier", "version", "status", "model_type", "created_at", "best_step", "metrics")
 
 
@@ -127,7 +127,7 @@ def _guarded(func: Any) -> Any:
         from exporter.archive import ArchiveError, ModelArchive
 
         if not os.path.isdir(args.root):
-            print(f"curvewatch versions: no archive at {args.root}; pass --root or set ${_ROOT_ENV}.", file=sys.stderr)
+            print(f"curvewatch versions: no archive at {args.root}; pass --root or set ${ROOT_ENV}.", file=sys.stderr)
             return 2
         try:
             with ModelArchive(args.root, db_url=args.db_url) as archive:
@@ -152,13 +152,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--root",
-        default=os.environ.get(_ROOT_ENV, "saved_models"),
-        help=f"archive root (default: ${_ROOT_ENV} or saved_models)",
+        default=default_root(),
+        help=f"archive root (default: ${ROOT_ENV} or {DEFAULT_ROOT})",
     )
     common.add_argument(
         "--db-url",
-        default=os.environ.get(_DB_URL_ENV),
-        help=f"registry SQLAlchemy URL (default: ${_DB_URL_ENV} or a SQLite file next to the root)",
+        default=default_db_url(),
+        help=f"registry SQLAlchemy URL (default: ${DB_URL_ENV} or a SQLite file next to the root)",
     )
     common.add_argument("--json", action="store_true", help="machine-readable output")
 

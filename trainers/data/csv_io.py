@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import math
 from pathlib import Path
 
@@ -22,11 +23,17 @@ def load_sales_csv(path: str | Path) -> SalesData:
     Dates are ISO ``YYYY-MM-DD``. A (date, store, product) without a row counts as zero sales and zero
     features. Errors name the file, the line and what to fix: missing columns, a bad date, a negative or
     non-numeric sales value, a non-numeric feature, a duplicated (date, store_id, product_id), no rows.
+    ``source`` records the file's absolute path and SHA-256, so ``predict`` can find it and check it later.
     """
     path = Path(path)
     if not path.is_file():
         raise SalesDataError(f"Sales file {path} does not exist; pass the path of a CSV file.")
-    with path.open(newline="", encoding="utf-8") as handle:
+    raw = path.read_bytes()  # parsed and digested from the same bytes
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SalesDataError(f"{path} is not UTF-8 text ({exc}); save the CSV as UTF-8.") from None
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         columns = [c.strip() for c in (reader.fieldnames or [])]
         missing = [c for c in CSV_REQUIRED_COLUMNS if c not in columns]
@@ -40,7 +47,7 @@ def load_sales_csv(path: str | Path) -> SalesData:
         rows = [_parse_row(path, line, row, feature_names) for line, row in enumerate(reader, start=2)]
     if not rows:
         raise SalesDataError(f"{path}: no data rows; add at least one line after the header.")
-    return _to_grid(path, rows, feature_names)
+    return _to_grid(path, rows, feature_names, hashlib.sha256(raw).hexdigest())
 
 
 def _parse_row(path: Path, line: int, row: dict, feature_names: list[str]) -> tuple:
@@ -69,7 +76,7 @@ def _number(where: str, column: str, text: str | None) -> float:
     return value
 
 
-def _to_grid(path: Path, rows: list[tuple], feature_names: list[str]) -> SalesData:
+def _to_grid(path: Path, rows: list[tuple], feature_names: list[str], digest: str) -> SalesData:
     dates = np.array([r[0] for r in rows])
     first, last = dates.min(), dates.max()
     store_ids = tuple(sorted({r[1] for r in rows}))
@@ -90,12 +97,11 @@ def _to_grid(path: Path, rows: list[tuple], feature_names: list[str]) -> SalesDa
         sales[key] = value
         for name, v in zip(feature_names, feats, strict=True):
             features[name][key] = v
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return SalesData(
         dates=first + np.arange(shape[0]),
         store_ids=store_ids,
         product_ids=product_ids,
         sales=sales,
         features=features,
-        source={"kind": "csv", "path": str(path), "sha256": digest},
+        source={"kind": "csv", "path": str(path.resolve()), "sha256": digest},
     )
