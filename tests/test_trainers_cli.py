@@ -230,3 +230,23 @@ def test_epochs_help_is_built_from_the_epoch_constants(capsys):
         main(["train", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert f"epochs (default: {DEFAULT_EPOCHS}; {QUICK_EPOCHS} with --quick)" in help_text
+
+
+def test_train_registers_its_endpoint_for_file_sd_while_it_runs(tmp_path, monkeypatch):
+    from exporter.prom import discovery
+
+    seen = []
+    real_write = discovery.TargetFile.write
+
+    def write(self):
+        path = real_write(self)
+        seen.append(json.loads(path.read_text()))
+        return path
+
+    monkeypatch.setattr(discovery.TargetFile, "write", write)
+    targets = tmp_path / "targets"
+    args = ["train", "--product", "P001", "--model", "kan", "--root", str(tmp_path / "m"), *FAST,
+            "--sd-file", str(targets), "--sd-address", "trainer-7:9108"]
+    assert main(args) == 0
+    assert seen == [[{"targets": ["trainer-7:9108"], "labels": {}}]]
+    assert list(targets.glob("*.json")) == []  # removed when the endpoint stopped

@@ -31,7 +31,8 @@ def run(root: str | Path = "saved_models", *, models: Sequence[str] = MODEL_TYPE
         series: SeriesSpec | None = None, epochs: int | None = None, quick: bool = True,
         config: TrainConfig | None = None, port: int = 0, addr: str = "127.0.0.1", db_url: str | None = None,
         linger: float = 0.0, quiet: bool = False, out: Callable[[str], None] = print,
-        sd_file: str | Path | None = None, data_csv: str | Path | None = None, lookback: int = 28,
+        sd_file: str | Path | None = None, sd_address: str | None = None,
+        data_csv: str | Path | None = None, lookback: int = 28,
         horizon: int = 7, experiment: str = MAIN_JOB_EXPERIMENT, serve: bool = True) -> list[TrainOutcome]:
     """Train each of ``models`` once; return their outcomes. ``linger`` keeps the endpoint up that many
     seconds after the last run (Ctrl-C ends it early) so Prometheus can scrape the finished runs;
@@ -54,7 +55,7 @@ def run(root: str | Path = "saved_models", *, models: Sequence[str] = MODEL_TYPE
     exporter = bound = None
     if serve:
         exporter = Exporter()
-        bound = exporter.start(port=port, addr=addr, sd_file=sd_file)
+        bound = exporter.start(port=port, addr=addr, sd_file=sd_file, sd_address=sd_address)
         out(f"curvewatch: Prometheus endpoint at {exporter.url} (every run of this job, live)")
     manager = TrainingManager(root, db_url, exporter=exporter, serve=False, quiet=quiet,
                               announce=lambda _msg: None)

@@ -56,10 +56,11 @@ class TrainingManager:
     def __init__(self, root: str | Path = "saved_models", db_url: str | None = None, *, archive=None,
                  exporter=None, serve: bool = True, port: int = 0, addr: str = "127.0.0.1",
                  budget: int = DEFAULT_BUDGET, quiet: bool = False,
-                 announce: Callable[[str], None] | None = None, sd_file: str | Path | None = None) -> None:
+                 announce: Callable[[str], None] | None = None, sd_file: str | Path | None = None,
+                 sd_address: str | None = None) -> None:
         self.root, self.db_url, self._archive = Path(root), db_url, archive
         self.exporter, self.serve, self.port, self.addr = exporter, serve, port, addr
-        self.budget, self.quiet, self.sd_file = budget, quiet, sd_file
+        self.budget, self.quiet, self.sd_file, self.sd_address = budget, quiet, sd_file, sd_address
         self.announce = announce or log.info
 
     @property
@@ -118,7 +119,7 @@ class TrainingManager:
             self.exporter.add(recorder, run)
             return self.exporter, False
         exporter = Exporter(recorder, run=run)
-        exporter.start(port=self.port, addr=self.addr, sd_file=self.sd_file)
+        exporter.start(port=self.port, addr=self.addr, sd_file=self.sd_file, sd_address=self.sd_address)
         return exporter, True
 
 

@@ -70,6 +70,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--sd-file", type=Path, default=None,
                        help="register the endpoint for Prometheus file_sd while it is up: a targets folder "
                             "(e.g. prometheus/targets) or a .json file")
+    where.add_argument("--sd-address", default=None, metavar="HOST:PORT",
+                       help="the address written to --sd-file (default: --addr:port, or this host's name "
+                            "when --addr is 0.0.0.0)")
     where.add_argument("--no-serve", action="store_true", help="no Prometheus endpoint")
     where.add_argument("--linger", type=float, default=0.0, help="--all-models: keep serving N s at the end")
     where.add_argument("--experiment", default=None,
@@ -124,6 +127,7 @@ def _train(args: argparse.Namespace) -> int:
             main_job.run(args.root, series=series, epochs=epochs, quick=args.quick,
                          config=None if args.quick else config, port=args.port, addr=args.addr,
                          db_url=args.db_url, linger=args.linger, quiet=args.quiet, sd_file=args.sd_file,
+                         sd_address=args.sd_address,
                          data_csv=args.data, lookback=args.lookback, horizon=args.horizon,
                          experiment=args.experiment or main_job.MAIN_JOB_EXPERIMENT, serve=not args.no_serve)
             return 0
@@ -134,7 +138,8 @@ def _train(args: argparse.Namespace) -> int:
                                builtin=dict(main_job.QUICK_DATA) if args.quick else {},
                                model_params=main_job.QUICK_MODEL_PARAMS.get(model, {}) if args.quick else {})
         manager = TrainingManager(args.root, args.db_url, serve=not args.no_serve, port=args.port,
-                                  addr=args.addr, quiet=args.quiet, announce=print, sd_file=args.sd_file)
+                                  addr=args.addr, quiet=args.quiet, announce=print, sd_file=args.sd_file,
+                                  sd_address=args.sd_address)
         outcome = manager.train(request)
     except TrainerInputError as exc:
         return _fail("train", exc)
