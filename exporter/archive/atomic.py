@@ -1,8 +1,5 @@
-"""Atomic file writes: every write goes to a temporary file in the same directory, then ``os.replace``.
-
-A reader (or a crash) therefore sees either the old file or the whole new one, never a partial one.
-Temporary names contain ``TEMP_MARKER`` and keep the final suffix (``.png``, ``.pth``), so a killed
-writer leaves only a recognisable ``.name.tmp-…`` file that is never part of a version.
+"""The archive's file helpers: atomic writes (``exporter._atomic``, shared by every area), strict JSON,
+``torch.save`` through a temporary file, and SHA-256 digests.
 """
 
 from __future__ import annotations
@@ -10,11 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
+
+from exporter._atomic import atomic_write, atomic_write_bytes
 
 from .naming import TEMP_MARKER
 
@@ -31,42 +26,9 @@ __all__ = [
 _CHUNK = 1 << 20
 
 
-def _temp_path(path: Path) -> Path:
-    return path.with_name(f".{path.stem}{TEMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
-
-
 def is_temp_name(name: str) -> bool:
-    """True for the name of a temporary file left by an interrupted atomic write (ours or the recorder's)."""
+    """True for the name of a temporary file left by an interrupted write (``TEMP_MARKER``, or ``.tmp``)."""
     return name.startswith(".") and (TEMP_MARKER in name or name.endswith(".tmp") or ".tmp." in name)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextmanager
-def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it is fsynced and moved onto ``path``."""
-    path = Path(path)
-    tmp = _temp_path(path)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_write(path) as tmp:
-        tmp.write_bytes(data)
 
 
 def strict_json(obj: Any) -> str:

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from exporter._atomic import TEMP_MARKER as _TEMP_MARKER
+
 from .errors import IdentifierError
 
 __all__ = [
@@ -71,7 +73,7 @@ METADATA_FILE = "metadata.json"
 CURVES_FILE = "curves.json"
 MANIFEST_FILE = "manifest.json"  # SHA-256 of every other file but the status marker
 STATUS_FILE = "status.json"  # the version's state: reserved / complete / failed (written last)
-TEMP_MARKER = ".tmp-"  # in the names of temporary files, which are never part of a version
+TEMP_MARKER = _TEMP_MARKER  # in the names of temporary files, which are never part of a version
 
 # A version's states, in the status marker (a directory without a marker counts as reserved).
 STATE_RESERVED = "reserved"  # allocated, training or killed: incomplete

@@ -7,10 +7,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from exporter._atomic import atomic_write_text
 from exporter.monitoring.compose import compose_files
 from exporter.monitoring.config import DEFAULT_CONFIG, MonitoringConfig
 from exporter.monitoring.grafana_files import grafana_files
@@ -33,11 +32,7 @@ def write_files(root: Path, files: dict[str, str]) -> list[Path]:
     for relative, text in files.items():
         path = Path(root) / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
         written.append(path)
     return written
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import os
 import socket
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+
+from exporter._atomic import atomic_write_text
 
 __all__ = ["TargetFile", "target_address"]
 
@@ -38,14 +39,7 @@ class TargetFile:
     def write(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         body = json.dumps([{"targets": [self.address], "labels": self.labels}], indent=2, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(body + "\n")
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(self.path, body + "\n")
         return self.path
 
     def remove(self) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from exporter._atomic import atomic_write
 
 __all__ = ["save_png"]
 
@@ -38,14 +38,8 @@ def save_png(doc: dict[str, Any], path: str | Path, *, dpi: int = 100) -> Path:
         _draw_chart(ax, chart, best)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_write(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format="png", metadata={"Software": "curvewatch"})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
