@@ -5,6 +5,10 @@ count the pixels that differ. A line is drawn as its segments between consecutiv
 (a non-finite point is a gap, as matplotlib draws NaN); each segment colours, in every pixel
 column it crosses, the rows between its heights at the column's two edges. Pure NumPy, chunked,
 so a 10^7-point line draws in seconds.
+
+exporter/recorder/_raster.py draws the same way, on purpose written separately: the recorder uses
+its copy to choose among candidate picks, and this one judges the result, so the judge shares no
+code (and no bug) with what it measures.
 """
 
 from __future__ import annotations
