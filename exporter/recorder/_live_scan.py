@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._values import to_float_array
+from ._values import count_steps, to_float_array
 from .live import BestLive, LineLive, LiveView
 
 if TYPE_CHECKING:
@@ -58,8 +58,6 @@ class PendingLive:
 
 
 def build_live_view(rec: CurveRecorder) -> LiveView:
-    from .recorder import count_steps
-
     now = time.monotonic()
     best = rec._best
     new_steps = []

@@ -1,4 +1,4 @@
-"""Checking steps and values on the hot path, and turning buffered values into float64 arrays.
+"""Checking steps and values on the hot path, turning buffered values into float64 arrays, counting steps.
 
 Tensors (CPU or CUDA) are kept as they are in the buffer and converted in one batch per device
 when the buffer is folded, so ``log()`` never forces a device sync per step.
@@ -18,7 +18,7 @@ from .errors import RecorderError
 _NUMPY_NUMBERS = frozenset({np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
                             np.uint64, np.uint32, np.uint16, np.uint8})
 
-__all__ = ["check_step", "check_value", "to_float_array"]
+__all__ = ["check_step", "check_value", "count_steps", "to_float_array"]
 
 
 def check_step(step: Any) -> int:
@@ -81,6 +81,19 @@ def to_float_array(values: Sequence[Any], has_tensors: bool) -> np.ndarray:
                 flat[positions] = group.to(torch.float64).cpu().numpy()
     out[is_tensor] = flat
     return out
+
+
+def count_steps(step_arrays: list[np.ndarray], total: int, last: int) -> tuple[int, int]:
+    """Steps counter and last step after new steps: a step counts once, when first passed."""
+    step_arrays = [a for a in step_arrays if a.size]
+    if not step_arrays:
+        return total, last
+    steps = np.concatenate(step_arrays) if len(step_arrays) > 1 else step_arrays[0]
+    if len(step_arrays) > 1:
+        steps = np.sort(steps)  # each array is sorted already; a sort beats np.unique's hashing here
+    fresh = steps[steps > last]
+    distinct = int(fresh.size > 0) + int(np.count_nonzero(fresh[1:] != fresh[:-1]))
+    return total + distinct, max(last, int(steps[-1]))
 
 
 def _torch() -> Any:

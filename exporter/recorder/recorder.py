@@ -15,7 +15,7 @@ from . import document as _doc
 from ._charts import Charts
 from ._line import Line
 from ._live_scan import PendingLive, build_live_view
-from ._values import check_step, check_value, to_float_array
+from ._values import check_step, check_value, count_steps, to_float_array
 from .best import BestPoint, BestTracker
 from .errors import RecorderError
 from .live import LiveView
@@ -319,16 +319,3 @@ class CurveRecorder:
             self._buffers, self._pending_live, self._document = {}, {}, None
             self._live_steps = (self._steps_total, self._last_step)
             self._floor = self._last_step + 1  # re-logging the last step purges it too
-
-
-def count_steps(step_arrays: list[np.ndarray], total: int, last: int) -> tuple[int, int]:
-    """Steps counter and last step after new steps: a step counts once, when first passed."""
-    step_arrays = [a for a in step_arrays if a.size]
-    if not step_arrays:
-        return total, last
-    steps = np.concatenate(step_arrays) if len(step_arrays) > 1 else step_arrays[0]
-    if len(step_arrays) > 1:
-        steps = np.sort(steps)  # each array is sorted already; a sort beats np.unique's hashing here
-    fresh = steps[steps > last]
-    distinct = int(fresh.size > 0) + int(np.count_nonzero(fresh[1:] != fresh[:-1]))
-    return total + distinct, max(last, int(steps[-1]))
