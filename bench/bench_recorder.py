@@ -28,6 +28,7 @@ import tsdownsample
 from raster import Frame, pixel_error, rasterise
 
 from exporter import CurveRecorder
+from exporter.recorder._logbuf import compiled
 from exporter.synthetic import synthetic_run
 
 HERE = Path(__file__).resolve().parent
@@ -229,6 +230,15 @@ def cost(reps: int, n: int) -> dict[str, list[float]]:
             log(s, a=v, b=v, c=v, d=v)
         return 4 * (n // 4)
 
+    def pure_python(case):  # the same call on the fallback for machines without a C compiler
+        def run():
+            os.environ["CURVEWATCH_PURE_PYTHON"] = "1"
+            try:
+                return case()
+            finally:
+                del os.environ["CURVEWATCH_PURE_PYTHON"]
+        return run
+
     def log_tensor():
         rec = CurveRecorder(budget=1000)
         for s, t in enumerate(tensors):
@@ -246,6 +256,8 @@ def cost(reps: int, n: int) -> dict[str, list[float]]:
     cases = {"list.append": append, "no-op f(step, /, **metrics)": noop_call, "prometheus Gauge.set": gauge,
              "rec.log(step, loss=x)": log1,
              "rec.log(step, a=, b=, c=, d=) per scalar": log4,
+             "rec.log(step, loss=x), pure-Python fallback": pure_python(log1),
+             "rec.log(step, a=, b=, c=, d=) per scalar, pure-Python fallback": pure_python(log4),
              "rec.log(step, loss=tensor) CPU 0-d": log_tensor,
              "SummaryWriter.add_scalar": add_scalar}
     out: dict[str, list[float]] = {k: [] for k in cases}
@@ -310,7 +322,7 @@ if __name__ == "__main__":
     started = time.perf_counter()
     res: dict = {"mode": "quick" if a.quick else "full", "python": platform.python_version(),
                  "numpy": np.__version__, "tsdownsample": tsdownsample.__version__, "cpus": os.cpu_count(),
-                 "load": os.getloadavg()[0]}
+                 "load": os.getloadavg()[0], "log_buffer": "compiled" if compiled() else "pure Python"}
     if "fidelity" in parts:
         res["fidelity"] = fidelity([10**k for k in range(3, 6 if a.quick else 8)])
     if "cost" in parts:

@@ -31,7 +31,8 @@ def render(res: dict) -> str:
     md = ["# Recorder benchmark results", "",
           f"`bench/bench_recorder.py` ({res['mode']} run, {res['seconds']:.0f} s): Python {res['python']}, "
           f"NumPy {res['numpy']}, tsdownsample {res['tsdownsample']}, {res['cpus']} CPUs, "
-          f"load average {res['load']:.1f} at start."]
+          f"load average {res['load']:.1f} at start; log() on the {res.get('log_buffer', 'pure Python')} "
+          "log buffer."]
     fid = res.get("fidelity", [])
     if fid:
         cw = [r for r in fid if r["method"] == "curvewatch"]

@@ -3,4 +3,6 @@
 pytest_plugins = [
     "fixtures.prometheus",  # real prometheus / pushgateway / alertmanager processes on 127.0.0.1
     "fixtures.postgres",  # a real PostgreSQL server in a temp dir
+    "fixtures.log_buffer",  # each recorder test twice: compiled and pure-Python log()
 ]
+

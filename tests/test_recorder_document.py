@@ -17,6 +17,8 @@ from exporter import (
     validate_document,
 )
 
+pytestmark = pytest.mark.usefixtures("each_log_buffer")  # compiled and pure-Python log()
+
 
 def recorded() -> CurveRecorder:
     rec = CurveRecorder(budget=16)

@@ -12,6 +12,8 @@ from exporter import CurveRecorder, encode_document, validate_document
 from exporter.recorder import recorder as recorder_module
 from exporter.recorder._buckets import M4Buckets
 
+pytestmark = pytest.mark.usefixtures("each_log_buffer")  # compiled and pure-Python log()
+
 
 def spiky_loss(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)

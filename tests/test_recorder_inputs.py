@@ -8,6 +8,8 @@ import torch
 
 from exporter import CurveRecorder, RecorderError
 
+pytestmark = pytest.mark.usefixtures("each_log_buffer")  # compiled and pure-Python log()
+
 
 @pytest.mark.parametrize(
     ("value", "message"),

@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 import threading
 
+import pytest
+
 from exporter import CurveRecorder
 from exporter.recorder.live import LiveWindow
+
+pytestmark = pytest.mark.usefixtures("each_log_buffer")  # compiled and pure-Python log()
 
 
 def test_live_view_reports_latest_values_counts_and_best_so_far() -> None:
@@ -70,8 +74,8 @@ def test_live_scans_only_values_logged_since_the_previous_read(monkeypatch) -> N
     from exporter.recorder import _live_scan
 
     converted = []
-    real = _live_scan.to_float_array
-    monkeypatch.setattr(_live_scan, "to_float_array", lambda v, t: converted.append(len(v)) or real(v, t))
+    real = _live_scan.values_array
+    monkeypatch.setattr(_live_scan, "values_array", lambda v, o: converted.append(len(v) // 8) or real(v, o))
     rec = CurveRecorder(budget=64)
     for s in range(1000):
         rec.log(s, loss=float(s))

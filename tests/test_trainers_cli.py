@@ -147,11 +147,12 @@ def test_all_models_rejects_options_it_cannot_honour_before_anything_exists(tmp_
     assert list(tmp_path.iterdir()) == []
 
 
-def test_all_models_passes_data_window_experiment_and_no_serve_through(tmp_path, capsys):
+def test_all_models_passes_data_window_experiment_training_options_and_no_serve_through(tmp_path, capsys):
     csv_path = _write_sales_csv(tmp_path / "sales.csv")
     root = tmp_path / "saved_models"
     argv = ["train", "--all-models", "--quick", "--epochs", "1", "--data", str(csv_path), "--product", "P002",
             "--lookback", "10", "--horizon", "2", "--experiment", "exp-7", "--no-serve", "--quiet",
+            "--lr", "0.01", "--batch-size", "16", "--seed", "3", "--device", "cpu", "--grad-clip", "0",
             "--root", str(root)]
     assert main(argv) == 0
     out = capsys.readouterr().out
@@ -162,6 +163,9 @@ def test_all_models_passes_data_window_experiment_and_no_serve_through(tmp_path,
     for record in records:
         meta = load_model(record.path)[1]
         assert (meta["lookback"], meta["horizon"], meta["experiment"]) == (10, 2, "exp-7")
+        training = meta["training"]  # what was given wins; the rest is the quick job's own (patience 3)
+        assert (training["lr"], training["batch_size"], training["seed"], training["device"]) == (0.01, 16, 3, "cpu")
+        assert (training["grad_clip"], training["epochs"], training["patience"]) == (None, 1, 3)
         assert meta["data_source"]["kind"] == "csv" and meta["data_source"]["path"] == str(csv_path.resolve())
         assert record.identifier == f"product_P002_all_{record.model_type}"
     archive.close()

@@ -12,6 +12,12 @@ AGGREGATIONS = ("sum", "mean")
 DEFAULT_EPOCHS = 50
 QUICK_EPOCHS = 8
 
+# TrainConfig's defaults (trainers/config.py), here so the CLI shows them without importing torch.
+TRAIN_DEFAULTS = {"batch_size": 32, "lr": 1e-3, "optimizer": "adamw", "scheduler": "cosine", "grad_clip": 1.0,
+                  "patience": 10, "min_delta": 0.0, "checkpoint_every": 10, "seed": 0, "device": "auto"}
+# ... and the quick main job's own (--all-models --quick), where an option is not given
+QUICK_TRAIN = {"batch_size": 64, "lr": 3e-3}
+
 # CSV layout of real sales data; any further column is a numeric feature.
 CSV_REQUIRED_COLUMNS = ("date", "store_id", "product_id", "sales")
 

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields
 
 import torch
 
+from ._constants import DEFAULT_EPOCHS, TRAIN_DEFAULTS
 from .errors import TrainerInputError
 
 __all__ = ["OPTIMIZERS", "SCHEDULERS", "TrainConfig", "build_optimizer", "build_scheduler", "resolve_device"]
@@ -24,20 +25,20 @@ class TrainConfig:
     ``restore_best`` ends training with the weights of the best validation epoch.
     """
 
-    epochs: int = 50
-    batch_size: int = 32
-    lr: float = 1e-3
-    optimizer: str = "adamw"
+    epochs: int = DEFAULT_EPOCHS
+    batch_size: int = TRAIN_DEFAULTS["batch_size"]
+    lr: float = TRAIN_DEFAULTS["lr"]
+    optimizer: str = TRAIN_DEFAULTS["optimizer"]
     weight_decay: float = 0.0
-    scheduler: str = "cosine"
+    scheduler: str = TRAIN_DEFAULTS["scheduler"]
     step_size: int = 10
     gamma: float = 0.5
-    grad_clip: float | None = 1.0
-    patience: int = 10
-    min_delta: float = 0.0
-    checkpoint_every: int = 10
-    seed: int = 0
-    device: str = "auto"
+    grad_clip: float | None = TRAIN_DEFAULTS["grad_clip"]
+    patience: int = TRAIN_DEFAULTS["patience"]
+    min_delta: float = TRAIN_DEFAULTS["min_delta"]
+    checkpoint_every: int = TRAIN_DEFAULTS["checkpoint_every"]
+    seed: int = TRAIN_DEFAULTS["seed"]
+    device: str = TRAIN_DEFAULTS["device"]
     restore_best: bool = True
 
     def __post_init__(self) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from ._constants import MODEL_TYPES, QUICK_EPOCHS
+from ._constants import MODEL_TYPES, QUICK_EPOCHS, QUICK_TRAIN
 from .config import TrainConfig
 from .data import SeriesSpec, generate_sales, load_sales_csv
 from .loop import FitResult
@@ -33,18 +34,22 @@ def run(root: str | Path = "saved_models", *, models: Sequence[str] = MODEL_TYPE
         linger: float = 0.0, quiet: bool = False, out: Callable[[str], None] = print,
         sd_file: str | Path | None = None, sd_address: str | None = None,
         data_csv: str | Path | None = None, lookback: int = 28,
-        horizon: int = 7, experiment: str = MAIN_JOB_EXPERIMENT, serve: bool = True) -> list[TrainOutcome]:
+        horizon: int = 7, experiment: str = MAIN_JOB_EXPERIMENT, serve: bool = True,
+        overrides: dict[str, Any] | None = None) -> list[TrainOutcome]:
     """Train each of ``models`` once; return their outcomes. ``linger`` keeps the endpoint up that many
     seconds after the last run (Ctrl-C ends it early) so Prometheus can scrape the finished runs;
     ``sd_file`` registers the endpoint for Prometheus' file-based discovery while it is up. ``data_csv``
-    trains on a sales CSV instead of the built-in data; ``serve=False`` runs without an endpoint."""
+    trains on a sales CSV instead of the built-in data; ``serve=False`` runs without an endpoint.
+    Without ``config``, the job's own one is used with ``overrides`` (TrainConfig fields) applied."""
     from exporter.prom import Exporter
 
     series = series or SeriesSpec("product", product="P001", scope="all")
     builtin = dict(QUICK_DATA if quick else BUILTIN_DATA)
     epochs = epochs or (QUICK_EPOCHS if quick else 30)
-    config = config or TrainConfig(epochs=epochs, batch_size=64 if quick else 32, lr=3e-3 if quick else 1e-3,
-                                   checkpoint_every=max(1, epochs // 2), patience=max(3, epochs // 3))
+    if config is None:
+        own = {**(QUICK_TRAIN if quick else {}), "checkpoint_every": max(1, epochs // 2),
+               "patience": max(3, epochs // 3)}
+        config = TrainConfig(epochs=epochs, **{**own, **(overrides or {})})
     data_csv = None if data_csv is None else str(data_csv)
     data = generate_sales(**builtin) if data_csv is None else load_sales_csv(data_csv)
     requests = [TrainRequest(m, series, config, lookback=lookback, horizon=horizon, data_csv=data_csv,

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from exporter.archive.settings import DB_URL_ENV, ROOT_ENV, default_db_url, default_root
-from trainers._constants import DEFAULT_EPOCHS, MODEL_TYPES, QUICK_EPOCHS
+from trainers._constants import DEFAULT_EPOCHS, MODEL_TYPES, QUICK_EPOCHS, QUICK_TRAIN, TRAIN_DEFAULTS
 
 __all__ = ["register"]
 
@@ -20,6 +20,19 @@ _NOT_WITH_ALL_MODELS = {
     "model": "--model is not used with --all-models, which trains every model type; drop one of the two",
     "resume": "--resume is not supported with --all-models; resume one model with --model",
 }
+# TrainConfig options: (flag, type, help); each defaults to None so that a left-out option is known
+_HOW_OPTIONS = (
+    ("--batch-size", int, "batch size"),
+    ("--lr", float, "learning rate"),
+    ("--optimizer", str, "adam, adamw or sgd"),
+    ("--scheduler", str, "none, cosine, step or plateau"),
+    ("--grad-clip", float, "max gradient norm (0: off)"),
+    ("--patience", int, "early-stopping patience in epochs (0: off)"),
+    ("--min-delta", float, "smallest val_loss improvement that resets patience"),
+    ("--checkpoint-every", int, "checkpoint_epoch_N.pth every K epochs (0: never)"),
+    ("--seed", int, "random seed"),
+    ("--device", str, "auto (cuda when available), cpu or cuda[:N]"),
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,7 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     what = train.add_argument_group("what to train")
     what.add_argument("--model", default=None,
                       help=f"{', '.join(MODEL_TYPES)} (default: {_DEFAULT_MODEL}); not with --all-models")
-    what.add_argument("--all-models", action="store_true", help="train all four models (the main job)")
+    what.add_argument("--all-models", action="store_true",
+                      help="train all four models (the main job); with --quick, training options left out "
+                           f"take the quick job's own values ({QUICK_TRAIN})")
     what.add_argument("--mode", default="product", help="product, store or global (default: product)")
     what.add_argument("--product", help="product id (product mode; global scopes products/custom)")
     what.add_argument("--store", help="store id (store mode; global scopes stores/custom)")
@@ -45,18 +60,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     how = train.add_argument_group("how to train")
     how.add_argument("--epochs", type=int, default=None,
                      help=f"epochs (default: {DEFAULT_EPOCHS}; {QUICK_EPOCHS} with --quick)")
-    how.add_argument("--batch-size", type=int, default=32)
-    how.add_argument("--lr", type=float, default=1e-3)
-    how.add_argument("--optimizer", default="adamw", help="adam, adamw or sgd")
-    how.add_argument("--scheduler", default="cosine", help="none, cosine, step or plateau")
-    how.add_argument("--grad-clip", type=float, default=1.0, help="max gradient norm (0: off)")
-    how.add_argument("--patience", type=int, default=10, help="early-stopping patience in epochs (0: off)")
-    how.add_argument("--min-delta", type=float, default=0.0)
-    how.add_argument("--checkpoint-every", type=int, default=10, help="checkpoint_epoch_N.pth every K epochs")
+    # an option left out takes TrainConfig's default (with --all-models --quick: the main job's quick one)
+    for flag, kind, text in _HOW_OPTIONS:
+        dest = flag[2:].replace("-", "_")
+        how.add_argument(flag, type=kind, default=None, help=f"{text} (default: {TRAIN_DEFAULTS[dest]})")
     how.add_argument("--lookback", type=int, default=28)
     how.add_argument("--horizon", type=int, default=7)
-    how.add_argument("--seed", type=int, default=0)
-    how.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda[:N]")
     how.add_argument("--resume", help="checkpoint_*.pth to continue from (same options as that run; "
                      "not with --all-models)")
     where = train.add_argument_group("where")
@@ -98,6 +107,15 @@ def _fail(command: str, exc: Exception) -> int:
     return 2
 
 
+def _how(args: argparse.Namespace) -> dict[str, object]:
+    """The TrainConfig options given on the command line (``--grad-clip 0`` means no clipping)."""
+    names = [flag[2:].replace("-", "_") for flag, _, _ in _HOW_OPTIONS]
+    given = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+    if "grad_clip" in given:
+        given["grad_clip"] = given["grad_clip"] or None
+    return given
+
+
 def _all_models_conflicts(args: argparse.Namespace) -> str | None:
     """The first option given that --all-models cannot honour, as the error to print (None: none)."""
     for option, message in _NOT_WITH_ALL_MODELS.items():
@@ -119,13 +137,10 @@ def _train(args: argparse.Namespace) -> int:
             args.product = "P001"  # the main job's default series
         series = SeriesSpec(args.mode, product=args.product, store=args.store, scope=args.scope,
                             aggregation=args.aggregation)
-        config = TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-                             scheduler=args.scheduler, grad_clip=args.grad_clip or None, patience=args.patience,
-                             min_delta=args.min_delta, checkpoint_every=args.checkpoint_every, seed=args.seed,
-                             device=args.device)
+        config = TrainConfig(epochs=epochs, **_how(args))
         if args.all_models:
             main_job.run(args.root, series=series, epochs=epochs, quick=args.quick,
-                         config=None if args.quick else config, port=args.port, addr=args.addr,
+                         config=None if args.quick else config, overrides=_how(args), port=args.port, addr=args.addr,
                          db_url=args.db_url, linger=args.linger, quiet=args.quiet, sd_file=args.sd_file,
                          sd_address=args.sd_address,
                          data_csv=args.data, lookback=args.lookback, horizon=args.horizon,

@@ -16,6 +16,7 @@ __all__ = ["M4Buckets"]
 
 _EMPTY = -1  # step sentinel of an empty slot (steps are >= 0)
 _SLOTS = ("first", "last", "min", "max", "nonfinite")
+_FEW_GROUPS = 8  # below this many bucket changes in a chunk, fold bucket by bucket
 
 
 class M4Buckets:
@@ -31,34 +32,60 @@ class M4Buckets:
         self.values = {s: np.zeros(n_buckets, dtype=np.float64) for s in _SLOTS}
 
     # -- folding -----------------------------------------------------------------------
-    def add(self, steps: np.ndarray, values: np.ndarray) -> None:
-        """Fold points with non-decreasing ``steps`` (all >= origin) into the buckets."""
+    def add(self, steps: np.ndarray, values: np.ndarray, finite: np.ndarray | None = None) -> None:
+        """Fold points with non-decreasing ``steps`` (all >= origin) into the buckets.
+        ``finite``: ``np.isfinite(values)`` when the caller has it (None: computed here)."""
         if steps.size == 0:
             return
         while (int(steps[-1]) - self.origin) // self.width >= self.n_buckets:
             self._double()
-        idx = (steps - self.origin) // self.width
-        finite = np.isfinite(values)
+        if finite is None:
+            finite = np.isfinite(values)
+        if finite.all():  # the common case: no masked copies
+            self._add_finite(steps, values)
+            return
         if finite.any():
-            self._add_finite(idx[finite], steps[finite], values[finite])
-        if not finite.all():
-            nf = ~finite
-            gid, starts = _groups(idx[nf])
-            self._merge_first("nonfinite", gid, steps[nf][starts], values[nf][starts])
+            self._add_finite(steps[finite], values[finite])
+        nf = ~finite
+        idx = (steps[nf] - self.origin) // self.width
+        starts = np.flatnonzero(np.concatenate(([True], idx[1:] != idx[:-1])))
+        self._merge_first("nonfinite", idx[starts], steps[nf][starts], values[nf][starts])
 
-    def _add_finite(self, idx: np.ndarray, steps: np.ndarray, values: np.ndarray) -> None:
-        gid, starts = _groups(idx)
-        ends = np.append(starts[1:], idx.size) - 1
+    def _add_finite(self, steps: np.ndarray, values: np.ndarray) -> None:
+        idx = (steps - self.origin) // self.width
+        cut = np.flatnonzero(idx[1:] != idx[:-1]) + 1
+        if cut.size < _FEW_GROUPS:  # long runs: a chunk spans a few wide buckets; NumPy per group
+            bounds = [0, *cut.tolist(), idx.size]
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                self._add_group(int(idx[lo]), steps[lo:hi], values[lo:hi])
+            return
+        starts = np.concatenate(([0], cut))
+        ends = np.append(cut, idx.size) - 1
+        gid = idx[starts]
         self._merge_first("first", gid, steps[starts], values[starts])
         self.steps["last"][gid] = steps[ends]
         self.values["last"][gid] = values[ends]
+        counts = np.diff(np.append(starts, idx.size))
         for slot, reduce in (("min", np.minimum), ("max", np.maximum)):
             ext = reduce.reduceat(values, starts)
-            pos = _first_hit(values == np.repeat(ext, np.diff(np.append(starts, idx.size))), starts)
+            hits = np.flatnonzero(values == np.repeat(ext, counts))
+            pos = hits[np.searchsorted(hits, starts)]  # the first hit of each group: ties keep the earliest
             old_s, old_v = self.steps[slot][gid], self.values[slot][gid]
             better = (old_s == _EMPTY) | (ext < old_v if slot == "min" else ext > old_v)
             self.steps[slot][gid] = np.where(better, steps[pos], old_s)
             self.values[slot][gid] = np.where(better, ext, old_v)
+
+    def _add_group(self, b: int, steps: np.ndarray, values: np.ndarray) -> None:
+        """Fold finite points that all fall in bucket ``b``."""
+        s, v = self.steps, self.values
+        if s["first"][b] == _EMPTY:
+            s["first"][b], v["first"][b] = steps[0], values[0]
+        s["last"][b], v["last"][b] = steps[-1], values[-1]
+        i, j = int(np.argmin(values)), int(np.argmax(values))  # the first occurrence: ties keep the earliest
+        if s["min"][b] == _EMPTY or values[i] < v["min"][b]:
+            s["min"][b], v["min"][b] = steps[i], values[i]
+        if s["max"][b] == _EMPTY or values[j] > v["max"][b]:
+            s["max"][b], v["max"][b] = steps[j], values[j]
 
     def _merge_first(self, slot: str, gid: np.ndarray, steps: np.ndarray, values: np.ndarray) -> None:
         empty = self.steps[slot][gid] == _EMPTY
@@ -139,17 +166,3 @@ class M4Buckets:
         obj.steps = {s: np.asarray(state["steps"][s], dtype=np.int64) for s in _SLOTS}
         obj.values = {s: np.asarray(state["values"][s], dtype=np.float64) for s in _SLOTS}
         return obj
-
-
-def _groups(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bucket ids present in sorted ``idx`` and the position where each group starts."""
-    starts = np.flatnonzero(np.concatenate(([True], idx[1:] != idx[:-1])))
-    return idx[starts], starts
-
-
-def _first_hit(hit: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Position of the first True of ``hit`` inside each group (each group has one)."""
-    pos = np.flatnonzero(hit)
-    group = np.searchsorted(starts, pos, side="right") - 1
-    _, first = np.unique(group, return_index=True)
-    return pos[first]

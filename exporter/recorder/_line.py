@@ -41,8 +41,12 @@ class Line:
         n = steps.size
         if n == 0:
             return
-        self._update_stats(steps, values)
-        if fresh:
+        finite = np.isfinite(values)
+        all_finite = bool(finite.all())
+        extremes = self._update_stats(steps, values, finite, all_finite)
+        if fresh == n and extremes is not None:
+            self.window.add_extremes(now, extremes[0], extremes[1])
+        elif fresh:
             self.window.add(now, values[n - fresh:])
         self.count += n
         if self.buckets is None and self.raw_steps.size + n <= self.budget:
@@ -55,27 +59,31 @@ class Line:
             self.buckets.add(self.raw_steps, self.raw_values)
             self.raw_steps = np.empty(0, dtype=np.int64)
             self.raw_values = np.empty(0, dtype=np.float64)
-        self.buckets.add(steps, values)
+        self.buckets.add(steps, values, finite if not all_finite else None)
 
-    def _update_stats(self, steps: np.ndarray, values: np.ndarray) -> None:
+    def _update_stats(self, steps: np.ndarray, values: np.ndarray, finite: np.ndarray,
+                      all_finite: bool) -> tuple[float, float] | None:
+        """Update first/last/min/max/non-finite; return the chunk's finite (min, max), if any."""
         if self.first is None:
             self.first = (int(steps[0]), float(values[0]))
         self.last = (int(steps[-1]), float(values[-1]))
-        finite = np.isfinite(values)
-        if not finite.all():
+        if not all_finite:
             bad = np.flatnonzero(~finite)
             self.nonfinite_count += bad.size
             if self.first_nonfinite is None:
                 self.first_nonfinite = (int(steps[bad[0]]), float(values[bad[0]]))
-        if finite.any():
-            fv = np.where(finite, values, np.inf)
-            i = int(np.argmin(fv))
-            if self.min is None or fv[i] < self.min[1]:
-                self.min = (int(steps[i]), float(fv[i]))
-            fv = np.where(finite, values, -np.inf)
-            i = int(np.argmax(fv))
-            if self.max is None or fv[i] > self.max[1]:
-                self.max = (int(steps[i]), float(fv[i]))
+            if bad.size == values.size:
+                return None
+            i = int(np.argmin(np.where(finite, values, np.inf)))
+            j = int(np.argmax(np.where(finite, values, -np.inf)))
+        else:
+            i, j = int(values.argmin()), int(values.argmax())  # the first occurrence: ties keep the earliest
+        lo, hi = float(values[i]), float(values[j])
+        if self.min is None or lo < self.min[1]:
+            self.min = (int(steps[i]), lo)
+        if self.max is None or hi > self.max[1]:
+            self.max = (int(steps[j]), hi)
+        return lo, hi
 
     # -- reading -----------------------------------------------------------------------
     def kept_points(self) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._values import count_steps, to_float_array
+from ._values import count_steps, values_array
 from .live import BestLive, LineLive, LiveView
 
 if TYPE_CHECKING:
@@ -33,45 +33,45 @@ class PendingLive:
     __slots__ = ("seen", "count", "nonfinite", "first_nonfinite", "last", "best")
 
     def __init__(self) -> None:
-        self.seen = 0  # buffer entries (2 per value) already scanned
+        self.seen = 0  # buffered values already scanned
         self.count = 0
         self.nonfinite = 0
         self.first_nonfinite: Point | None = None
         self.last: Point | None = None
         self.best: Point | None = None  # running best of these values, for the tracked metric
 
-    def scan(self, steps: list[int], values: np.ndarray, mode: str | None) -> None:
-        self.count += len(steps)
-        self.last = (steps[-1], float(values[-1]))
+    def scan(self, steps: np.ndarray, values: np.ndarray, mode: str | None) -> None:
+        self.count += steps.size
+        self.last = (int(steps[-1]), float(values[-1]))
         finite = np.isfinite(values)
         if not finite.all():
             bad = np.flatnonzero(~finite)
             self.nonfinite += bad.size
             if self.first_nonfinite is None:
-                self.first_nonfinite = (steps[bad[0]], float(values[bad[0]]))
+                self.first_nonfinite = (int(steps[bad[0]]), float(values[bad[0]]))
         if mode is not None and finite.any():
             masked = np.where(finite, values, np.inf if mode == "min" else -np.inf)
             i = int(np.argmin(masked) if mode == "min" else np.argmax(masked))
             v = float(values[i])
             if self.best is None or (v < self.best[1] if mode == "min" else v > self.best[1]):
-                self.best = (steps[i], v)
+                self.best = (int(steps[i]), v)
 
 
 def build_live_view(rec: CurveRecorder) -> LiveView:
     now = time.monotonic()
     best = rec._best
     new_steps = []
-    for name, buf in list(rec._buffers.items()):
-        n = len(buf) // 2 * 2  # the training thread may be between its two appends
+    for name, n in rec._buf.sizes().items():
         acc = rec._pending_live.get(name)
         if acc is None:
             acc = rec._pending_live[name] = PendingLive()
         if n > acc.seen:
-            steps, values = buf[acc.seen:n:2], to_float_array(buf[acc.seen + 1:n:2], rec._has_tensors)
+            steps_bytes, values_bytes, objects = rec._buf.read(name, acc.seen, n)
+            steps, values = np.frombuffer(steps_bytes, dtype=np.int64), values_array(values_bytes, objects)
             acc.seen = n
             acc.scan(steps, values, best.mode if best is not None and best.metric == name else None)
             rec._line(name).window.add(now, values)
-            new_steps.append(np.asarray(steps, dtype=np.int64))
+            new_steps.append(steps)
     if new_steps:
         rec._live_steps = count_steps(new_steps, *rec._live_steps)
         rec._last_log_unixtime = time.time()

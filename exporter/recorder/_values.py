@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numbers
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,7 @@ from .errors import RecorderError
 _NUMPY_NUMBERS = frozenset({np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
                             np.uint64, np.uint32, np.uint16, np.uint8})
 
-__all__ = ["check_step", "check_value", "count_steps", "to_float_array"]
+__all__ = ["check_step", "check_value", "count_steps", "values_array"]
 
 
 def check_step(step: Any) -> int:
@@ -31,6 +30,8 @@ def check_step(step: Any) -> int:
     step = int(step)
     if step < 0:
         raise RecorderError(f"A step must be >= 0, got {step}; count steps from 0.")
+    if step >= 2**63:
+        raise RecorderError(f"A step must be < 2**63, got {step}; count steps one by one from 0.")
     return step
 
 
@@ -59,27 +60,26 @@ def check_value(name: str, value: Any, step: int) -> bool:
     )
 
 
-def to_float_array(values: Sequence[Any], has_tensors: bool) -> np.ndarray:
-    """Convert buffered values to float64, syncing each device once (not once per value)."""
-    if not has_tensors:
-        return np.asarray(values, dtype=np.float64)
+def values_array(values: bytes, objects: list[tuple[int, Any]]) -> np.ndarray:
+    """A log buffer's float64 values, with its tensors (``(index, tensor)``) converted in one batch
+    per device (one sync), never one ``.item()`` per value."""
+    out = np.frombuffer(values, dtype=np.float64)
+    if not objects:
+        return out
+    out = out.copy()
     torch = _torch()
-    is_tensor = [isinstance(v, torch.Tensor) for v in values]
-    tensors = [v for v, t in zip(values, is_tensor) if t]
-    out = np.empty(len(values), dtype=np.float64)
-    out[[not t for t in is_tensor]] = [float(v) for v, t in zip(values, is_tensor) if not t]
+    positions = [i for i, _ in objects]
+    tensors = [t for _, t in objects]
     with torch.no_grad():
         try:  # the common case: same shape, one device -> one stack, one copy, one sync
-            flat = torch.stack(tensors).reshape(-1).to(torch.float64).cpu().numpy()
+            out[positions] = torch.stack(tensors).reshape(-1).to(torch.float64).cpu().numpy()
         except RuntimeError:  # several devices or shapes: one stack per device
-            flat = np.empty(len(tensors), dtype=np.float64)
             by_device: dict[Any, list[int]] = {}
-            for i, t in enumerate(tensors):
-                by_device.setdefault(t.device, []).append(i)
-            for positions in by_device.values():
-                group = torch.stack([tensors[i].reshape(()) for i in positions])
-                flat[positions] = group.to(torch.float64).cpu().numpy()
-    out[is_tensor] = flat
+            for k, t in enumerate(tensors):
+                by_device.setdefault(t.device, []).append(k)
+            for ks in by_device.values():
+                group = torch.stack([tensors[k].reshape(()) for k in ks])
+                out[[positions[k] for k in ks]] = group.to(torch.float64).cpu().numpy()
     return out
 
 

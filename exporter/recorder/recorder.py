@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from pathlib import Path
@@ -15,7 +14,8 @@ from . import document as _doc
 from ._charts import Charts
 from ._line import Line
 from ._live_scan import PendingLive, build_live_view
-from ._values import check_step, check_value, count_steps, to_float_array
+from ._logbuf import new_log_buffer
+from ._values import check_step, check_value, count_steps, values_array
 from .best import BestPoint, BestTracker
 from .errors import RecorderError
 from .live import LiveView
@@ -28,7 +28,6 @@ MIN_BUDGET = 8
 OVERSAMPLE = 4  # M4 buckets per budget point: 4x-8x the budget in candidates (see _select)
 FLUSH_EVERY = 4096  # values of one metric buffered before NumPy folds them
 STATE_VERSION = 1
-_FLUSH_LEN = 2 * FLUSH_EVERY
 
 
 class CurveRecorder:
@@ -61,7 +60,8 @@ class CurveRecorder:
        below the last step drops the stale tail (``purged_points`` says how many kept points
        were dropped); in one run, a step lower than the last one does the same.
     7. Cheap: ``log()`` appends to a buffer folded with NumPy every ``FLUSH_EVERY`` values of a
-       metric; tensors are converted in one batch per device, never with ``.item()`` per call.
+       metric (compiled when a C compiler was there at install: see ``_logbuf.py``); tensors
+       are converted in one batch per device, never with ``.item()`` per call.
 
     Threads: call everything from the training thread, except ``live()``, which any thread (a
     Prometheus scrape) may call at any time.
@@ -79,15 +79,15 @@ class CurveRecorder:
         self.purged_points = 0
         self._lines: dict[str, Line] = {}
         self._best: BestTracker | None = None
-        # log buffer per metric: [step, value, step, value, ...] (one flat list: fewest bytecodes)
-        self._buffers: dict[str, list[Any]] = {}
+        # the hot path: log() is the buffer's own (compiled) method; it calls back only for an
+        # unusual step (_unusual_step), a value that is not a float (_coerce), a full buffer (_flush)
+        self._buf = new_log_buffer(FLUSH_EVERY, self._unusual_step, self._coerce, self._flush)
+        self.log = self._buf.log
         self._pending_live: dict[str, PendingLive] = {}  # what scrapes learnt of the buffers
-        self._has_tensors = False
         self._last_step = -1
         self._steps_total = 0
         self._live_steps = (0, -1)  # (steps_total, last_step) including the buffered values
         self._last_log_unixtime: float | None = None
-        self._floor = 0  # log() takes its slow path below this step (purge, bad step, finalized)
         self._document: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
@@ -108,48 +108,32 @@ class CurveRecorder:
 
     # -- the hot path --------------------------------------------------------------------
     def log(self, step: int, /, **metrics: Any) -> None:
-        """Record ``metrics`` at ``step``; cheap enough for every training step."""
-        if type(step) is not int or step < self._floor:
-            step = self._unusual_step(step)
-        self._floor = step
-        buffers = self._buffers
-        full = False
-        for item in metrics.items():
-            if type(item[1]) is not float:
-                self._check(item[0], item[1], step, metrics)
-            buf = buffers.get(item[0])
-            if buf is None:
-                buf = buffers[item[0]] = []
-            buf.append(step)
-            buf.append(item[1])
-            if len(buf) >= _FLUSH_LEN:
-                full = True
-        if full:
-            self._flush()
+        """Record ``metrics`` at ``step``; cheap enough for every training step.
+
+        Values: float, int, numpy scalar, one-element torch tensor (CPU or CUDA, converted in
+        batches). A call that raises records none of its values. (Each recorder replaces this
+        method by its log buffer's own ``log``, which does the same without this extra call.)
+        """
+        self._buf.log(step, **metrics)
 
     def _unusual_step(self, step: Any) -> int:
-        """The slow path of log(): a finalized recorder, a step that is not an int, or a purge."""
+        """The log buffer's slow path for a step: finalized, not an int, or a purge."""
         if self._document is not None:
             raise RecorderError("This recorder is finalized; create a new CurveRecorder for a new run.")
         step = check_step(step)
-        if step < self._floor:
+        if step < self._buf.floor:
             self._purge(step)
         return step
 
-    def _check(self, name: str, value: Any, step: int, metrics: dict[str, Any]) -> None:
-        """Validate a value that is not a float; on error nothing of this call stays recorded."""
+    def _coerce(self, name: str, value: Any, step: int) -> Any:
+        """The log buffer's slow path for a value that is not a float: a float, or the tensor."""
+        if check_value(name, value, step):
+            return value
         try:
-            if check_value(name, value, step):
-                self._has_tensors = True
-        except RecorderError:
-            for earlier in metrics:
-                if earlier == name:
-                    break
-                buf = self._buffers[earlier]
-                del buf[-2:]
-                if not buf:  # a metric first seen in this call leaves no trace
-                    del self._buffers[earlier]
-            raise
+            return float(value)
+        except OverflowError:
+            raise RecorderError(f"Metric {name!r} at step {step} is {value}, too large for a float64; "
+                                "log it scaled down (or as its logarithm).") from None
 
     def set_epoch(self, epoch: int) -> None:
         """Record the current epoch (shown live)."""
@@ -160,23 +144,20 @@ class CurveRecorder:
     # -- folding -------------------------------------------------------------------------
     def _flush(self) -> None:
         with self._lock:
-            buffers, self._buffers = self._buffers, {}
+            taken = self._buf.take()
             pending_live, self._pending_live = self._pending_live, {}
-            has_tensors, self._has_tensors = self._has_tensors, False
-            if not any(buffers.values()):
+            if not taken:
                 return
             now, unixtime = time.monotonic(), time.time()
             before: dict[str, Any] = {}
             chunks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-            for metric, buf in buffers.items():
-                if not buf:
-                    continue
+            for metric, (steps, values, objects) in taken.items():
                 line = self._line(metric)
-                s = np.asarray(buf[0::2], dtype=np.int64)
-                v = to_float_array(buf[1::2], has_tensors)
+                s = np.frombuffer(steps, dtype=np.int64)
+                v = values_array(values, objects)
                 before[metric] = line.last
                 chunks[metric] = (s, v)
-                seen = pending_live[metric].seen // 2 if metric in pending_live else 0
+                seen = pending_live[metric].seen if metric in pending_live else 0
                 line.extend(s, v, now, fresh=s.size - seen)
             self._steps_total, self._last_step = count_steps(
                 [s for s, _ in chunks.values()], self._steps_total, self._last_step)
@@ -208,7 +189,7 @@ class CurveRecorder:
         with self._lock:
             dropped = sum(line.truncate(step) for line in self._lines.values())
             self.purged_points += dropped
-            self._last_step, self._floor = step - 1, step  # re-logged steps count again
+            self._last_step, self._buf.floor = step - 1, step  # re-logged steps count again
             self._live_steps = (self._steps_total, self._last_step)
             if self._best is not None and self._best.step is not None and self._best.step >= step:
                 self._rebuild_best()
@@ -250,7 +231,7 @@ class CurveRecorder:
             best = self._final_best()
             with self._lock:
                 self._document = _doc.build(self, best=best, final=True)
-                self._floor = math.inf
+                self._buf.closed = True
         return self._document
 
     def _final_best(self) -> BestPoint | None:
@@ -316,6 +297,8 @@ class CurveRecorder:
             self._steps_total = int(state["steps_total"])
             self.epoch = state["epoch"]
             self.purged_points = int(state["purged_points"])
-            self._buffers, self._pending_live, self._document = {}, {}, None
+            self._buf.clear()
+            self._buf.closed = False
+            self._pending_live, self._document = {}, None
             self._live_steps = (self._steps_total, self._last_step)
-            self._floor = self._last_step + 1  # re-logging the last step purges it too
+            self._buf.floor = self._last_step + 1  # re-logging the last step purges it too

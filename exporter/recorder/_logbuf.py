@@ -1,0 +1,145 @@
+"""The log buffer: what ``CurveRecorder.log()`` does per call, and nothing else.
+
+``log(step, **metrics)`` appends each value to its metric's buffer (an int64 step array and a
+float64 value array) and leaves every decision to three callbacks of the recorder:
+
+- ``on_step(step) -> int``: a step that is not an exact ``int``, is below ``floor`` (a purge), or
+  any step once ``closed`` (finalized). It returns the checked step or raises.
+- ``on_value(name, value, step)``: a value that is not an exact ``float``. It returns a float, or
+  the object itself (a tensor: stored as NaN plus ``(index, object)``, converted in batches at the
+  fold), or raises. Every value of a call is checked before any is stored, so a call that raises
+  stores nothing.
+- ``on_full()``: after a call that filled some metric's buffer to ``capacity`` values (fold now).
+
+Readers: ``sizes()`` (buffered values per metric), ``read(name, start, stop)`` (a copy, for the
+live view of a scrape thread), ``take()`` (everything, emptied: the fold), ``clear()``.
+
+Two implementations keep this contract: :class:`PyLogBuffer` below and the compiled
+``_clogbuf.LogBuffer`` (``_clogbuf.c``, built by ``pip install``; ~3x cheaper per call because
+it needs no kwargs dict). :func:`new_log_buffer` takes the compiled one when it is importable and
+``CURVEWATCH_PURE_PYTHON`` is not set; tests run both and compare them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from array import array
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["PyLogBuffer", "compiled", "new_log_buffer"]
+
+Chunk = tuple[bytes, bytes, list[tuple[int, Any]]]  # steps (int64), values (float64), (index, object)
+
+try:
+    from ._clogbuf import LogBuffer as _CLogBuffer
+except ImportError:  # built without a C compiler (pip install skips the optional extension)
+    _CLogBuffer = None
+
+
+class _Series:
+    __slots__ = ("steps", "values", "objects", "add_step", "add_value")
+
+    def __init__(self) -> None:
+        self.steps = array("q")
+        self.values = array("d")
+        self.objects: list[tuple[int, Any]] = []
+        self.add_step, self.add_value = self.steps.append, self.values.append
+
+    def read(self, start: int, stop: int) -> Chunk:
+        stop = min(stop, len(self.values))  # the training thread may be between its appends
+        start = max(0, min(start, stop))
+        objects = [(i - start, o) for i, o in self.objects if start <= i < stop]
+        return self.steps[start:stop].tobytes(), self.values[start:stop].tobytes(), objects
+
+
+class PyLogBuffer:
+    """The pure-Python log buffer (the reference for the compiled one)."""
+
+    def __init__(self, capacity: int, on_step: Callable[[Any], int], on_value: Callable[[str, Any, int], Any],
+                 on_full: Callable[[], None]) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1.")
+        self.capacity = capacity
+        self.floor = 0
+        self.closed = False
+        self._series: dict[str, _Series] = {}
+        self._on_step, self._on_value, self._on_full = on_step, on_value, on_full
+
+    def log(self, step: Any, /, **metrics: Any) -> None:
+        """Buffer one value per metric at ``step``."""
+        if type(step) is not int or step < self.floor or self.closed:
+            step = self._on_step(step)
+        series = self._series
+        full = False
+        created = None
+        for name, value in metrics.items():
+            if type(value) is not float:
+                self._log_slow(step, metrics, created)
+                return
+            s = series.get(name)
+            if s is None:
+                s = series[name] = _Series()
+                created = (created or []) + [name]
+            s.add_step(step)
+            s.add_value(value)  # last: readers count values
+            if len(s.values) >= self.capacity:
+                full = True
+        self.floor = step
+        if full:
+            self._on_full()
+
+    def _log_slow(self, step: int, metrics: dict[str, Any], created: list[str] | None) -> None:
+        """A call with a value that is not a float: check all of them, then store the rest."""
+        on_value = self._on_value
+        for name, value in metrics.items():  # floats stored before this one go back out
+            if type(value) is not float:
+                break
+            s = self._series[name]
+            del s.values[-1]
+            del s.steps[-1]
+        for name in created or ():  # and metrics first seen in this call leave no trace
+            del self._series[name]
+        checked = {n: v if type(v) is float else on_value(n, v, step) for n, v in metrics.items()}
+        full = False
+        for name, value in checked.items():
+            s = self._series.get(name)
+            if s is None:
+                s = self._series[name] = _Series()
+            if not isinstance(value, float):
+                s.objects.append((len(s.values), value))
+                value = math.nan
+            s.add_step(step)
+            s.add_value(value)
+            full = full or len(s.values) >= self.capacity
+        self.floor = step
+        if full:
+            self._on_full()
+
+    def sizes(self) -> dict[str, int]:
+        return {name: len(s.values) for name, s in self._series.items() if len(s.values)}
+
+    def read(self, name: str, start: int, stop: int) -> Chunk:
+        return self._series[name].read(start, stop)
+
+    def take(self) -> dict[str, Chunk]:
+        out = {name: s.read(0, len(s.values)) for name, s in self._series.items() if len(s.values)}
+        for name in out:
+            self._series[name] = _Series()
+        return out
+
+    def clear(self) -> None:
+        self._series.clear()
+
+
+def compiled() -> bool:
+    """Whether log() runs the compiled buffer (False: not built, or CURVEWATCH_PURE_PYTHON is set)."""
+    return _CLogBuffer is not None and not os.environ.get("CURVEWATCH_PURE_PYTHON")
+
+
+def new_log_buffer(capacity: int, on_step: Callable[[Any], int], on_value: Callable[[str, Any, int], Any],
+                   on_full: Callable[[], None]) -> Any:
+    """The compiled log buffer when :func:`compiled`, else :class:`PyLogBuffer`."""
+    cls = _CLogBuffer if compiled() else PyLogBuffer
+    return cls(capacity, on_step, on_value, on_full)

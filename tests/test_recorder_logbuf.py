@@ -1,0 +1,205 @@
+"""The log buffer (exporter/recorder/_logbuf.py): its contract, held by the compiled buffer and by
+its pure-Python twin alike, and recorders on either giving byte-identical documents."""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exporter import CurveRecorder, RecorderError, encode_document
+from exporter.recorder import _logbuf
+
+
+def test_the_compiled_log_buffer_is_built() -> None:
+    from exporter.recorder import _clogbuf  # scripts/setup.sh compiles it (pip install, gcc)
+
+    assert _logbuf.compiled()
+    assert isinstance(CurveRecorder().log.__self__, _clogbuf.LogBuffer)
+
+
+def _implementations() -> list:
+    from exporter.recorder import _clogbuf
+
+    return [pytest.param(_clogbuf.LogBuffer, id="compiled"), pytest.param(_logbuf.PyLogBuffer, id="pure-python")]
+
+
+class Calls:
+    """The three callbacks, recording what they were asked."""
+
+    def __init__(self) -> None:
+        self.steps: list[object] = []
+        self.values: list[tuple[str, object, int]] = []
+        self.fulls = 0
+        self.fail_full = False
+
+    def on_step(self, step: object) -> int:
+        self.steps.append(step)
+        if not isinstance(step, (int, np.integer)) or isinstance(step, bool) or step < 0:
+            raise RecorderError(f"bad step {step!r}")
+        return int(step)
+
+    def on_value(self, name: str, value: object, step: int) -> object:
+        self.values.append((name, value, step))
+        if isinstance(value, str):
+            raise RecorderError(f"bad value {value!r}")
+        return value if isinstance(value, torch.Tensor) else float(value)
+
+    def on_full(self) -> None:
+        self.fulls += 1
+        if self.fail_full:
+            raise RuntimeError("fold failed")
+
+
+def unpack(chunk) -> tuple[list[int], list[float], list[tuple[int, object]]]:
+    steps, values, objects = chunk
+    return (list(struct.unpack(f"{len(steps) // 8}q", steps)), list(struct.unpack(f"{len(values) // 8}d", values)),
+            objects)
+
+
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_stores_floats_and_reads_without_consuming(impl) -> None:
+    c = Calls()
+    buf = impl(100, c.on_step, c.on_value, c.on_full)
+    for s in range(5):
+        buf.log(s, loss=s / 2, lr=0.1)
+    buf.log(7, loss=-0.0)
+    assert buf.sizes() == {"loss": 6, "lr": 5}
+    assert unpack(buf.read("loss", 1, 3)) == ([1, 2], [0.5, 1.0], [])
+    assert unpack(buf.read("loss", 4, 99)) == ([4, 7], [2.0, -0.0], [])
+    assert buf.sizes() == {"loss": 6, "lr": 5}  # read() consumed nothing
+    assert buf.floor == 7 and c.steps == [] and c.values == [] and c.fulls == 0
+    taken = buf.take()
+    assert unpack(taken["lr"]) == ([0, 1, 2, 3, 4], [0.1] * 5, [])
+    assert buf.sizes() == {}
+    buf.log(8, lr=0.2)
+    assert buf.sizes() == {"lr": 1}
+    buf.clear()
+    assert buf.sizes() == {}
+
+
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_calls_on_step_for_a_step_not_an_int_below_floor_or_closed(impl) -> None:
+    c = Calls()
+    buf = impl(100, c.on_step, c.on_value, c.on_full)
+    buf.log(5, x=1.0)
+    buf.log(np.int64(6), x=2.0)  # not an exact int: checked, then used as returned
+    buf.log(3, x=3.0)  # below floor (a purge)
+    with pytest.raises(RecorderError, match="bad step -1"):
+        buf.log(-1, x=4.0)
+    with pytest.raises(RecorderError, match="bad step 2.5"):
+        buf.log(2.5, x=4.0)
+    buf.closed = True
+    buf.log(10, x=5.0)
+    assert c.steps == [np.int64(6), 3, -1, 2.5, 10]
+    assert unpack(buf.take()["x"])[0] == [5, 6, 3, 10]
+    buf.floor = 2**40
+    assert buf.floor == 2**40 and buf.closed
+
+
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_a_call_with_a_refused_value_stores_nothing(impl) -> None:
+    c = Calls()
+    buf = impl(100, c.on_step, c.on_value, c.on_full)
+    buf.log(0, a=1.0)
+    with pytest.raises(RecorderError, match="bad value 'no'"):
+        buf.log(1, a=2.0, new=3.0, b=7, c="no", d=5.0)
+    assert buf.sizes() == {"a": 1}
+    assert buf.floor == 0
+    assert c.values[0] == ("b", 7, 1) and c.values[-1] == ("c", "no", 1)
+
+
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_keeps_objects_as_nan_with_their_index(impl) -> None:
+    c = Calls()
+    buf = impl(100, c.on_step, c.on_value, c.on_full)
+    t1, t2 = torch.tensor(1.5), torch.tensor(2.5)
+    buf.log(0, x=0.5)
+    buf.log(1, x=t1)
+    buf.log(2, x=np.float32(0.25), y=3)  # converted to floats by on_value
+    buf.log(3, x=t2)
+    steps, values, objects = unpack(buf.read("x", 1, 4))
+    assert steps == [1, 2, 3] and values[1] == 0.25 and math.isnan(values[0]) and math.isnan(values[2])
+    assert [(i, o is t) for (i, o), t in zip(objects, (t1, t2))] == [(0, True), (2, True)]
+    assert unpack(buf.read("x", 2, 3))[2] == []
+    assert unpack(buf.take()["y"]) == ([2], [3.0], [])
+
+
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_calls_on_full_at_capacity_and_loses_nothing_when_the_fold_fails(impl) -> None:
+    c = Calls()
+    buf = impl(4, c.on_step, c.on_value, c.on_full)
+    for s in range(3):
+        buf.log(s, x=float(s))
+    assert c.fulls == 0
+    c.fail_full = True
+    with pytest.raises(RuntimeError, match="fold failed"):
+        buf.log(3, x=3.0)  # stored, then the fold failed
+    with pytest.raises(RuntimeError):
+        buf.log(4, x=4.0)  # past capacity: the buffer grows rather than dropping values
+    c.fail_full = False
+    buf.log(5, x=5.0)
+    assert c.fulls == 3
+    assert unpack(buf.take()["x"])[1] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_takes_many_metrics_in_one_call(impl) -> None:
+    c = Calls()
+    buf = impl(100, c.on_step, c.on_value, c.on_full)
+    metrics = {f"m{i}": (i if i % 2 else float(i)) for i in range(100)}  # past the C stack array
+    buf.log(1, **metrics)
+    assert len(buf.sizes()) == 100
+    assert [unpack(buf.read(f"m{i}", 0, 1))[1][0] for i in range(100)] == [float(i) for i in range(100)]
+    with pytest.raises(TypeError, match="positional argument"):
+        buf.log(1, 2, x=1.0)
+
+
+# -- recorders on either buffer give the same documents ------------------------------------------
+values = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.integers(-(2**40), 2**40),
+    st.sampled_from([np.float32(0.5), np.int64(3), torch.tensor(2.5), torch.tensor([7.0]), "bad", None, True]),
+)
+calls = st.lists(
+    st.tuples(st.integers(-3, 40), st.dictionaries(st.sampled_from(["loss", "val", "lr", "acc"]), values, max_size=4)),
+    max_size=60,
+)
+
+
+def _replay(script, budget: int, pure: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list, bytes, list]:
+    if pure:
+        monkeypatch.setenv("CURVEWATCH_PURE_PYTHON", "1")
+    else:
+        monkeypatch.delenv("CURVEWATCH_PURE_PYTHON", raising=False)
+    rec = CurveRecorder(budget=budget)
+    rec.track_best("loss")
+    step, outcomes, views = 0, [], []
+    for delta, metrics in script:
+        step = max(0, step + delta) if delta > -3 else step  # -3: log the same step again
+        try:
+            rec.log(step, **metrics)
+            outcomes.append(None)
+        except RecorderError as e:
+            outcomes.append(str(e))
+        views.append(rec.live().lines)
+    try:
+        doc = encode_document(rec.finalize()).encode()
+    except RecorderError as e:
+        doc = str(e).encode()
+    lines = [[(x.metric, x.step, x.points_total, x.nonfinite_total, x.first_nonfinite_step) for x in v] for v in views]
+    return outcomes, doc, lines
+
+
+@settings(max_examples=150, deadline=None)
+@given(script=calls, budget=st.sampled_from([8, 16]))
+def test_compiled_and_pure_python_log_buffers_give_byte_identical_documents(script, budget) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        compiled = _replay(script, budget, False, mp)
+        pure = _replay(script, budget, True, mp)
+    assert compiled == pure
