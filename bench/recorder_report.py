@@ -47,6 +47,7 @@ def render(res: dict) -> str:
                           f"({r['curve']}, n={r['n']:.0e}); {passed}/{len(rs)} cases pass |")
         md.append(f"| global min and max kept | {_count(cw, 'extremes')} |")
         md.append(f"| first non-finite kept | {_count([r for r in cw if r['nonfinite'] is not None], 'nonfinite')} |")
+        md += _cost_targets(res)
         seeds = ", ".join(f"{k} at 10^{round(math.log10(n))}" for n, k in SEEDS.items())
         md += ["", "## Raster error", "", "Drawn at 1000x400 px (log10(y) for loss curves, NaN/inf as gaps); "
                "differing pixels / the full line's pixels, mean over random curves per length "
@@ -74,13 +75,14 @@ def render(res: dict) -> str:
                     pair("ns", lambda v: f"{v:.0f}"))
         md += _grid("Bytes of state (spiky_loss, budget 1000 / 4000):", one, pair("bytes", _size))
     if "cost" in res:
+        if not fid:
+            md += ["", "## Targets", "", "| target | result |", "|---|---|", *_cost_targets(res)]
         c = res["cost"]
-        base = c["list.append"]
         md += ["", "## Cost per scalar (repetitions interleaved; medians)", "",
-               "| call | ns per scalar | ratio to list.append |", "|---|---|---|"]
+               "| call | ns per scalar | ratio to list.append | ratio to Gauge.set |", "|---|---|---|---|"]
         for name, ns in c.items():
-            ratio = statistics.median(a / b for a, b in zip(ns, base, strict=True))
-            md.append(f"| {name} | {statistics.median(ns):.0f} | {ratio:.2f}x |")
+            md.append(f"| {name} | {statistics.median(ns):.0f} | {_cost_ratio(c, name, 'list.append'):.2f}x | "
+                      f"{_cost_ratio(c, name, GAUGE):.2f}x |")
     if "memory" in res:
         md += ["", "## Memory (fresh process per length; 2 metrics per step, budget 1000)", "",
                "| steps | VmRSS before logging | VmRSS after finalize | growth | VmHWM before / after | "
@@ -90,6 +92,27 @@ def render(res: dict) -> str:
                       f"{(m['after'] - m['before']) / 1024:+.1f} MiB | {m['hwm_before'] / 1024:.1f} / "
                       f"{m['peak'] / 1024:.1f} MiB | {m['seconds']:.1f} s |")
     return "\n".join(md) + "\n"
+
+
+GAUGE = "prometheus Gauge.set"
+LOG_COST_TARGET_NS = 500  # issue 3: log() <= 0.5 us per scalar (Python floats)
+
+
+def _cost_ratio(cost: dict, name: str, base: str) -> float:
+    """Median over repetitions of the per-repetition ratio (both measured in the same repetition)."""
+    return statistics.median(a / b for a, b in zip(cost[name], cost[base], strict=True))
+
+
+def _cost_targets(res: dict) -> list[str]:
+    if "cost" not in res:
+        return []
+    rows = []
+    for name in ("rec.log(step, loss=x)", "rec.log(step, a=, b=, c=, d=) per scalar"):
+        ns = res["cost"][name]
+        rows.append(f"| {name} <= {LOG_COST_TARGET_NS} ns per scalar | median {statistics.median(ns):.0f} ns, "
+                    f"worst of {len(ns)} repetitions {max(ns):.0f} ns ({_cost_ratio(res['cost'], name, GAUGE):.2f}x "
+                    f"Gauge.set); {'pass' if max(ns) <= LOG_COST_TARGET_NS else 'MISSED'} |")
+    return rows
 
 
 def _error_cell(rs: list[dict], rows: list[dict]) -> str:

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import math
 import os
-from array import array
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 __all__ = ["PyLogBuffer", "compiled", "new_log_buffer"]
 
@@ -38,24 +39,13 @@ except ImportError:  # built without a C compiler (pip install skips the optiona
     _CLogBuffer = None
 
 
-class _Series:
-    __slots__ = ("steps", "values", "objects", "add_step", "add_value")
-
-    def __init__(self) -> None:
-        self.steps = array("q")
-        self.values = array("d")
-        self.objects: list[tuple[int, Any]] = []
-        self.add_step, self.add_value = self.steps.append, self.values.append
-
-    def read(self, start: int, stop: int) -> Chunk:
-        stop = min(stop, len(self.values))  # the training thread may be between its appends
-        start = max(0, min(start, stop))
-        objects = [(i - start, o) for i, o in self.objects if start <= i < stop]
-        return self.steps[start:stop].tobytes(), self.values[start:stop].tobytes(), objects
-
-
 class PyLogBuffer:
-    """The pure-Python log buffer (the reference for the compiled one)."""
+    """The pure-Python log buffer (the reference for the compiled one).
+
+    Each metric's points go to one flat list ``[step, value, step, value, ...]`` (list appends are
+    the cheapest thing Python does per value; arrays are built at ``read``); objects (tensors)
+    are stored as NaN there and as ``(index, object)`` in ``_objects``.
+    """
 
     def __init__(self, capacity: int, on_step: Callable[[Any], int], on_value: Callable[[str, Any, int], Any],
                  on_full: Callable[[], None]) -> None:
@@ -64,7 +54,9 @@ class PyLogBuffer:
         self.capacity = capacity
         self.floor = 0
         self.closed = False
-        self._series: dict[str, _Series] = {}
+        self._series: dict[str, list[Any]] = {}
+        self._objects: dict[str, list[tuple[int, Any]]] = {}
+        self._full_len = 2 * capacity
         self._on_step, self._on_value, self._on_full = on_step, on_value, on_full
 
     def log(self, step: Any, /, **metrics: Any) -> None:
@@ -78,59 +70,64 @@ class PyLogBuffer:
             if type(value) is not float:
                 self._log_slow(step, metrics, created)
                 return
-            s = series.get(name)
-            if s is None:
-                s = series[name] = _Series()
+            buf = series.get(name)
+            if buf is None:
+                buf = series[name] = []
                 created = (created or []) + [name]
-            s.add_step(step)
-            s.add_value(value)  # last: readers count values
-            if len(s.values) >= self.capacity:
+            buf.append(step)
+            buf.append(value)
+            if len(buf) >= self._full_len:
                 full = True
         self.floor = step
         if full:
             self._on_full()
 
     def _log_slow(self, step: int, metrics: dict[str, Any], created: list[str] | None) -> None:
-        """A call with a value that is not a float: check all of them, then store the rest."""
-        on_value = self._on_value
+        """A call with a value that is not a float: check all of them, then store them."""
         for name, value in metrics.items():  # floats stored before this one go back out
             if type(value) is not float:
                 break
-            s = self._series[name]
-            del s.values[-1]
-            del s.steps[-1]
+            del self._series[name][-2:]
         for name in created or ():  # and metrics first seen in this call leave no trace
             del self._series[name]
+        on_value = self._on_value
         checked = {n: v if type(v) is float else on_value(n, v, step) for n, v in metrics.items()}
         full = False
         for name, value in checked.items():
-            s = self._series.get(name)
-            if s is None:
-                s = self._series[name] = _Series()
+            buf = self._series.setdefault(name, [])
             if not isinstance(value, float):
-                s.objects.append((len(s.values), value))
+                self._objects.setdefault(name, []).append((len(buf) // 2, value))
                 value = math.nan
-            s.add_step(step)
-            s.add_value(value)
-            full = full or len(s.values) >= self.capacity
+            buf.append(step)
+            buf.append(value)
+            full = full or len(buf) >= self._full_len
         self.floor = step
         if full:
             self._on_full()
 
     def sizes(self) -> dict[str, int]:
-        return {name: len(s.values) for name, s in self._series.items() if len(s.values)}
+        series = list(self._series.items())  # one step: the training thread may add a metric meanwhile
+        return {name: len(buf) // 2 for name, buf in series if len(buf) >= 2}
 
     def read(self, name: str, start: int, stop: int) -> Chunk:
-        return self._series[name].read(start, stop)
+        buf = self._series[name]
+        stop = min(stop, len(buf) // 2)  # the training thread may be between its two appends
+        start = max(0, min(start, stop))
+        objects = [(i - start, o) for i, o in self._objects.get(name, ()) if start <= i < stop]
+        steps = np.asarray(buf[2 * start:2 * stop:2], dtype=np.int64)
+        values = np.asarray(buf[2 * start + 1:2 * stop:2], dtype=np.float64)
+        return steps.tobytes(), values.tobytes(), objects
 
     def take(self) -> dict[str, Chunk]:
-        out = {name: s.read(0, len(s.values)) for name, s in self._series.items() if len(s.values)}
+        out = {name: self.read(name, 0, len(buf) // 2) for name, buf in self._series.items() if buf}
         for name in out:
-            self._series[name] = _Series()
+            self._series[name] = []
+        self._objects.clear()
         return out
 
     def clear(self) -> None:
         self._series.clear()
+        self._objects.clear()
 
 
 def compiled() -> bool:
