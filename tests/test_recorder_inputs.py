@@ -20,6 +20,7 @@ pytestmark = pytest.mark.usefixtures("each_log_buffer")  # compiled and pure-Pyt
         ([1.0], "log a number"),
         (torch.ones(3), "one-element tensor"),
         (torch.tensor(True), "log a real number"),
+        (10**400, "too large for a float64"),
     ],
 )
 def test_a_value_that_is_not_a_number_is_refused_and_nothing_of_the_call_is_kept(value, message) -> None:
@@ -34,7 +35,7 @@ def test_a_value_that_is_not_a_number_is_refused_and_nothing_of_the_call_is_kept
     assert lines["acc"]["y"] == [0.5, 0.7]
 
 
-@pytest.mark.parametrize("step", [1.0, "3", True, None, -1])
+@pytest.mark.parametrize("step", [1.0, "3", True, None, -1, 2**63])
 def test_a_step_that_is_not_a_non_negative_int_is_refused(step) -> None:
     rec = CurveRecorder(budget=8)
     with pytest.raises(RecorderError, match="step must be"):

@@ -15,9 +15,10 @@ Readers: ``sizes()`` (buffered values per metric), ``read(name, start, stop)`` (
 live view of a scrape thread), ``take()`` (everything, emptied: the fold), ``clear()``.
 
 Two implementations keep this contract: :class:`PyLogBuffer` below and the compiled
-``_clogbuf.LogBuffer`` (``_clogbuf.c``, built by ``pip install``; ~3x cheaper per call because
-it needs no kwargs dict). :func:`new_log_buffer` takes the compiled one when it is importable and
-``CURVEWATCH_PURE_PYTHON`` is not set; tests run both and compare them.
+``_clogbuf.LogBuffer`` (``_clogbuf.c``, built by ``pip install``; ~4x cheaper per scalar: no
+kwargs dict, no Python bytecode per value, no list-to-array conversion at the fold).
+:func:`new_log_buffer` takes the compiled one when it is importable and ``CURVEWATCH_PURE_PYTHON``
+is not set; tests run both and compare them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import numpy as np
 
 __all__ = ["PyLogBuffer", "compiled", "new_log_buffer"]
 
+_MAX_STEP = 2**63 - 1  # steps are stored as int64; on_step refuses larger ones
 Chunk = tuple[bytes, bytes, list[tuple[int, Any]]]  # steps (int64), values (float64), (index, object)
 
 try:
@@ -61,7 +63,7 @@ class PyLogBuffer:
 
     def log(self, step: Any, /, **metrics: Any) -> None:
         """Buffer one value per metric at ``step``."""
-        if type(step) is not int or step < self.floor or self.closed:
+        if type(step) is not int or step < self.floor or step > _MAX_STEP or self.closed:
             step = self._on_step(step)
         series = self._series
         full = False
