@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exporter import CurveRecorder, encode_document, validate_document
 from exporter.recorder import recorder as recorder_module
@@ -122,6 +124,43 @@ def test_faithful_streaming_m4_equals_offline_m4() -> None:
         assert stream.steps["first"][b] == ss[0] and stream.steps["last"][b] == ss[-1]
         assert stream.values["min"][b] == vs.min() and stream.steps["min"][b] == ss[np.argmin(vs)]
         assert stream.values["max"][b] == vs.max() and stream.steps["max"][b] == ss[np.argmax(vs)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    gaps=st.lists(st.integers(0, 40), min_size=1, max_size=400),
+    levels=st.lists(st.sampled_from([0.0, 1.0, 2.0, -1.0, math.nan, math.inf, -math.inf]), min_size=1),
+    cuts=st.lists(st.integers(1, 60), max_size=20),
+    n_buckets=st.sampled_from([2, 8, 64]),
+)
+def test_faithful_streaming_m4_equals_offline_m4_on_any_chunking(gaps, levels, cuts, n_buckets) -> None:
+    """Repeated steps, gaps, ties, NaN/inf, chunks spanning one bucket or many: the same as offline."""
+    steps = np.cumsum(gaps).astype(np.int64)
+    values = np.array([levels[i % len(levels)] for i in range(steps.size)])
+    stream = M4Buckets(n_buckets, origin=int(steps[0]))
+    at = 0
+    for size in [*cuts, steps.size]:
+        stream.add(steps[at:at + size], values[at:at + size])
+        at += size
+    idx = (steps - steps[0]) // stream.width
+    for b in range(n_buckets):
+        ss, vs = steps[idx == b], values[idx == b]
+        fin = np.isfinite(vs)
+        expect = {"first": None, "last": None, "min": None, "max": None, "nonfinite": None}
+        if fin.any():
+            fs, fv = ss[fin], vs[fin]
+            expect.update(first=(fs[0], fv[0]), last=(fs[-1], fv[-1]), min=(fs[np.argmin(fv)], fv.min()),
+                          max=(fs[np.argmax(fv)], fv.max()))  # argmin/argmax: ties keep the earliest
+        if not fin.all():
+            expect["nonfinite"] = (ss[~fin][0], vs[~fin][0])
+        for slot, want in expect.items():
+            got_step = int(stream.steps[slot][b])
+            if want is None:
+                assert got_step == -1, (slot, b)
+            else:
+                assert got_step == want[0], (slot, b)
+                assert float(stream.values[slot][b]) == want[1] or (math.isnan(want[1]) and
+                                                                    math.isnan(stream.values[slot][b]))
 
 
 @pytest.mark.parametrize(

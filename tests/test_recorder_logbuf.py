@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import struct
+import sys
 
 import numpy as np
 import pytest
@@ -158,6 +159,22 @@ def test_log_buffer_takes_many_metrics_in_one_call(impl) -> None:
     assert [unpack(buf.read(f"m{i}", 0, 1))[1][0] for i in range(100)] == [float(i) for i in range(100)]
     with pytest.raises(TypeError, match="positional argument"):
         buf.log(1, 2, x=1.0)
+
+
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_keeps_no_reference_once_taken_or_refused(impl) -> None:
+    c = Calls()
+    buf = impl(8, c.on_step, c.on_value, c.on_full)
+    tensor, step, big = torch.tensor(1.0), 10**12 + 7, np.float64(2.5)
+    counts = [sys.getrefcount(o) for o in (tensor, step, big)]
+    for i in range(20):  # through on_full too (capacity 8)
+        buf.log(step + i, t=tensor, b=big, f=0.5)
+        with pytest.raises(RecorderError):
+            buf.log(step + i, t=tensor, b=big, bad="no")
+    buf.log(np.int64(step + 30), t=tensor)
+    buf.take()
+    del c.values[:]  # the callbacks' own record of what they saw
+    assert [sys.getrefcount(o) for o in (tensor, step, big)] == counts
 
 
 # -- recorders on either buffer give the same documents ------------------------------------------
