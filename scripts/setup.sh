@@ -6,13 +6,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(prometheus prometheus-pushgateway prometheus-alertmanager postgresql docker-compose)
-DEBIAN_BINARIES=(promtool prometheus-pushgateway amtool pg_ctlcluster docker-compose)
+# gcc builds CurveRecorder.log()'s C hot path (exporter/recorder/_clogbuf.c); the tests require it.
+DEBIAN_PACKAGES=(prometheus prometheus-pushgateway prometheus-alertmanager postgresql docker-compose gcc)
+DEBIAN_BINARIES=(promtool prometheus-pushgateway amtool pg_ctlcluster docker-compose gcc)
+PYTHON="${PYTHON:-python3}"
 
 missing=()
 for i in "${!DEBIAN_BINARIES[@]}"; do
     command -v "${DEBIAN_BINARIES[$i]}" >/dev/null 2>&1 || missing+=("${DEBIAN_PACKAGES[$i]}")
 done
+# ... and the Python headers of the interpreter the venv is made from (Debian's python3: python3-dev)
+if ! "$PYTHON" -c "import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(
+        sysconfig.get_paths()['include'], 'Python.h')))"; then
+    missing+=(python3-dev)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then
         SUDO=""
@@ -40,7 +47,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
 fi
 
-PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
