@@ -177,6 +177,116 @@ def test_log_buffer_keeps_no_reference_once_taken_or_refused(impl) -> None:
     assert [sys.getrefcount(o) for o in (tensor, step, big)] == counts
 
 
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_refuses_a_capacity_out_of_range(impl) -> None:
+    for capacity in (0, 2**40 + 1, 2**61 + 1):
+        with pytest.raises(ValueError, match="capacity must be between 1 and"):
+            impl(capacity, int, float, lambda: None)
+
+
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_shows_no_value_of_a_call_while_it_checks_the_call(impl) -> None:
+    seen = []  # what a scrape reading while on_value runs would see
+
+    def on_value(name: str, value: object, step: int) -> object:
+        seen.append(buf.sizes())
+        if isinstance(value, str):
+            raise RecorderError("bad")
+        return float(value)
+
+    buf = impl(100, int, on_value, lambda: None)
+    buf.log(0, a=1.0)
+    with pytest.raises(RecorderError):
+        buf.log(1, a=2.0, b=3.0, c="bad")
+    buf.log(2, a=2.0, b=3, z=4.0)
+    assert seen == [{"a": 1}, {"a": 1}] and buf.sizes() == {"a": 2, "b": 1, "z": 1}
+    assert unpack(buf.read("a", 0, -2)) == ([], [], [])  # a negative stop reads nothing
+
+
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_a_call_failing_while_storing_stores_nothing(impl) -> None:
+    class FailingName(str):  # its hash works once (the kwargs), then fails (the buffer's dict)
+        calls = 0
+
+        def __hash__(self) -> int:
+            FailingName.calls += 1
+            if FailingName.calls > 1:
+                raise RuntimeError("hash failed")
+            return str.__hash__(self)
+
+        __eq__ = str.__eq__
+
+    buf = impl(100, int, float, lambda: None)
+    with pytest.raises(RuntimeError, match="hash failed"):
+        buf.log(7, **{"a": 1.0, FailingName("z"): 3.0})
+    assert buf.sizes() == {} and buf.floor == 0
+
+
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_floor_beyond_the_last_int64_step_sends_every_step_to_on_step(impl) -> None:
+    c = Calls()
+    buf = impl(100, c.on_step, c.on_value, c.on_full)
+    buf.floor = 2**63  # what load_state_dict sets after a run that ended at step 2**63 - 1
+    assert buf.floor == 2**63
+    buf.log(2**63 - 1, x=1.0)
+    assert c.steps == [2**63 - 1] and buf.floor == 2**63 - 1
+
+
+def test_resuming_after_the_largest_step_purges_it_when_logged_again(each_log_buffer) -> None:
+    rec = CurveRecorder(budget=8)
+    rec.log(2**63 - 1, loss=0.5)
+    resumed = CurveRecorder(budget=8)
+    resumed.load_state_dict(rec.state_dict())
+    resumed.log(2**63 - 1, loss=0.25)
+    assert resumed.purged_points == 1 and resumed.finalize()["charts"][0]["lines"][0]["y"] == [0.25]
+
+
+GC_REENTRY = """
+import gc, sys
+from exporter.recorder._clogbuf import LogBuffer
+target, action = sys.argv[1], sys.argv[2]
+buf = LogBuffer(1 << 20, int, lambda n, v, s: v, lambda: None)
+for i in range(200):
+    buf.log(i, t=[i], u=[i])
+fired = []
+def callback(phase, info):  # a collection runs Python code: finalizers, weakref and gc callbacks
+    if phase == "start" and len(fired) < 3:
+        fired.append(1)
+        if len(fired) == 3:
+            getattr(buf, action)()
+gc.callbacks.append(callback)
+gc.set_threshold(1)
+if target == "read":
+    buf.read("t", 0, 200)
+elif target == "take":
+    buf.take()
+else:
+    buf.log(500, t=[1], u=[2], v=[3], w=[4])
+gc.set_threshold(700)
+print("survived", len(fired))
+"""
+
+
+@pytest.mark.parametrize("target", ["read", "take", "log"])
+@pytest.mark.parametrize("action", ["take", "clear"])
+def test_compiled_log_buffer_survives_a_collection_that_empties_it_midway(target, action) -> None:
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", GC_REENTRY, target, action], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "survived 3", (proc.returncode, proc.stderr[-2000:])
+
+
+def test_compiled_log_buffer_without_init_is_empty_not_a_crash() -> None:
+    from exporter.recorder._clogbuf import LogBuffer
+
+    buf = LogBuffer.__new__(LogBuffer)
+    assert buf.sizes() == {} and buf.take() == {}
+    buf.clear()
+    with pytest.raises(KeyError):
+        buf.read("x", 0, 1)
+
+
 # -- recorders on either buffer give the same documents ------------------------------------------
 values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True, width=64),

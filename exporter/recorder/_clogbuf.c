@@ -1,20 +1,29 @@
 /* The compiled log buffer: CurveRecorder.log()'s hot path in C.
  *
- * Same contract as the pure-Python LogBuffer in _logbuf.py (read that file first; the tests run
+ * Same contract as the pure-Python PyLogBuffer in _logbuf.py (read that file first; the tests run
  * both and compare them). log(step, **metrics) is a vectorcall method: no kwargs dict is built,
  * an exact float is appended to its metric's int64/float64 arrays without a Python call, and
  * everything else goes to the recorder's callbacks:
- *   on_step(step)              a step that is not an exact int, is below `floor`, or `closed`
+ *   on_step(step)               a step that is not an exact int, is below `floor`, or `closed`
  *   on_value(name, value, step) a value that is not an exact float; returns a float, or the
- *                              object itself (a tensor), stored as NaN plus (index, object)
- *   on_full()                  a metric's buffer reached `capacity` values: fold now
- * Every value of a call is checked before any is stored, so a call that raises stores nothing.
+ *                               object itself (a tensor), stored as NaN plus (index, object)
+ *   on_full()                   a metric's buffer reached `capacity` values: fold now
+ * A call checks every value and makes room for every metric before it stores anything, so a call
+ * that raises stores nothing.
+ *
+ * Re-entrancy: allocating a GC-tracked object may run a collection, and so arbitrary Python code
+ * (finalizers, gc callbacks) that may call this buffer again. So no raw pointer or count is kept
+ * across such an allocation: storing a point allocates nothing of the kind, read() re-reads the
+ * series after each one, and every series in use is held by a strong reference.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+/* values of one metric: 16 bytes each (+8 when objects are kept) */
+#define MAX_CAPACITY ((Py_ssize_t)1 << 40)
 
 /* -- Series: one metric's buffered points ------------------------------------------------ */
 typedef struct {
@@ -23,22 +32,35 @@ typedef struct {
     Py_ssize_t cap;
     int64_t *steps;
     double *values;
-    PyObject *objects; /* list of (index, object) for values kept as objects, or NULL */
+    PyObject **objects; /* NULL, or cap slots: the object kept for point i (its value is NaN), or NULL */
 } Series;
 
+/* Drop the kept objects and empty the series (the arrays stay allocated for reuse). */
+static void series_reset(Series *s) {
+    PyObject **objects = s->objects;
+    Py_ssize_t n = s->n;
+    s->objects = NULL; /* first: decrefs below may run code that uses this series */
+    s->n = 0;
+    if (objects != NULL) {
+        for (Py_ssize_t i = 0; i < n; i++) Py_XDECREF(objects[i]);
+        PyMem_Free(objects);
+    }
+}
+
 static int series_traverse(Series *self, visitproc visit, void *arg) {
-    Py_VISIT(self->objects);
+    if (self->objects != NULL)
+        for (Py_ssize_t i = 0; i < self->n; i++) Py_VISIT(self->objects[i]);
     return 0;
 }
 
 static int series_clear(Series *self) {
-    Py_CLEAR(self->objects);
+    series_reset(self);
     return 0;
 }
 
 static void series_dealloc(Series *self) {
     PyObject_GC_UnTrack(self);
-    series_clear(self);
+    series_reset(self);
     PyMem_Free(self->steps);
     PyMem_Free(self->values);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -61,14 +83,10 @@ static Series *series_new(Py_ssize_t cap) {
     s->n = 0;
     s->cap = cap;
     s->objects = NULL;
-    s->steps = PyMem_Malloc(cap * sizeof(int64_t));
-    s->values = PyMem_Malloc(cap * sizeof(double));
+    s->steps = PyMem_New(int64_t, cap);
+    s->values = PyMem_New(double, cap);
     if (s->steps == NULL || s->values == NULL) {
-        PyMem_Free(s->steps);
-        PyMem_Free(s->values);
-        s->steps = NULL;
-        s->values = NULL;
-        Py_DECREF(s);
+        Py_DECREF(s); /* not tracked yet: dealloc frees what was allocated */
         PyErr_NoMemory();
         return NULL;
     }
@@ -76,70 +94,72 @@ static Series *series_new(Py_ssize_t cap) {
     return s;
 }
 
-/* Room for one more point; grows only when a fold failed and left the buffer full. */
-static int series_reserve(Series *s) {
-    if (s->n < s->cap) return 0;
-    Py_ssize_t cap = s->cap * 2;
-    int64_t *steps = PyMem_Realloc(s->steps, cap * sizeof(int64_t));
-    if (steps == NULL) {
-        PyErr_NoMemory();
-        return -1;
+/* Room for one more point, and for its object when it is one. Allocates nothing GC-tracked. */
+static int series_reserve(Series *s, int object) {
+    if (s->n == s->cap) { /* only when a fold failed and left the buffer full */
+        if (s->cap > MAX_CAPACITY / 2) {
+            PyErr_SetString(PyExc_MemoryError, "log buffer full: the fold keeps failing.");
+            return -1;
+        }
+        Py_ssize_t cap = s->cap * 2;
+        int64_t *steps = PyMem_Resize(s->steps, int64_t, cap);
+        if (steps == NULL) return PyErr_NoMemory(), -1;
+        s->steps = steps;
+        double *values = PyMem_Resize(s->values, double, cap);
+        if (values == NULL) return PyErr_NoMemory(), -1;
+        s->values = values;
+        if (s->objects != NULL) {
+            PyObject **objects = PyMem_Resize(s->objects, PyObject *, cap);
+            if (objects == NULL) return PyErr_NoMemory(), -1;
+            memset(objects + s->cap, 0, (cap - s->cap) * sizeof(PyObject *));
+            s->objects = objects;
+        }
+        s->cap = cap;
     }
-    s->steps = steps;
-    double *values = PyMem_Realloc(s->values, cap * sizeof(double));
-    if (values == NULL) {
-        PyErr_NoMemory();
-        return -1;
+    if (object && s->objects == NULL) {
+        s->objects = PyMem_Calloc(s->cap, sizeof(PyObject *));
+        if (s->objects == NULL) return PyErr_NoMemory(), -1;
     }
-    s->values = values;
-    s->cap = cap;
     return 0;
 }
 
-/* Append one point: a float's value, or NaN plus (index, object) for anything else. */
-static int series_append(Series *s, int64_t step, PyObject *value) {
-    if (series_reserve(s) < 0) return -1;
+/* Store one point; series_reserve(s, !float) succeeded just before. Cannot fail. */
+static void series_store(Series *s, int64_t step, PyObject *value) {
     if (PyFloat_Check(value)) {
         s->values[s->n] = PyFloat_AS_DOUBLE(value);
     } else {
-        if (s->objects == NULL && (s->objects = PyList_New(0)) == NULL) return -1;
-        PyObject *pair = Py_BuildValue("(nO)", s->n, value);
-        if (pair == NULL) return -1;
-        int rc = PyList_Append(s->objects, pair);
-        Py_DECREF(pair);
-        if (rc < 0) return -1;
         s->values[s->n] = Py_NAN;
+        s->objects[s->n] = Py_NewRef(value);
     }
     s->steps[s->n] = step;
     s->n++;
-    return 0;
 }
 
 /* (steps bytes, values bytes, [(index - start, object), ...]) of points start..stop-1 */
 static PyObject *series_read(Series *s, Py_ssize_t start, Py_ssize_t stop) {
     if (start < 0) start = 0;
+    PyObject *objects = PyList_New(0);
+    if (objects == NULL) return NULL;
+    for (Py_ssize_t i = start; i < stop && i < s->n && s->objects != NULL; i++) { /* re-read: a GC may run */
+        PyObject *o = s->objects[i];
+        if (o == NULL) continue;
+        Py_INCREF(o); /* before the allocation: a GC there may empty the series and drop its reference */
+        PyObject *pair = Py_BuildValue("(nN)", i - start, o);
+        if (pair == NULL || PyList_Append(objects, pair) < 0) {
+            Py_XDECREF(pair);
+            Py_DECREF(objects);
+            return NULL;
+        }
+        Py_DECREF(pair);
+    }
+    /* from here on nothing GC-tracked is allocated until the copies are made */
     if (stop > s->n) stop = s->n;
     if (stop < start) stop = start;
     Py_ssize_t k = stop - start;
-    PyObject *objects = PyList_New(0);
-    if (objects == NULL) return NULL;
-    if (s->objects != NULL) {
-        Py_ssize_t m = PyList_GET_SIZE(s->objects);
-        for (Py_ssize_t i = 0; i < m; i++) {
-            PyObject *pair = PyList_GET_ITEM(s->objects, i);
-            Py_ssize_t at = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 0));
-            if (at < start || at >= stop) continue;
-            PyObject *shifted = Py_BuildValue("(nO)", at - start, PyTuple_GET_ITEM(pair, 1));
-            if (shifted == NULL || PyList_Append(objects, shifted) < 0) {
-                Py_XDECREF(shifted);
-                Py_DECREF(objects);
-                return NULL;
-            }
-            Py_DECREF(shifted);
-        }
-    }
-    PyObject *steps = PyBytes_FromStringAndSize((const char *)(s->steps + start), k * sizeof(int64_t));
-    PyObject *values = PyBytes_FromStringAndSize((const char *)(s->values + start), k * sizeof(double));
+    PyObject *steps = PyBytes_FromStringAndSize(k ? (const char *)(s->steps + start) : NULL,
+                                                k * (Py_ssize_t)sizeof(int64_t));
+    PyObject *values = PyBytes_FromStringAndSize(k ? (const char *)(s->values + start) : NULL,
+                                                 k * (Py_ssize_t)sizeof(double));
     if (steps == NULL || values == NULL) {
         Py_XDECREF(steps);
         Py_XDECREF(values);
@@ -155,6 +175,7 @@ typedef struct {
     PyObject *series; /* dict: metric name -> Series, in first-logged order */
     Py_ssize_t capacity;
     long long floor;
+    PyObject *floor_beyond; /* a floor set above the largest int64 (every step is below it), or NULL */
     int closed;
     PyObject *on_step;
     PyObject *on_value;
@@ -171,6 +192,7 @@ static int logbuf_traverse(LogBuffer *self, visitproc visit, void *arg) {
 
 static int logbuf_clear_refs(LogBuffer *self) {
     Py_CLEAR(self->series);
+    Py_CLEAR(self->floor_beyond);
     Py_CLEAR(self->on_step);
     Py_CLEAR(self->on_value);
     Py_CLEAR(self->on_full);
@@ -183,28 +205,39 @@ static void logbuf_dealloc(LogBuffer *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+static PyObject *logbuf_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    LogBuffer *self = (LogBuffer *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    self->series = PyDict_New(); /* usable (empty, no callbacks called) even if __init__ never runs */
+    if (self->series == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    self->capacity = 1;
+    self->on_step = Py_NewRef(Py_None);
+    self->on_value = Py_NewRef(Py_None);
+    self->on_full = Py_NewRef(Py_None);
+    return (PyObject *)self;
+}
+
 static int logbuf_init(LogBuffer *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"capacity", "on_step", "on_value", "on_full", NULL};
     Py_ssize_t capacity;
     PyObject *on_step, *on_value, *on_full;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "nOOO", kwlist, &capacity, &on_step, &on_value, &on_full))
         return -1;
-    if (capacity < 1) {
-        PyErr_SetString(PyExc_ValueError, "capacity must be >= 1.");
+    if (capacity < 1 || capacity > MAX_CAPACITY) {
+        PyErr_Format(PyExc_ValueError, "capacity must be between 1 and %zd.", MAX_CAPACITY);
         return -1;
     }
-    PyObject *series = PyDict_New();
-    if (series == NULL) return -1;
-    Py_XSETREF(self->series, series);
+    PyDict_Clear(self->series);
     self->capacity = capacity;
     self->floor = 0;
+    Py_CLEAR(self->floor_beyond);
     self->closed = 0;
-    Py_INCREF(on_step);
-    Py_XSETREF(self->on_step, on_step);
-    Py_INCREF(on_value);
-    Py_XSETREF(self->on_value, on_value);
-    Py_INCREF(on_full);
-    Py_XSETREF(self->on_full, on_full);
+    Py_XSETREF(self->on_step, Py_NewRef(on_step));
+    Py_XSETREF(self->on_value, Py_NewRef(on_value));
+    Py_XSETREF(self->on_full, Py_NewRef(on_full));
     return 0;
 }
 
@@ -217,14 +250,9 @@ static PyObject *logbuf_log(LogBuffer *self, PyObject *const *args, Py_ssize_t n
                      "e.g. log(step, loss=0.5); got %zd positional arguments.", nargs);
         return NULL;
     }
-    if (self->series == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "LogBuffer.__init__ was not called.");
-        return NULL;
-    }
     long long step = -1;
-    int slow = self->closed || !PyLong_CheckExact(args[0]);
-    PyObject *step_obj = args[0];
-    Py_INCREF(step_obj);
+    int slow = self->closed || self->floor_beyond != NULL || !PyLong_CheckExact(args[0]);
+    PyObject *step_obj = Py_NewRef(args[0]);
     if (!slow) {
         int overflow = 0;
         step = PyLong_AsLongLongAndOverflow(step_obj, &overflow);
@@ -234,24 +262,28 @@ static PyObject *logbuf_log(LogBuffer *self, PyObject *const *args, Py_ssize_t n
         PyObject *checked = PyObject_CallOneArg(self->on_step, step_obj);
         Py_DECREF(step_obj);
         if (checked == NULL) return NULL;
-        step = PyLong_AsLongLong(checked);
         step_obj = checked;
+        step = PyLong_AsLongLong(step_obj);
         if (step == -1 && PyErr_Occurred()) {
             Py_DECREF(step_obj);
             return NULL;
         }
     }
     Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
-    PyObject *stack[MAX_STACK_METRICS];
-    PyObject **converted = nkw <= MAX_STACK_METRICS ? stack : PyMem_Calloc(nkw, sizeof(PyObject *));
+    /* per metric: its checked value (a new reference, or NULL for an exact float), its series (a new
+       reference) and whether this call created that series (not a reference) */
+    PyObject *stack[3 * MAX_STACK_METRICS];
+    PyObject **converted = nkw <= MAX_STACK_METRICS ? stack : PyMem_Calloc(3 * nkw, sizeof(PyObject *));
     if (converted == NULL) {
         Py_DECREF(step_obj);
         return PyErr_NoMemory();
     }
+    Series **series = (Series **)(converted + nkw);
+    PyObject **created = converted + 2 * nkw;
     PyObject *result = NULL;
-    Py_ssize_t i;
-    for (i = 0; i < nkw; i++) converted[i] = NULL;
-    /* first pass: every value that is not an exact float is checked (or converted) by on_value */
+    Py_ssize_t i, n_created = 0;
+    for (i = 0; i < 3 * nkw; i++) converted[i] = NULL;
+    /* 1. every value that is not an exact float is checked (or converted) by on_value */
     for (i = 0; i < nkw; i++) {
         PyObject *value = args[1 + i];
         if (PyFloat_CheckExact(value)) continue;
@@ -259,48 +291,64 @@ static PyObject *logbuf_log(LogBuffer *self, PyObject *const *args, Py_ssize_t n
         converted[i] = PyObject_Vectorcall(self->on_value, call_args, 3, NULL);
         if (converted[i] == NULL) goto done;
     }
-    /* second pass: store */
-    int full = 0;
+    /* 2. every metric gets its series (creating one may run a GC, so nothing is reserved yet) */
     for (i = 0; i < nkw; i++) {
         PyObject *name = PyTuple_GET_ITEM(kwnames, i);
         Series *s = (Series *)PyDict_GetItemWithError(self->series, name);
         if (s != NULL) {
-            Py_INCREF(s); /* held while appending: an allocation may run a collection */
+            Py_INCREF(s);
         } else {
-            if (PyErr_Occurred()) goto done;
+            if (PyErr_Occurred()) goto undo;
             s = series_new(self->capacity);
-            if (s == NULL || PyDict_SetItem(self->series, name, (PyObject *)s) < 0) {
-                Py_XDECREF(s);
-                goto done;
+            if (s == NULL) goto undo;
+            if (PyDict_SetItem(self->series, name, (PyObject *)s) < 0) {
+                Py_DECREF(s);
+                goto undo;
             }
+            created[i] = (PyObject *)s;
+            n_created++;
         }
-        int rc = series_append(s, step, converted[i] != NULL ? converted[i] : args[1 + i]);
-        if (s->n >= self->capacity) full = 1;
-        Py_DECREF(s);
-        if (rc < 0) goto done;
+        series[i] = s;
+    }
+    /* 3. room for every point (allocates nothing GC-tracked: no code runs from here to the store) */
+    for (i = 0; i < nkw; i++) {
+        PyObject *value = converted[i] != NULL ? converted[i] : args[1 + i];
+        if (series_reserve(series[i], !PyFloat_Check(value)) < 0) goto undo;
+    }
+    /* 4. store: allocates nothing, cannot fail */
+    int full = 0;
+    for (i = 0; i < nkw; i++) {
+        series_store(series[i], step, converted[i] != NULL ? converted[i] : args[1 + i]);
+        if (series[i]->n >= self->capacity) full = 1;
     }
     self->floor = step;
+    Py_CLEAR(self->floor_beyond);
     if (full) {
         result = PyObject_CallNoArgs(self->on_full);
         if (result == NULL) goto done;
         Py_DECREF(result);
     }
     result = Py_NewRef(Py_None);
+    goto done;
+undo: /* a metric first seen in this call leaves no trace */
+    if (n_created) {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        for (i = 0; i < nkw; i++) {
+            PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+            if (created[i] != NULL && PyDict_GetItem(self->series, name) == created[i])
+                PyDict_DelItem(self->series, name);
+        }
+        PyErr_Restore(type, value, traceback);
+    }
 done:
-    for (i = 0; i < nkw; i++) Py_XDECREF(converted[i]);
+    for (i = 0; i < 2 * nkw; i++) Py_XDECREF(converted[i]); /* the values and the series held */
     if (converted != stack) PyMem_Free(converted);
     Py_DECREF(step_obj);
     return result;
 }
 
-static Series *logbuf_series(LogBuffer *self, PyObject *name) {
-    Series *s = (Series *)PyDict_GetItemWithError(self->series, name);
-    if (s == NULL && !PyErr_Occurred()) PyErr_Format(PyExc_KeyError, "%R", name);
-    return s;
-}
-
-/* {name: item} over the non-empty series; item: its size, or (chunks) its whole read() */
-static PyObject *logbuf_collect(LogBuffer *self, int chunks) {
+static PyObject *logbuf_sizes_or_chunks(LogBuffer *self, int chunks) {
     PyObject *out = PyDict_New();
     if (out == NULL) return NULL;
     PyObject *name, *value;
@@ -308,30 +356,39 @@ static PyObject *logbuf_collect(LogBuffer *self, int chunks) {
     while (PyDict_Next(self->series, &pos, &name, &value)) {
         Series *s = (Series *)value;
         if (s->n == 0) continue;
+        Py_INCREF(name);
+        Py_INCREF(s); /* series_read may run a GC, and that code may change the dict */
         PyObject *item = chunks ? series_read(s, 0, s->n) : PyLong_FromSsize_t(s->n);
-        if (item == NULL || PyDict_SetItem(out, name, item) < 0) {
-            Py_XDECREF(item);
+        int rc = item == NULL ? -1 : PyDict_SetItem(out, name, item);
+        Py_XDECREF(item);
+        Py_DECREF(s);
+        Py_DECREF(name);
+        if (rc < 0) {
             Py_DECREF(out);
             return NULL;
         }
-        Py_DECREF(item);
     }
     return out;
 }
 
-static PyObject *logbuf_sizes(LogBuffer *self, PyObject *Py_UNUSED(ignored)) { return logbuf_collect(self, 0); }
+static PyObject *logbuf_sizes(LogBuffer *self, PyObject *Py_UNUSED(ignored)) {
+    return logbuf_sizes_or_chunks(self, 0);
+}
 
 static PyObject *logbuf_read(LogBuffer *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "read(name, start, stop) takes 3 arguments.");
         return NULL;
     }
-    Py_ssize_t start = PyLong_AsSsize_t(args[1]);
+    Py_ssize_t start = PyNumber_AsSsize_t(args[1], NULL); /* clamped, like a slice */
     if (start == -1 && PyErr_Occurred()) return NULL;
-    Py_ssize_t stop = PyLong_AsSsize_t(args[2]);
+    Py_ssize_t stop = PyNumber_AsSsize_t(args[2], NULL);
     if (stop == -1 && PyErr_Occurred()) return NULL;
-    Series *s = logbuf_series(self, args[0]);
-    if (s == NULL) return NULL;
+    Series *s = (Series *)PyDict_GetItemWithError(self->series, args[0]);
+    if (s == NULL) {
+        if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, args[0]);
+        return NULL;
+    }
     Py_INCREF(s);
     PyObject *out = series_read(s, start, stop);
     Py_DECREF(s);
@@ -339,15 +396,15 @@ static PyObject *logbuf_read(LogBuffer *self, PyObject *const *args, Py_ssize_t 
 }
 
 static PyObject *logbuf_take(LogBuffer *self, PyObject *Py_UNUSED(ignored)) {
-    PyObject *out = logbuf_collect(self, 1);
+    PyObject *out = logbuf_sizes_or_chunks(self, 1);
     if (out == NULL) return NULL;
     /* only once every chunk is out: empty the buffers */
     PyObject *name, *value;
     Py_ssize_t pos = 0;
     while (PyDict_Next(self->series, &pos, &name, &value)) {
-        Series *s = (Series *)value;
-        s->n = 0;
-        Py_CLEAR(s->objects);
+        Series *s = (Series *)Py_NewRef(value); /* the reset's decrefs may run code */
+        series_reset(s);
+        Py_DECREF(s);
     }
     return out;
 }
@@ -357,16 +414,26 @@ static PyObject *logbuf_clear(LogBuffer *self, PyObject *Py_UNUSED(ignored)) {
     Py_RETURN_NONE;
 }
 
-static PyObject *logbuf_get_floor(LogBuffer *self, void *closure) { return PyLong_FromLongLong(self->floor); }
+static PyObject *logbuf_get_floor(LogBuffer *self, void *closure) {
+    if (self->floor_beyond != NULL) return Py_NewRef(self->floor_beyond);
+    return PyLong_FromLongLong(self->floor);
+}
 
 static int logbuf_set_floor(LogBuffer *self, PyObject *value, void *closure) {
     if (value == NULL) {
         PyErr_SetString(PyExc_AttributeError, "floor cannot be deleted.");
         return -1;
     }
-    long long floor = PyLong_AsLongLong(value);
+    if (!PyLong_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "floor must be an int, got %.100s.", Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long long floor = PyLong_AsLongLongAndOverflow(value, &overflow);
     if (floor == -1 && PyErr_Occurred()) return -1;
-    self->floor = floor;
+    /* past the last int64 step (load_state_dict after step 2**63 - 1): every step is below it */
+    Py_XSETREF(self->floor_beyond, overflow > 0 ? Py_NewRef(value) : NULL);
+    self->floor = overflow > 0 ? LLONG_MAX : overflow < 0 ? LLONG_MIN : floor;
     return 0;
 }
 
@@ -414,7 +481,7 @@ static PyTypeObject LogBufferType = {
     .tp_clear = (inquiry)logbuf_clear_refs,
     .tp_dealloc = (destructor)logbuf_dealloc,
     .tp_init = (initproc)logbuf_init,
-    .tp_new = PyType_GenericNew,
+    .tp_new = logbuf_new,
     .tp_methods = logbuf_methods,
     .tp_getset = logbuf_getset,
 };

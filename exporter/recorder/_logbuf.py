@@ -33,6 +33,7 @@ import numpy as np
 __all__ = ["PyLogBuffer", "compiled", "new_log_buffer"]
 
 _MAX_STEP = 2**63 - 1  # steps are stored as int64; on_step refuses larger ones
+MAX_CAPACITY = 2**40  # values of one metric (as in _clogbuf.c)
 Chunk = tuple[bytes, bytes, list[tuple[int, Any]]]  # steps (int64), values (float64), (index, object)
 
 try:
@@ -51,8 +52,8 @@ class PyLogBuffer:
 
     def __init__(self, capacity: int, on_step: Callable[[Any], int], on_value: Callable[[str, Any, int], Any],
                  on_full: Callable[[], None]) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be >= 1.")
+        if not 1 <= capacity <= MAX_CAPACITY:
+            raise ValueError(f"capacity must be between 1 and {MAX_CAPACITY}.")
         self.capacity = capacity
         self.floor = 0
         self.closed = False
@@ -65,17 +66,16 @@ class PyLogBuffer:
         """Buffer one value per metric at ``step``."""
         if type(step) is not int or step < self.floor or step > _MAX_STEP or self.closed:
             step = self._on_step(step)
+        for value in metrics.values():  # all checked before any is stored (a scrape may read meanwhile)
+            if type(value) is not float:
+                self._log_slow(step, metrics)
+                return
         series = self._series
         full = False
-        created = None
         for name, value in metrics.items():
-            if type(value) is not float:
-                self._log_slow(step, metrics, created)
-                return
             buf = series.get(name)
             if buf is None:
                 buf = series[name] = []
-                created = (created or []) + [name]
             buf.append(step)
             buf.append(value)
             if len(buf) >= self._full_len:
@@ -84,14 +84,8 @@ class PyLogBuffer:
         if full:
             self._on_full()
 
-    def _log_slow(self, step: int, metrics: dict[str, Any], created: list[str] | None) -> None:
+    def _log_slow(self, step: int, metrics: dict[str, Any]) -> None:
         """A call with a value that is not a float: check all of them, then store them."""
-        for name, value in metrics.items():  # floats stored before this one go back out
-            if type(value) is not float:
-                break
-            del self._series[name][-2:]
-        for name in created or ():  # and metrics first seen in this call leave no trace
-            del self._series[name]
         on_value = self._on_value
         checked = {n: v if type(v) is float else on_value(n, v, step) for n, v in metrics.items()}
         full = False
@@ -113,7 +107,7 @@ class PyLogBuffer:
 
     def read(self, name: str, start: int, stop: int) -> Chunk:
         buf = self._series[name]
-        stop = min(stop, len(buf) // 2)  # the training thread may be between its two appends
+        stop = max(0, min(stop, len(buf) // 2))  # the training thread may be between its two appends
         start = max(0, min(start, stop))
         objects = [(i - start, o) for i, o in self._objects.get(name, ()) if start <= i < stop]
         steps = np.asarray(buf[2 * start:2 * stop:2], dtype=np.int64)
