@@ -74,8 +74,8 @@ def test_live_scans_only_values_logged_since_the_previous_read(monkeypatch) -> N
     from exporter.recorder import _live_scan
 
     converted = []
-    real = _live_scan.values_array
-    monkeypatch.setattr(_live_scan, "values_array", lambda v, o: converted.append(len(v) // 8) or real(v, o))
+    real = _live_scan.chunk_arrays
+    monkeypatch.setattr(_live_scan, "chunk_arrays", lambda c: converted.append(len(c[1]) // 8) or real(c))
     rec = CurveRecorder(budget=64)
     for s in range(1000):
         rec.log(s, loss=float(s))

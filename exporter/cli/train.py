@@ -62,8 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help=f"epochs (default: {DEFAULT_EPOCHS}; {QUICK_EPOCHS} with --quick)")
     # an option left out takes TrainConfig's default (with --all-models --quick: the main job's quick one)
     for flag, kind, text in _HOW_OPTIONS:
-        dest = flag[2:].replace("-", "_")
-        how.add_argument(flag, type=kind, default=None, help=f"{text} (default: {TRAIN_DEFAULTS[dest]})")
+        how.add_argument(flag, type=kind, default=None, help=f"{text} (default: {TRAIN_DEFAULTS[_dest(flag)]})")
     how.add_argument("--lookback", type=int, default=28)
     how.add_argument("--horizon", type=int, default=7)
     how.add_argument("--resume", help="checkpoint_*.pth to continue from (same options as that run; "
@@ -107,9 +106,14 @@ def _fail(command: str, exc: Exception) -> int:
     return 2
 
 
+def _dest(flag: str) -> str:
+    """``--batch-size`` -> ``batch_size`` (argparse's attribute, TrainConfig's field)."""
+    return flag[2:].replace("-", "_")
+
+
 def _how(args: argparse.Namespace) -> dict[str, object]:
     """The TrainConfig options given on the command line (``--grad-clip 0`` means no clipping)."""
-    names = [flag[2:].replace("-", "_") for flag, _, _ in _HOW_OPTIONS]
+    names = [_dest(flag) for flag, _, _ in _HOW_OPTIONS]
     given = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     if "grad_clip" in given:
         given["grad_clip"] = given["grad_clip"] or None
@@ -137,10 +141,11 @@ def _train(args: argparse.Namespace) -> int:
             args.product = "P001"  # the main job's default series
         series = SeriesSpec(args.mode, product=args.product, store=args.store, scope=args.scope,
                             aggregation=args.aggregation)
-        config = TrainConfig(epochs=epochs, **_how(args))
+        given = _how(args)
+        config = TrainConfig(epochs=epochs, **given)
         if args.all_models:
             main_job.run(args.root, series=series, epochs=epochs, quick=args.quick,
-                         config=None if args.quick else config, overrides=_how(args), port=args.port, addr=args.addr,
+                         config=None if args.quick else config, overrides=given, port=args.port, addr=args.addr,
                          db_url=args.db_url, linger=args.linger, quiet=args.quiet, sd_file=args.sd_file,
                          sd_address=args.sd_address,
                          data_csv=args.data, lookback=args.lookback, horizon=args.horizon,

@@ -48,12 +48,12 @@ class M4Buckets:
             self._add_finite(steps[finite], values[finite])
         nf = ~finite
         idx = (steps[nf] - self.origin) // self.width
-        starts = np.flatnonzero(np.concatenate(([True], idx[1:] != idx[:-1])))
+        starts = np.concatenate(([0], _bucket_changes(idx)))
         self._merge_first("nonfinite", idx[starts], steps[nf][starts], values[nf][starts])
 
     def _add_finite(self, steps: np.ndarray, values: np.ndarray) -> None:
         idx = (steps - self.origin) // self.width
-        cut = np.flatnonzero(idx[1:] != idx[:-1]) + 1
+        cut = _bucket_changes(idx)
         if cut.size < _FEW_GROUPS:  # long runs: a chunk spans a few wide buckets; NumPy per group
             bounds = [0, *cut.tolist(), idx.size]
             for lo, hi in zip(bounds[:-1], bounds[1:]):
@@ -166,3 +166,8 @@ class M4Buckets:
         obj.steps = {s: np.asarray(state["steps"][s], dtype=np.int64) for s in _SLOTS}
         obj.values = {s: np.asarray(state["values"][s], dtype=np.float64) for s in _SLOTS}
         return obj
+
+
+def _bucket_changes(idx: np.ndarray) -> np.ndarray:
+    """Positions in sorted bucket ids ``idx`` where a new bucket starts (0 excluded)."""
+    return np.flatnonzero(idx[1:] != idx[:-1]) + 1

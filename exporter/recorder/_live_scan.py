@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._values import count_steps, values_array
+from ._values import chunk_arrays, count_steps
 from .live import BestLive, LineLive, LiveView
 
 if TYPE_CHECKING:
@@ -66,8 +66,7 @@ def build_live_view(rec: CurveRecorder) -> LiveView:
         if acc is None:
             acc = rec._pending_live[name] = PendingLive()
         if n > acc.seen:
-            steps_bytes, values_bytes, objects = rec._buf.read(name, acc.seen, n)
-            steps, values = np.frombuffer(steps_bytes, dtype=np.int64), values_array(values_bytes, objects)
+            steps, values = chunk_arrays(rec._buf.read(name, acc.seen, n))
             acc.seen = n
             acc.scan(steps, values, best.mode if best is not None and best.metric == name else None)
             rec._line(name).window.add(now, values)

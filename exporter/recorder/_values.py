@@ -17,7 +17,7 @@ from .errors import RecorderError
 _NUMPY_NUMBERS = frozenset({np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
                             np.uint64, np.uint32, np.uint16, np.uint8})
 
-__all__ = ["check_step", "check_value", "count_steps", "values_array"]
+__all__ = ["check_step", "check_value", "chunk_arrays", "coerce_value", "count_steps"]
 
 
 def check_step(step: Any) -> int:
@@ -60,9 +60,26 @@ def check_value(name: str, value: Any, step: int) -> bool:
     )
 
 
-def values_array(values: bytes, objects: list[tuple[int, Any]]) -> np.ndarray:
-    """A log buffer's float64 values, with its tensors (``(index, tensor)``) converted in one batch
-    per device (one sync), never one ``.item()`` per value."""
+def coerce_value(name: str, value: Any, step: int) -> Any:
+    """The log buffer's ``on_value``: a value that is not a float, as a float, or the tensor itself."""
+    if check_value(name, value, step):
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        raise RecorderError(f"Metric {name!r} at step {step} is {value}, too large for a float64; "
+                            "log it scaled down (or as its logarithm).") from None
+
+
+def chunk_arrays(chunk: tuple[bytes, bytes, list[tuple[int, Any]]]) -> tuple[np.ndarray, np.ndarray]:
+    """A log buffer chunk (``read``/``take``) as int64 steps and float64 values."""
+    steps, values, objects = chunk
+    return np.frombuffer(steps, dtype=np.int64), _values_array(values, objects)
+
+
+def _values_array(values: bytes, objects: list[tuple[int, Any]]) -> np.ndarray:
+    """The float64 values, with the tensors (``(index, tensor)``) converted in one batch per device
+    (one sync), never one ``.item()`` per value."""
     out = np.frombuffer(values, dtype=np.float64)
     if not objects:
         return out

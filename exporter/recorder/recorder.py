@@ -15,7 +15,7 @@ from ._charts import Charts
 from ._line import Line
 from ._live_scan import PendingLive, build_live_view
 from ._logbuf import new_log_buffer
-from ._values import check_step, check_value, count_steps, values_array
+from ._values import check_step, chunk_arrays, coerce_value, count_steps
 from .best import BestPoint, BestTracker
 from .errors import RecorderError
 from .live import LiveView
@@ -80,8 +80,8 @@ class CurveRecorder:
         self._lines: dict[str, Line] = {}
         self._best: BestTracker | None = None
         # the hot path: log() is the buffer's own (compiled) method; it calls back only for an
-        # unusual step (_unusual_step), a value that is not a float (_coerce), a full buffer (_flush)
-        self._buf = new_log_buffer(FLUSH_EVERY, self._unusual_step, self._coerce, self._flush)
+        # unusual step (_unusual_step), a value that is not a float (coerce_value), a full buffer (_flush)
+        self._buf = new_log_buffer(FLUSH_EVERY, self._unusual_step, coerce_value, self._flush)
         self.log = self._buf.log
         self._pending_live: dict[str, PendingLive] = {}  # what scrapes learnt of the buffers
         self._last_step = -1
@@ -125,16 +125,6 @@ class CurveRecorder:
             self._purge(step)
         return step
 
-    def _coerce(self, name: str, value: Any, step: int) -> Any:
-        """The log buffer's slow path for a value that is not a float: a float, or the tensor."""
-        if check_value(name, value, step):
-            return value
-        try:
-            return float(value)
-        except OverflowError:
-            raise RecorderError(f"Metric {name!r} at step {step} is {value}, too large for a float64; "
-                                "log it scaled down (or as its logarithm).") from None
-
     def set_epoch(self, epoch: int) -> None:
         """Record the current epoch (shown live)."""
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
@@ -151,10 +141,9 @@ class CurveRecorder:
             now, unixtime = time.monotonic(), time.time()
             before: dict[str, Any] = {}
             chunks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-            for metric, (steps, values, objects) in taken.items():
+            for metric, chunk in taken.items():
                 line = self._line(metric)
-                s = np.frombuffer(steps, dtype=np.int64)
-                v = values_array(values, objects)
+                s, v = chunk_arrays(chunk)
                 before[metric] = line.last
                 chunks[metric] = (s, v)
                 seen = pending_live[metric].seen if metric in pending_live else 0
