@@ -6,10 +6,10 @@ WORKDIR /app
 # torch first, pinned, from the CPU index: no resolver ever pulls a CUDA build.
 RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY exporter ./exporter
 COPY trainers ./trainers
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir ".[trainers]"
 
 RUN useradd --create-home curvewatch && mkdir -p /data && chown curvewatch /data
 USER curvewatch

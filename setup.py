@@ -1,4 +1,8 @@
-"""Build the one compiled module: CurveRecorder.log()'s hot path (everything else is in pyproject.toml).
+"""Map the import name onto the design card's folders and build the one compiled module.
+
+``curvewatch`` is the only top-level package installed: its source is ``exporter/`` (the library)
+and ``curvewatch.trainers`` comes from ``trainers/`` (the bundled forecasters). Every sub-package
+under either folder is found here, so a new one needs no edit.
 
 The extension is optional: without a C compiler, pip installs curvewatch anyway and the recorder
 uses the pure-Python twin in exporter/recorder/_logbuf.py (same results, slower log()); the test
@@ -6,6 +10,21 @@ fixture tests/fixtures/log_buffer.py fails when it was not built. After editing
 exporter/recorder/_clogbuf.c, rebuild with `.venv/bin/pip install -e .` (scripts/setup.sh does).
 """
 
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 
-setup(ext_modules=[Extension("exporter.recorder._clogbuf", ["exporter/recorder/_clogbuf.c"], optional=True)])
+PACKAGE_DIRS = {"curvewatch": "exporter", "curvewatch.trainers": "trainers"}
+
+
+def _packages() -> list[str]:
+    found = []
+    for name, folder in PACKAGE_DIRS.items():
+        found.append(name)
+        found.extend(f"{name}.{sub}" for sub in find_packages(folder) if not sub.startswith("tests"))
+    return found
+
+
+setup(
+    package_dir=PACKAGE_DIRS,
+    packages=_packages(),
+    ext_modules=[Extension("curvewatch.recorder._clogbuf", ["exporter/recorder/_clogbuf.c"], optional=True)],
+)

@@ -14,10 +14,9 @@ import threading
 import time
 
 import requests
+from curvewatch import CurveRecorder
+from curvewatch.prom import Exporter, RunInfo
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
-
-from exporter import CurveRecorder
-from exporter.prom import Exporter, RunInfo
 
 SCRAPE_EVERY_S = 0.1
 

@@ -25,11 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import tsdownsample
+from curvewatch import CurveRecorder
+from curvewatch.recorder._logbuf import compiled
+from curvewatch.synthetic import synthetic_run
 from raster import Frame, pixel_error, rasterise
-
-from exporter import CurveRecorder
-from exporter.recorder._logbuf import compiled
-from exporter.synthetic import synthetic_run
 
 HERE = Path(__file__).resolve().parent
 BUDGETS = (1000, 4000)

@@ -20,9 +20,8 @@ import time
 import urllib.request
 
 import torch
-
-from trainers import MODEL_TYPES, SeriesSpec, TrainConfig, build_model, fit, generate_sales, make_recorder
-from trainers.data import make_windows, select_series
+from curvewatch.trainers import MODEL_TYPES, SeriesSpec, TrainConfig, build_model, fit, generate_sales, make_recorder
+from curvewatch.trainers.data import make_windows, select_series
 
 
 def _scraper(url: str, stop: threading.Event) -> None:
@@ -50,7 +49,7 @@ def _one(model_type: str, windows, config: TrainConfig, instrumented: bool) -> f
     recorder = exporter = None
     stop = threading.Event()
     if instrumented:
-        from exporter.prom import Exporter, RunInfo
+        from curvewatch.prom import Exporter, RunInfo
 
         recorder = make_recorder()
         exporter = Exporter(recorder, run=RunInfo(run_id=f"bench-{model_type}", model_type=model_type))

@@ -1,50 +1,16 @@
 #!/usr/bin/env bash
-# Set up curvewatch on a fresh machine: Debian packages the tests and the stack need,
-# a virtualenv in .venv/, torch==2.13.0 (CPU build, installed first and pinned so no
-# resolver ever pulls a CUDA build), then the project with its pinned dev tools.
-# Idempotent: a second run installs nothing new.
+# Set up curvewatch's main job on a fresh machine: a virtualenv in .venv/, torch==2.13.0 (CPU
+# build, installed first and pinned so no resolver ever pulls a CUDA build), then curvewatch with
+# the bundled forecasters (core + [trainers]). The Debian servers and tools the tests use are
+# installed by scripts/setup-tests.sh, not here. Idempotent: a second run installs nothing new.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# gcc builds CurveRecorder.log()'s C hot path (exporter/recorder/_clogbuf.c); the tests require it.
-DEBIAN_PACKAGES=(prometheus prometheus-pushgateway prometheus-alertmanager postgresql docker-compose gcc)
-DEBIAN_BINARIES=(promtool prometheus-pushgateway amtool pg_ctlcluster docker-compose gcc)
 PYTHON="${PYTHON:-python3}"
-
-missing=()
-for i in "${!DEBIAN_BINARIES[@]}"; do
-    command -v "${DEBIAN_BINARIES[$i]}" >/dev/null 2>&1 || missing+=("${DEBIAN_PACKAGES[$i]}")
-done
-# ... and the Python headers of the interpreter the venv is made from (Debian's python3: python3-dev)
-if ! "$PYTHON" -c "import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(
-        sysconfig.get_paths()['include'], 'Python.h')))"; then
-    missing+=(python3-dev)
-fi
-if [ "${#missing[@]}" -gt 0 ]; then
-    if command -v apt-get >/dev/null 2>&1; then
-        SUDO=""
-        [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-        echo "setup: installing Debian packages: ${missing[*]}"
-        $SUDO apt-get update -q
-        # The packages' own services would listen on every interface (:9090, :9091, :9093, :5432);
-        # the tests start their own servers on 127.0.0.1, so keep the packaged ones from starting.
-        no_start=""
-        if [ ! -e /usr/sbin/policy-rc.d ]; then
-            printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
-            $SUDO chmod +x /usr/sbin/policy-rc.d
-            no_start=1
-        fi
-        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-        [ -n "$no_start" ] && $SUDO rm -f /usr/sbin/policy-rc.d
-        if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-            $SUDO systemctl disable --now prometheus prometheus-pushgateway prometheus-alertmanager \
-                >/dev/null 2>&1 || true
-        fi
-    else
-        echo "setup: these Debian packages are missing and apt-get is not available: ${missing[*]}" >&2
-        echo "setup: install them with your package manager and run this script again." >&2
-        exit 1
-    fi
+# gcc and the Python headers build CurveRecorder.log()'s C hot path (exporter/recorder/_clogbuf.c);
+# without them pip installs the pure-Python twin (slower log(), same results).
+if ! command -v gcc >/dev/null 2>&1; then
+    echo "setup: no gcc: the recorder will use its pure-Python log buffer (scripts/setup-tests.sh installs gcc)." >&2
 fi
 
 if [ ! -x .venv/bin/python ]; then
@@ -55,4 +21,6 @@ fi
 if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
     .venv/bin/pip install -q torch==2.13.0 ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
 fi
-.venv/bin/pip install -q -e ".[dev]"
+# Whatever torch is installed stays: every later install is constrained to it.
+.venv/bin/python -c "import torch; print(f'torch=={torch.__version__}')" > .venv/torch-constraint.txt
+.venv/bin/pip install -q -c .venv/torch-constraint.txt -e ".[${CURVEWATCH_EXTRAS:-trainers}]"

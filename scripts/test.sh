@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh) and run the whole test suite. pytest's exit 5 ("no tests
+# Set up (scripts/setup-tests.sh) and run the whole test suite. pytest's exit 5 ("no tests
 # collected") is a failure here, never a pass.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh || exit 1
+bash scripts/setup-tests.sh || exit 1
 .venv/bin/python -m pytest "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then

@@ -22,9 +22,8 @@ import time
 from pathlib import Path
 
 import torch
-
-from exporter.prom import Exporter, RunInfo
-from trainers.recording import make_recorder
+from curvewatch.prom import Exporter, RunInfo
+from curvewatch.trainers.recording import make_recorder
 
 STEPS_PER_SECOND = 20.0
 EPOCH_STEPS = 10

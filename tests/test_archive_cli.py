@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from curvewatch.archive import ModelArchive
+from curvewatch.cli import main
 from test_archive_support import KEY, commit_version, tamper
-
-from exporter.archive import ModelArchive
-from exporter.cli import main
 
 
 @pytest.fixture
@@ -109,7 +108,7 @@ def test_console_entry_point_runs_in_a_real_process(tmp_path: Path) -> None:
     with ModelArchive(root) as archive:
         commit_version(archive)
     done = subprocess.run(
-        [sys.executable, "-m", "exporter", "versions", "verify", KEY.identifier, "--root", str(root), "--json"],
+        [sys.executable, "-m", "curvewatch", "versions", "verify", KEY.identifier, "--root", str(root), "--json"],
         capture_output=True,
         text=True,
         timeout=120,

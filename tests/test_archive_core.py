@@ -9,9 +9,7 @@ import filelock
 import pytest
 import sqlalchemy as sa
 import torch
-from test_archive_support import KEY, commit_version, make_recorder, tamper
-
-from exporter.archive import (
+from curvewatch.archive import (
     ModelArchive,
     ModelKey,
     RegistryCorruptError,
@@ -20,7 +18,8 @@ from exporter.archive import (
     atomic_torch_save,
     load_model,
 )
-from exporter.archive.registry import SCHEMA_VERSION, Registry
+from curvewatch.archive.registry import SCHEMA_VERSION, Registry
+from test_archive_support import KEY, commit_version, make_recorder, tamper
 
 
 @pytest.fixture
@@ -244,7 +243,7 @@ def test_schema_version_is_recorded_and_a_newer_schema_is_refused(archive: Model
 
 def test_duplicate_rows_are_refused_by_the_unique_constraint(archive: ModelArchive) -> None:
     archive.allocate(KEY)
-    from exporter.archive.registry import model_versions
+    from curvewatch.archive.registry import model_versions
 
     with pytest.raises(sa.exc.IntegrityError), archive.registry.engine.begin() as conn:
         conn.execute(

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from curvewatch.archive import IdentifierError, ModelKey, archive_path
+from curvewatch.archive.naming import MAX_FIELD_LENGTH, parse_version_dir
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from exporter.archive import IdentifierError, ModelKey, archive_path
-from exporter.archive.naming import MAX_FIELD_LENGTH, parse_version_dir
 
 KEYS = [
     (ModelKey.product("P001", scope="all", model_type="mlstm"), "product_P001_all_mlstm", "product/P001_all/mlstm"),

@@ -14,16 +14,15 @@ import signal
 from pathlib import Path
 
 import pytest
-
-from exporter.archive import COMMIT_STAGES, ModelArchive, ModelKey
-from exporter.archive.atomic import atomic_write_bytes
-from exporter.archive.versions_file import VersionsFile
+from curvewatch.archive import COMMIT_STAGES, ModelArchive, ModelKey
+from curvewatch.archive.atomic import atomic_write_bytes
+from curvewatch.archive.versions_file import VersionsFile
 
 WORKERS = 16
 ROUNDS = 20
 _KEY = ModelKey.product("P001", scope="all", model_type="mlstm")
 _SPAWN = mp.get_context("forkserver")
-_SPAWN.set_forkserver_preload(["exporter.archive", "exporter.recorder", "test_archive_support"])
+_SPAWN.set_forkserver_preload(["curvewatch.archive", "curvewatch.recorder", "test_archive_support"])
 _JOIN_TIMEOUT_S = 120
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from exporter.archive import ModelArchive, ModelKey, VersionRecord, atomic_torch_save
-from exporter.recorder import CurveRecorder
+from curvewatch.archive import ModelArchive, ModelKey, VersionRecord, atomic_torch_save
+from curvewatch.recorder import CurveRecorder
 
 KEY = ModelKey.product("P001", scope="all", model_type="mlstm")
 

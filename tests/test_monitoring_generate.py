@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from exporter.cli import main
-from exporter.monitoring import (
+from curvewatch.cli import main
+from curvewatch.monitoring import (
     ALERT_PREFIX,
     DEFAULT_CONFIG,
     alerts,
@@ -17,7 +16,7 @@ from exporter.monitoring import (
     duration_seconds,
     generate_files,
 )
-from exporter.monitoring.prometheus_files import ALERT_RULES_FILE
+from curvewatch.monitoring.prometheus_files import ALERT_RULES_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 RUNBOOK = REPO / "prometheus" / "runbook.md"

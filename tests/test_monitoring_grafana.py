@@ -11,11 +11,10 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-
-from exporter.monitoring import DEFAULT_CONFIG, alerts
-from exporter.monitoring.compose import COMPOSE_FILE
-from exporter.monitoring.dashboards import DASHBOARD_FILES
-from exporter.monitoring.grafana_files import (
+from curvewatch.monitoring import DEFAULT_CONFIG, alerts
+from curvewatch.monitoring.compose import COMPOSE_FILE
+from curvewatch.monitoring.dashboards import DASHBOARD_FILES
+from curvewatch.monitoring.grafana_files import (
     ALERT_RULES_PROVISIONING,
     CONTACT_POINTS_PROVISIONING,
     DASHBOARDS_IN_CONTAINER,
@@ -24,16 +23,16 @@ from exporter.monitoring.grafana_files import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMAS = Path(REPO).parent / "shared" / "schemas" / "grafana-11.6"
+SCHEMAS = REPO / "tests" / "schemas" / "grafana-11.6"  # vendored: see its README.md
 BOARD_PATHS = [REPO / p for p in DASHBOARD_FILES.values()]
 
 
 def _schema(name: str) -> Path:
-    """A schema file of ``../shared/schemas/grafana-11.6/``; fails (never skips) when it is missing."""
+    """A schema file of ``tests/schemas/grafana-11.6/``; fails (never skips) when it is missing."""
     path = SCHEMAS / name
     if not path.is_file():
-        pytest.fail(f"The Grafana 11.6 JSON schemas must be in ../shared/schemas/grafana-11.6/ next to the "
-                    f"repository ({SCHEMAS}); {name} is missing there. Put the schema files there and run again.")
+        pytest.fail(f"The Grafana 11.6 JSON schemas must be in tests/schemas/grafana-11.6/ ({SCHEMAS}); {name} is "
+                    f"missing there. Copy it unchanged from grafana-foundation-sdk (see that folder's README.md).")
     return path
 
 
@@ -76,7 +75,7 @@ def test_check_jsonschema_rejects_a_broken_dashboard(tmp_path: Path) -> None:
 
 
 def test_a_missing_schema_fails_with_where_the_schemas_must_be() -> None:
-    with pytest.raises(pytest.fail.Exception, match=r"must be in \.\./shared/schemas/grafana-11\.6/") as failed:
+    with pytest.raises(pytest.fail.Exception, match=r"must be in tests/schemas/grafana-11\.6/") as failed:
         _schema("no-such-panel.jsonschema.json")
     assert "no-such-panel.jsonschema.json is missing" in str(failed.value)
 

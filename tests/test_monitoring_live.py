@@ -24,9 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from fixtures.prometheus import ServerProcess, poll, query, wait_for
-
-from exporter.monitoring import (
+from curvewatch.monitoring import (
     ALERT_PREFIX,
     DEFAULT_CONFIG,
     MonitoringConfig,
@@ -36,8 +34,9 @@ from exporter.monitoring import (
     generate_files,
     write_files,
 )
-from exporter.monitoring.prometheus_files import ALERTMANAGER_FILE, prometheus_config
-from exporter.monitoring.promql import Queries
+from curvewatch.monitoring.prometheus_files import ALERTMANAGER_FILE, prometheus_config
+from curvewatch.monitoring.promql import Queries
+from fixtures.prometheus import ServerProcess, poll, query, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINER = Path(__file__).with_name("monitoring_trainer.py")
@@ -111,8 +110,8 @@ def test_every_dashboard_and_recording_rule_expression_returns_data(prometheus_s
 
 
 def test_a_pushed_run_is_selected_like_a_scraped_one(prometheus_server, pushgateway_server) -> None:
-    from exporter.prom import Exporter, RunInfo
-    from trainers.recording import make_recorder
+    from curvewatch.prom import Exporter, RunInfo
+    from curvewatch.trainers.recording import make_recorder
 
     recorder = make_recorder(budget=100)
     for step in range(1, 21):

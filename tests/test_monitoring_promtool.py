@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from exporter.monitoring import ALERT_PREFIX, DEFAULT_CONFIG, alerts, duration_seconds
-from exporter.monitoring.compose import COMPOSE_FILE, DOCKER_HOST_NAME
-from exporter.monitoring.prometheus_files import ALERT_RULES_FILE, ALERTMANAGER_FILE, PROMETHEUS_FILE
-from exporter.monitoring.rule_tests import RULE_TESTS_FILE
+from curvewatch.monitoring import ALERT_PREFIX, DEFAULT_CONFIG, alerts, duration_seconds
+from curvewatch.monitoring.compose import COMPOSE_FILE, DOCKER_HOST_NAME
+from curvewatch.monitoring.prometheus_files import ALERT_RULES_FILE, ALERTMANAGER_FILE, PROMETHEUS_FILE
+from curvewatch.monitoring.rule_tests import RULE_TESTS_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -165,5 +164,5 @@ def test_dockerfile_installs_the_cpu_torch_pin_then_the_project() -> None:
     assert text.startswith("#") and "FROM python:3.11-slim" in text
     torch_line = next(line for line in text.splitlines() if "torch==" in line)
     assert "torch==2.13.0" in torch_line and "--index-url https://download.pytorch.org/whl/cpu" in torch_line
-    assert text.index("torch==2.13.0") < text.index("pip install --no-cache-dir .")
+    assert text.index("torch==2.13.0") < text.index("pip install --no-cache-dir \".[trainers]\"")
     assert '"curvewatch", "train"' in text

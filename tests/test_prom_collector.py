@@ -7,13 +7,12 @@ import math
 import subprocess
 
 import pytest
+from curvewatch import CurveRecorder
+from curvewatch.prom import CurveCollector, RunInfo
+from curvewatch.prom.collector import effective_state
+from curvewatch.recorder.live import BestLive, LineLive, LiveView
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-
-from exporter import CurveRecorder
-from exporter.prom import CurveCollector, RunInfo
-from exporter.prom.collector import effective_state
-from exporter.recorder.live import BestLive, LineLive, LiveView
 
 RUN = RunInfo(
     run_id="run-1",
@@ -183,7 +182,7 @@ def test_a_failing_recorder_never_breaks_the_scrape(caplog: pytest.LogCaptureFix
     collector = CurveCollector(registry=registry)
     collector.add(FakeRecorder(error=RuntimeError("boom")), RunInfo(run_id="broken", rank=0))
     collector.add(FakeRecorder(), RUN)
-    with caplog.at_level(logging.ERROR, logger="exporter.prom.collector"):
+    with caplog.at_level(logging.ERROR, logger="curvewatch.prom.collector"):
         generate_latest(registry)
         generate_latest(registry)  # logged once, not on every scrape
     assert [r.exc_info[1].args for r in caplog.records] == [("boom",)]
@@ -197,7 +196,7 @@ def test_a_failing_recorder_never_breaks_the_scrape(caplog: pytest.LogCaptureFix
 def test_a_malformed_view_is_left_out_whole(caplog: pytest.LogCaptureFixture) -> None:
     bad = make_view()
     object.__setattr__(bad, "best", (object(),))  # a view that cannot be read half-way through
-    with caplog.at_level(logging.ERROR, logger="exporter.prom.collector"):
+    with caplog.at_level(logging.ERROR, logger="curvewatch.prom.collector"):
         registry = scrape(FakeRecorder(bad))
         assert registry.get_sample_value("curvewatch_step", BASE) is None  # nothing half-exposed
     assert registry.get_sample_value("curvewatch_run_info", {**RUN.info_labels(), **BASE}) == 1.0

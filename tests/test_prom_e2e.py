@@ -9,12 +9,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from curvewatch import CurveRecorder
+from curvewatch.prom import Exporter, RunInfo
 from fixtures.prometheus import ServerProcess, query, start_prometheus, wait_for
 from test_prom_collector import RUN as COLLECTOR_RUN
 from test_prom_collector import TABLE
-
-from exporter import CurveRecorder
-from exporter.prom import Exporter, RunInfo
 
 RUN = dataclasses.replace(COLLECTOR_RUN, run_id="e2e")
 NAN_STEP = 30

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from curvewatch import CurveRecorder
+from curvewatch.prom import CertificateFileError, Exporter, PortInUseError, RunInfo, watch
 from fixtures.prometheus import free_port
 from fixtures.tls import TlsFiles, make_tls_files
-
-from exporter import CurveRecorder
-from exporter.prom import CertificateFileError, Exporter, PortInUseError, RunInfo, watch
 
 
 @pytest.fixture
@@ -151,7 +150,7 @@ def test_an_exception_in_live_is_logged_and_the_training_loop_continues(
 ) -> None:
     rec = FailingRecorder(budget=100)
     done = threading.Event()
-    with caplog.at_level(logging.ERROR, logger="exporter.prom.collector"), Exporter(rec, run="flaky") as exp:
+    with caplog.at_level(logging.ERROR, logger="curvewatch.prom.collector"), Exporter(rec, run="flaky") as exp:
 
         def train() -> None:
             for step in range(2000):

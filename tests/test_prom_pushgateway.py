@@ -6,11 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from curvewatch import CurveRecorder
+from curvewatch.prom import Exporter, PushError, RunInfo, watch
 from fixtures.prometheus import ServerProcess, free_port, start_prometheus, start_pushgateway, wait_for
 from prometheus_client.parser import text_string_to_metric_families
-
-from exporter import CurveRecorder
-from exporter.prom import Exporter, PushError, RunInfo, watch
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from exporter.prom import InvalidLabelValueError, RunInfo, endpoint_port, local_rank_from_env, rank_from_env
-from exporter.prom._names import MAX_LABEL_VALUE_LENGTH
+from curvewatch.prom import InvalidLabelValueError, RunInfo, endpoint_port, local_rank_from_env, rank_from_env
+from curvewatch.prom._names import MAX_LABEL_VALUE_LENGTH
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 
 import requests
+from curvewatch import CurveRecorder
+from curvewatch.prom import CurveCollector, RunInfo
+from curvewatch.prom.document_source import DocumentSource
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
-
-from exporter import CurveRecorder
-from exporter.prom import CurveCollector, RunInfo
-from exporter.prom.document_source import DocumentSource
 
 
 def saved_run(path: Path) -> CurveRecorder:
@@ -71,7 +70,7 @@ def test_curvewatch_serve_exposes_a_document_until_terminated(tmp_path: Path) ->
     path = tmp_path / "mlp" / "v1" / "curves.json"
     path.parent.mkdir(parents=True)
     saved_run(path)
-    argv = [sys.executable, "-m", "exporter", "serve", str(path), "--port", "0", "--model-type", "mlp"]
+    argv = [sys.executable, "-m", "curvewatch", "serve", str(path), "--port", "0", "--model-type", "mlp"]
     with subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         try:
             line = proc.stdout.readline()
@@ -90,7 +89,7 @@ def test_curvewatch_serve_exposes_a_document_until_terminated(tmp_path: Path) ->
 
 def test_curvewatch_serve_says_what_is_wrong_with_a_missing_document(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "exporter", "serve", str(tmp_path / "nope.json")],
+        [sys.executable, "-m", "curvewatch", "serve", str(tmp_path / "nope.json")],
         capture_output=True,
         text=True,
         timeout=60,

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from curvewatch import CurveRecorder
+from curvewatch.prom import Exporter, RunInfo
 from fixtures.prometheus import ServerProcess, poll, start_prometheus, targets_health, wait_for
 from fixtures.tls import SERVER_NAME, TlsFiles, make_tls_files
-
-from exporter import CurveRecorder
-from exporter.prom import Exporter, RunInfo
 
 USER, PASSWORD = "prometheus", "scrape-secret"
 

@@ -7,8 +7,7 @@ import math
 
 import numpy as np
 import pytest
-
-from exporter import (
+from curvewatch import (
     CurveDocumentError,
     CurveRecorder,
     decode_document,

@@ -7,12 +7,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from curvewatch import CurveRecorder, encode_document, validate_document
+from curvewatch.recorder import recorder as recorder_module
+from curvewatch.recorder._buckets import M4Buckets
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from exporter import CurveRecorder, encode_document, validate_document
-from exporter.recorder import recorder as recorder_module
-from exporter.recorder._buckets import M4Buckets
 
 pytestmark = pytest.mark.usefixtures("each_log_buffer")  # compiled and pure-Python log()
 

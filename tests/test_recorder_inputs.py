@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from exporter import CurveRecorder, RecorderError
+from curvewatch import CurveRecorder, RecorderError
 
 pytestmark = pytest.mark.usefixtures("each_log_buffer")  # compiled and pure-Python log()
 

@@ -6,9 +6,8 @@ import math
 import threading
 
 import pytest
-
-from exporter import CurveRecorder
-from exporter.recorder.live import LiveWindow
+from curvewatch import CurveRecorder
+from curvewatch.recorder.live import LiveWindow
 
 pytestmark = pytest.mark.usefixtures("each_log_buffer")  # compiled and pure-Python log()
 
@@ -71,7 +70,7 @@ def test_live_reads_from_another_thread_lose_nothing() -> None:
 
 
 def test_live_scans_only_values_logged_since_the_previous_read(monkeypatch) -> None:
-    from exporter.recorder import _live_scan
+    from curvewatch.recorder import _live_scan
 
     converted = []
     real = _live_scan.chunk_arrays

@@ -10,22 +10,21 @@ import sys
 import numpy as np
 import pytest
 import torch
+from curvewatch import CurveRecorder, RecorderError, encode_document
+from curvewatch.recorder import _logbuf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter import CurveRecorder, RecorderError, encode_document
-from exporter.recorder import _logbuf
-
 
 def test_the_compiled_log_buffer_is_built() -> None:
-    from exporter.recorder import _clogbuf  # scripts/setup.sh compiles it (pip install, gcc)
+    from curvewatch.recorder import _clogbuf  # scripts/setup.sh compiles it (pip install, gcc)
 
     assert _logbuf.compiled()
     assert isinstance(CurveRecorder().log.__self__, _clogbuf.LogBuffer)
 
 
 def _implementations() -> list:
-    from exporter.recorder import _clogbuf
+    from curvewatch.recorder import _clogbuf
 
     return [pytest.param(_clogbuf.LogBuffer, id="compiled"), pytest.param(_logbuf.PyLogBuffer, id="pure-python")]
 
@@ -243,7 +242,7 @@ def test_resuming_after_the_largest_step_purges_it_when_logged_again(each_log_bu
 
 GC_REENTRY = """
 import gc, sys
-from exporter.recorder._clogbuf import LogBuffer
+from curvewatch.recorder._clogbuf import LogBuffer
 target, action = sys.argv[1], sys.argv[2]
 buf = LogBuffer(1 << 20, int, lambda n, v, s: v, lambda: None)
 for i in range(200):
@@ -278,7 +277,7 @@ def test_compiled_log_buffer_survives_a_collection_that_empties_it_midway(target
 
 
 def test_compiled_log_buffer_without_init_is_empty_not_a_crash() -> None:
-    from exporter.recorder._clogbuf import LogBuffer
+    from curvewatch.recorder._clogbuf import LogBuffer
 
     buf = LogBuffer.__new__(LogBuffer)
     assert buf.sizes() == {} and buf.take() == {}

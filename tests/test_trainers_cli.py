@@ -7,11 +7,18 @@ import json
 
 import pytest
 import torch
+from curvewatch.archive import ModelArchive, load_model
+from curvewatch.cli import main
+from curvewatch.trainers import (
+    MODEL_TYPES,
+    SeriesSpec,
+    TrainConfig,
+    TrainingManager,
+    TrainRequest,
+    generate_sales,
+    main_job,
+)
 from fixtures.prometheus import wait_for
-
-from exporter.archive import ModelArchive, load_model
-from exporter.cli import main
-from trainers import MODEL_TYPES, SeriesSpec, TrainConfig, TrainingManager, TrainRequest, generate_sales, main_job
 
 FAST = ["--quick", "--epochs", "2", "--lookback", "14", "--horizon", "3", "--quiet", "--checkpoint-every", "1"]
 
@@ -92,7 +99,7 @@ def test_main_job_archives_four_versions_and_says_where_they_are(tmp_path):
 
 
 def test_real_prometheus_scrapes_the_gauges_of_a_training_run(tmp_path, prometheus_server):
-    from exporter.prom import Exporter
+    from curvewatch.prom import Exporter
 
     exporter = Exporter()
     port = exporter.start(port=0, addr="127.0.0.1")
@@ -214,7 +221,7 @@ def test_predict_finds_the_training_csv_from_anywhere_and_refuses_a_changed_one(
 
 
 def test_train_reads_the_archive_defaults_from_the_environment(tmp_path, monkeypatch, capsys):
-    from exporter.archive.settings import DB_URL_ENV, ROOT_ENV
+    from curvewatch.archive.settings import DB_URL_ENV, ROOT_ENV
 
     root, db = tmp_path / "env_root", tmp_path / "db" / "env_registry.sqlite3"
     db.parent.mkdir()
@@ -228,7 +235,7 @@ def test_train_reads_the_archive_defaults_from_the_environment(tmp_path, monkeyp
 
 
 def test_epochs_help_is_built_from_the_epoch_constants(capsys):
-    from trainers._constants import DEFAULT_EPOCHS, QUICK_EPOCHS
+    from curvewatch.trainers._constants import DEFAULT_EPOCHS, QUICK_EPOCHS
 
     with pytest.raises(SystemExit):
         main(["train", "--help"])
@@ -237,7 +244,7 @@ def test_epochs_help_is_built_from_the_epoch_constants(capsys):
 
 
 def test_train_registers_its_endpoint_for_file_sd_while_it_runs(tmp_path, monkeypatch):
-    from exporter.prom import discovery
+    from curvewatch.prom import discovery
 
     seen = []
     real_write = discovery.TargetFile.write

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from trainers import SalesDataError, SeriesSpec, TrainerInputError, generate_sales, load_sales_csv
-from trainers.data import make_windows, select_series
+from curvewatch.trainers import SalesDataError, SeriesSpec, TrainerInputError, generate_sales, load_sales_csv
+from curvewatch.trainers.data import make_windows, select_series
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
-
-from exporter.recorder import encode_document
-from trainers import (
+from curvewatch.recorder import encode_document
+from curvewatch.trainers import (
     CheckpointPaths,
     EarlyStoppingState,
     TrainConfig,
@@ -19,8 +18,8 @@ from trainers import (
     load_checkpoint,
     make_recorder,
 )
-from trainers.data import SeriesSpec, generate_sales, make_windows, select_series
-from trainers.metrics import RegressionSums
+from curvewatch.trainers.data import SeriesSpec, generate_sales, make_windows, select_series
+from curvewatch.trainers.metrics import RegressionSums
 
 TCN = {"channels": 8, "levels": 2}
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from exporter.archive import ModelArchive
-from trainers import SeriesSpec, TrainConfig, TrainingManager, TrainRequest, main_job
+from curvewatch.archive import ModelArchive
+from curvewatch.trainers import SeriesSpec, TrainConfig, TrainingManager, TrainRequest, main_job
 
 
 class RegistryDown(RuntimeError):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from trainers import MODEL_TYPES, TrainConfig, TrainerInputError, build_model, fit
-from trainers.data import Series, make_windows
+from curvewatch.trainers import MODEL_TYPES, TrainConfig, TrainerInputError, build_model, fit
+from curvewatch.trainers.data import Series, make_windows
 
 TINY = {"mlstm": {"d_model": 16, "num_blocks": 1}, "kan": {"hidden": 8}, "tcn": {"channels": 8, "levels": 2},
         "transformer": {"d_model": 16, "num_layers": 1, "dim_feedforward": 32}}

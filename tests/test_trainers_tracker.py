@@ -8,12 +8,11 @@ import logging
 import pytest
 import requests
 import torch
-
-from exporter.archive import ModelArchive, ModelKey
+from curvewatch.archive import ModelArchive, ModelKey
 
 
 def test_own_loop_with_tracker_commits_a_verifiable_version(tmp_path):
-    from trainers import RunTracker
+    from curvewatch.trainers import RunTracker
 
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 1)
@@ -44,7 +43,7 @@ def test_own_loop_with_tracker_commits_a_verifiable_version(tmp_path):
 
 
 def test_exception_in_tracker_marks_the_version_failed(tmp_path):
-    from trainers import RunTracker
+    from curvewatch.trainers import RunTracker
 
     key = ModelKey.store("S001", model_type="linear")
     with pytest.raises(RuntimeError, match="boom"):
@@ -55,7 +54,7 @@ def test_exception_in_tracker_marks_the_version_failed(tmp_path):
 
 
 def test_tracker_rejects_unknown_epoch_metrics(tmp_path):
-    from trainers import RunTracker
+    from curvewatch.trainers import RunTracker
 
     with RunTracker(ModelKey.store("S002", model_type="linear"), root=tmp_path / "m", serve=False) as run:
         with pytest.raises(ValueError, match="Unknown epoch metric"):
@@ -63,7 +62,7 @@ def test_tracker_rejects_unknown_epoch_metrics(tmp_path):
 
 
 def test_tracker_left_without_finish_marks_the_version_failed(tmp_path, caplog):
-    from trainers import RunTracker
+    from curvewatch.trainers import RunTracker
 
     key = ModelKey.store("S003", model_type="linear")
     with caplog.at_level(logging.WARNING, logger="curvewatch.trainers"):
@@ -78,7 +77,7 @@ def test_tracker_left_without_finish_marks_the_version_failed(tmp_path, caplog):
 
 
 def test_tracker_keeps_the_error_of_a_finish_that_failed_after_the_mark(tmp_path):
-    from trainers import RunTracker
+    from curvewatch.trainers import RunTracker
 
     class RegistryDown(RuntimeError):
         pass

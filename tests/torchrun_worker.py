@@ -14,9 +14,8 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-
-from exporter import CurveRecorder
-from exporter.prom import Exporter, RunInfo
+from curvewatch import CurveRecorder
+from curvewatch.prom import Exporter, RunInfo
 
 
 def main(base_port: int, ranks: str, out: Path) -> None:

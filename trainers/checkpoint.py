@@ -38,7 +38,7 @@ class CheckpointPaths:
 
 def save_file(obj: dict, path: str | Path) -> None:
     """``torch.save`` through a temporary file and ``os.replace`` (the archive's atomic writer)."""
-    from exporter.archive.atomic import atomic_torch_save
+    from curvewatch.archive.atomic import atomic_torch_save
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_torch_save(obj, path)

@@ -41,7 +41,7 @@ def run(root: str | Path = "saved_models", *, models: Sequence[str] = MODEL_TYPE
     ``sd_file`` registers the endpoint for Prometheus' file-based discovery while it is up. ``data_csv``
     trains on a sales CSV instead of the built-in data; ``serve=False`` runs without an endpoint.
     Without ``config``, the job's own one is used with ``overrides`` (TrainConfig fields) applied."""
-    from exporter.prom import Exporter
+    from curvewatch.prom import Exporter
 
     series = series or SeriesSpec("product", product="P001", scope="all")
     builtin = dict(QUICK_DATA if quick else BUILTIN_DATA)

@@ -67,7 +67,7 @@ class TrainingManager:
     def archive(self):
         """The ``ModelArchive`` (opened on first use, after the request has been checked)."""
         if self._archive is None:
-            from exporter.archive import ModelArchive
+            from curvewatch.archive import ModelArchive
 
             self._archive = ModelArchive(self.root, db_url=self.db_url)
         return self._archive
@@ -110,7 +110,7 @@ class TrainingManager:
         """Add the run to the shared exporter, or start one for it; ``(exporter, owned)``."""
         if self.exporter is None and not self.serve:
             return None, False
-        from exporter.prom import Exporter, RunInfo
+        from curvewatch.prom import Exporter, RunInfo
 
         key, series = prepared.key, prepared.request.series
         run = RunInfo(run_id=handle.run_id, model_type=key.model_type, mode=series.mode,

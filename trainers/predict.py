@@ -37,7 +37,7 @@ class Forecast:
 
 def load_version_model(version_path: str | Path) -> tuple[torch.nn.Module, dict]:
     """The version's model (weights from model.pth, ``weights_only``), in eval mode, and its metadata."""
-    from exporter.archive import load_model
+    from curvewatch.archive import load_model
 
     if not Path(version_path).is_dir():
         raise TrainerInputError(f"{version_path} is not a version directory; see `curvewatch versions list`.")

@@ -61,7 +61,7 @@ def load_data(request: TrainRequest) -> SalesData:
 
 def model_key(model_type: str, series: SeriesSpec):
     """The archive's ``ModelKey`` for this series (raises ``TrainerInputError`` for an id it cannot name)."""
-    from exporter.archive import IdentifierError, ModelKey
+    from curvewatch.archive import IdentifierError, ModelKey
 
     fields = series.key_fields()
     try:

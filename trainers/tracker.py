@@ -1,7 +1,7 @@
 """``RunTracker``: the same recording, live gauges and archiving for a training loop you wrote yourself.
 
-    from exporter.archive import ModelKey
-    from trainers import RunTracker
+    from curvewatch.archive import ModelKey
+    from curvewatch.trainers import RunTracker
 
     with RunTracker(ModelKey.product("P001", model_type="mymodel"), root="saved_models") as run:
         print(run.url)                                   # Prometheus scrape URL, live while training
@@ -59,8 +59,8 @@ class RunTracker:
         return None if self.exporter is None else self.exporter.url
 
     def __enter__(self) -> RunTracker:
-        from exporter.archive import ModelArchive
-        from exporter.prom import Exporter, RunInfo
+        from curvewatch.archive import ModelArchive
+        from curvewatch.prom import Exporter, RunInfo
 
         self.archive = self.archive or ModelArchive(self._root, db_url=self._db_url)
         self.handle = self.archive.allocate(self.key)

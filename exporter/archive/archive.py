@@ -142,7 +142,7 @@ class ModelArchive:
 
         ``model.pth`` must already be in the version directory (``atomic_torch_save``).
         """
-        from exporter.recorder import decode_document, encode_document, save_png, validate_document
+        from curvewatch.recorder import decode_document, encode_document, save_png, validate_document
 
         status = self._reserved_status(handle)
         if not handle.model_path.is_file():

@@ -9,7 +9,7 @@ import json
 import os
 from typing import Any
 
-from exporter._atomic import atomic_write, atomic_write_bytes
+from curvewatch._atomic import atomic_write, atomic_write_bytes
 
 from .naming import TEMP_MARKER
 

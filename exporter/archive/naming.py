@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter._atomic import TEMP_MARKER as _TEMP_MARKER
+from curvewatch._atomic import TEMP_MARKER as _TEMP_MARKER
 
 from .errors import IdentifierError
 

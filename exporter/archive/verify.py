@@ -37,7 +37,7 @@ def resolve_version(archive: ModelArchive, key: ModelKey, version: int | str) ->
 
 
 def _check_curves(directory: Any) -> tuple[list[str], Any]:
-    from exporter.recorder import CurveDocumentError, validate_document
+    from curvewatch.recorder import CurveDocumentError, validate_document
 
     try:
         obj = json.loads((directory / CURVES_FILE).read_bytes())

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 __all__ = ["build_parser", "main"]
 
 _COMMAND_MODULES = (
-    "exporter.cli.demo",  # curvewatch demo
-    "exporter.cli.versions",  # curvewatch versions list|show|verify|rebuild|delete
-    "exporter.cli.train",  # curvewatch train | predict | models
-    "exporter.cli.monitoring",  # curvewatch monitoring generate [--check]
-    "exporter.cli.serve",  # curvewatch serve (exporter endpoint over a curves.json)
+    "curvewatch.cli.demo",  # curvewatch demo
+    "curvewatch.cli.versions",  # curvewatch versions list|show|verify|rebuild|delete
+    "curvewatch.trainers.cli",  # curvewatch train | predict | models (the bundled forecasters)
+    "curvewatch.cli.monitoring",  # curvewatch monitoring generate [--check]
+    "curvewatch.cli.serve",  # curvewatch serve (exporter endpoint over a curves.json)
 )
 
 

@@ -20,8 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_demo(steps: int, budget: int, out: Path, seed: int = 0) -> dict[str, Path]:
     """Log a synthetic run step by step (as a training loop would) and save the documents."""
-    from exporter import CurveRecorder
-    from exporter.synthetic import synthetic_run
+    from curvewatch import CurveRecorder
+    from curvewatch.synthetic import synthetic_run
 
     cols = synthetic_run(steps, seed=seed)
     rec = CurveRecorder(budget=budget)
@@ -44,7 +44,7 @@ def run_demo(steps: int, budget: int, out: Path, seed: int = 0) -> dict[str, Pat
 def _main(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     paths = run_demo(args.steps, args.budget, args.out, args.seed)
-    from exporter import load_document
+    from curvewatch import load_document
 
     doc = load_document(paths["json"])
     best = doc["best"]

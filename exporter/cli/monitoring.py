@@ -36,7 +36,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _generate(args: argparse.Namespace) -> int:
     try:
-        from exporter.monitoring import DEFAULT_CONFIG, check_files, generate_files, write_files
+        from curvewatch.monitoring import DEFAULT_CONFIG, check_files, generate_files, write_files
     except ModuleNotFoundError as exc:
         if exc.name != "grafana_foundation_sdk":
             raise

@@ -39,9 +39,9 @@ def default_run_id(path: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from exporter.prom import Exporter, RunInfo
-    from exporter.prom.document_source import DocumentSource
-    from exporter.recorder import CurveDocumentError
+    from curvewatch.prom import Exporter, RunInfo
+    from curvewatch.prom.document_source import DocumentSource
+    from curvewatch.recorder import CurveDocumentError
 
     if args.run_id and len(args.paths) > 1:
         print("curvewatch serve: --run-id names one document; drop it to name each by its folder.", file=sys.stderr)

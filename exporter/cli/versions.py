@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from exporter.archive.settings import DB_URL_ENV, DEFAULT_ROOT, ROOT_ENV, default_db_url, default_root
+from curvewatch.archive.settings import DB_URL_ENV, DEFAULT_ROOT, ROOT_ENV, default_db_url, default_root
 
 __all__ = ["register"]
 
@@ -67,8 +67,8 @@ def _targets(archive: Any, args: argparse.Namespace) -> list[tuple[str, int]]:
         return [(r.identifier, r.version) for r in archive.list() if r.status == "complete"]
     if not args.identifier:
         raise SystemExit("curvewatch versions verify: give an IDENTIFIER [VERSION], or --all.")
-    from exporter.archive import ModelKey
-    from exporter.archive.verify import resolve_version
+    from curvewatch.archive import ModelKey
+    from curvewatch.archive.verify import resolve_version
 
     return [(args.identifier, resolve_version(archive, ModelKey.parse(args.identifier), _version_arg(args.version)))]
 
@@ -122,9 +122,8 @@ def _version_arg(text: str) -> int | str:
 
 def _guarded(func: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
+        from curvewatch.archive import ArchiveError, ModelArchive
         from sqlalchemy.exc import OperationalError
-
-        from exporter.archive import ArchiveError, ModelArchive
 
         if not os.path.isdir(args.root):
             print(f"curvewatch versions: no archive at {args.root}; pass --root or set ${ROOT_ENV}.", file=sys.stderr)

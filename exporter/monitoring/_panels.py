@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from curvewatch.monitoring.config import MonitoringConfig
+from curvewatch.monitoring.promql import RUN_STATE_CODES
 from grafana_foundation_sdk.builders import common as common_b
 from grafana_foundation_sdk.builders import dashboard as dash_b
 from grafana_foundation_sdk.builders import prometheus as prom_b
@@ -14,9 +16,6 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common as common_m
 from grafana_foundation_sdk.models import dashboard as dash_m
 from grafana_foundation_sdk.models import prometheus as prom_m
-
-from exporter.monitoring.config import MonitoringConfig
-from exporter.monitoring.promql import RUN_STATE_CODES
 
 __all__ = ["Panels", "dashboard_json", "to_plain"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exporter.monitoring.config import DEFAULT_CONFIG, MonitoringConfig
-from exporter.monitoring.promql import Queries, eq
+from curvewatch.monitoring.config import DEFAULT_CONFIG, MonitoringConfig
+from curvewatch.monitoring.promql import Queries, eq
 
 __all__ = ["ALERT_PREFIX", "Alert", "alerts"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter.monitoring._yaml import GENERATED_HEADER, dump_yaml
-from exporter.monitoring.config import MonitoringConfig
-from exporter.monitoring.grafana_files import DASHBOARDS_IN_CONTAINER
-from exporter.monitoring.prometheus_files import ALERTMANAGER_FILE
+from curvewatch.monitoring._yaml import GENERATED_HEADER, dump_yaml
+from curvewatch.monitoring.config import MonitoringConfig
+from curvewatch.monitoring.grafana_files import DASHBOARDS_IN_CONTAINER
+from curvewatch.monitoring.prometheus_files import ALERTMANAGER_FILE
 
 __all__ = ["COMPOSE_FILE", "DOCKER_HOST_NAME", "compose_files"]
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from curvewatch.monitoring._panels import Panels, dashboard_json
+from curvewatch.monitoring.alerts import ALERT_PREFIX
+from curvewatch.monitoring.config import MonitoringConfig
+from curvewatch.monitoring.promql import Queries, eq
 from grafana_foundation_sdk.builders import dashboard as dash_b
 from grafana_foundation_sdk.models import dashboard as dash_m
-
-from exporter.monitoring._panels import Panels, dashboard_json
-from exporter.monitoring.alerts import ALERT_PREFIX
-from exporter.monitoring.config import MonitoringConfig
-from exporter.monitoring.promql import Queries, eq
 
 __all__ = ["DASHBOARD_FILES", "dashboards"]
 

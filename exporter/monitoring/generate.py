@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from exporter._atomic import atomic_write_text
-from exporter.monitoring.compose import compose_files
-from exporter.monitoring.config import DEFAULT_CONFIG, MonitoringConfig
-from exporter.monitoring.grafana_files import grafana_files
-from exporter.monitoring.prometheus_files import prometheus_files
-from exporter.monitoring.rule_tests import rule_test_files
+from curvewatch._atomic import atomic_write_text
+from curvewatch.monitoring.compose import compose_files
+from curvewatch.monitoring.config import DEFAULT_CONFIG, MonitoringConfig
+from curvewatch.monitoring.grafana_files import grafana_files
+from curvewatch.monitoring.prometheus_files import prometheus_files
+from curvewatch.monitoring.rule_tests import rule_test_files
 
 __all__ = ["check_files", "generate_files", "write_files"]
 

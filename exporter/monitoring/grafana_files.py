@@ -10,17 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from curvewatch.monitoring._panels import to_plain
+from curvewatch.monitoring._yaml import dump_json, dump_yaml
+from curvewatch.monitoring.alerts import alerts
+from curvewatch.monitoring.config import MonitoringConfig
+from curvewatch.monitoring.dashboards import DASHBOARD_FILES, dashboards
 from grafana_foundation_sdk.builders import alerting as alert_b
 from grafana_foundation_sdk.builders import expr as expr_b
 from grafana_foundation_sdk.builders import prometheus as prom_b
 from grafana_foundation_sdk.models import alerting as alert_m
 from grafana_foundation_sdk.models import dashboard as dash_m
-
-from exporter.monitoring._panels import to_plain
-from exporter.monitoring._yaml import dump_json, dump_yaml
-from exporter.monitoring.alerts import alerts
-from exporter.monitoring.config import MonitoringConfig
-from exporter.monitoring.dashboards import DASHBOARD_FILES, dashboards
 
 __all__ = [
     "ALERT_RULES_PROVISIONING",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter.monitoring._yaml import GENERATED_HEADER, dump_json, dump_yaml
-from exporter.monitoring.alerts import alerts
-from exporter.monitoring.config import MonitoringConfig
-from exporter.monitoring.promql import Queries
+from curvewatch.monitoring._yaml import GENERATED_HEADER, dump_json, dump_yaml
+from curvewatch.monitoring.alerts import alerts
+from curvewatch.monitoring.config import MonitoringConfig
+from curvewatch.monitoring.promql import Queries
 
 __all__ = [
     "ALERTMANAGER_FILE",

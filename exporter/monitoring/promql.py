@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exporter.monitoring.config import DEFAULT_CONFIG, MonitoringConfig
+from curvewatch.monitoring.config import DEFAULT_CONFIG, MonitoringConfig
 
 __all__ = ["DEFAULT_QUERIES", "RUN_STATE_CODES", "Queries", "RecordingRule", "eq"]
 

@@ -20,10 +20,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.monitoring._yaml import dump_yaml
-from exporter.monitoring.alerts import ALERT_PREFIX, alerts
-from exporter.monitoring.config import MonitoringConfig, duration_seconds
-from exporter.monitoring.prometheus_files import ALERT_RULES_FILE, RECORDING_RULES_FILE
+from curvewatch.monitoring._yaml import dump_yaml
+from curvewatch.monitoring.alerts import ALERT_PREFIX, alerts
+from curvewatch.monitoring.config import MonitoringConfig, duration_seconds
+from curvewatch.monitoring.prometheus_files import ALERT_RULES_FILE, RECORDING_RULES_FILE
 
 __all__ = ["RULE_TESTS_FILE", "render_template", "rule_tests"]
 

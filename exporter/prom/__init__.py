@@ -4,15 +4,15 @@ endpoint, Pushgateway pushes for short jobs, and the torchrun rank rules.
 Metric names and labels: the table in docs/ARCHITECTURE.md (constants in ``exporter.prom._names``).
 """
 
-from exporter.prom._names import RUN_STATES
-from exporter.prom.collector import CurveCollector
-from exporter.prom.discovery import TargetFile
-from exporter.prom.errors import CertificateFileError, InvalidLabelValueError, PortInUseError, PushError
-from exporter.prom.exporter import Exporter
-from exporter.prom.ranks import endpoint_port
-from exporter.prom.run_info import RunInfo, local_rank_from_env, rank_from_env
-from exporter.prom.server import MetricsServer
-from exporter.prom.watch import Watch, watch
+from curvewatch.prom._names import RUN_STATES
+from curvewatch.prom.collector import CurveCollector
+from curvewatch.prom.discovery import TargetFile
+from curvewatch.prom.errors import CertificateFileError, InvalidLabelValueError, PortInUseError, PushError
+from curvewatch.prom.exporter import Exporter
+from curvewatch.prom.ranks import endpoint_port
+from curvewatch.prom.run_info import RunInfo, local_rank_from_env, rank_from_env
+from curvewatch.prom.server import MetricsServer
+from curvewatch.prom.watch import Watch, watch
 
 __all__ = [
     "RUN_STATES",

@@ -23,11 +23,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from curvewatch.prom import _names as n
+from curvewatch.prom.run_info import RunInfo
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
-
-from exporter.prom import _names as n
-from exporter.prom.run_info import RunInfo
 
 __all__ = ["CurveCollector", "effective_state"]
 

@@ -14,7 +14,7 @@ import socket
 from collections.abc import Mapping
 from pathlib import Path
 
-from exporter._atomic import atomic_write_text
+from curvewatch._atomic import atomic_write_text
 
 __all__ = ["TargetFile", "target_address"]
 

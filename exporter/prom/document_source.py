@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from exporter.recorder import BestLive, LineLive, LiveView, load_document
+from curvewatch.recorder import BestLive, LineLive, LiveView, load_document
 
 __all__ = ["DocumentSource", "live_view_from_document"]
 

@@ -23,16 +23,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from curvewatch.prom import _names as n
+from curvewatch.prom.collector import CurveCollector
+from curvewatch.prom.discovery import TargetFile, target_address
+from curvewatch.prom.errors import PushError
+from curvewatch.prom.ranks import check_ranks, endpoint_port, is_active
+from curvewatch.prom.run_info import RunInfo, local_rank_from_env, rank_from_env
+from curvewatch.prom.server import MetricsServer
 from prometheus_client import delete_from_gateway, push_to_gateway
 from prometheus_client.registry import CollectorRegistry
-
-from exporter.prom import _names as n
-from exporter.prom.collector import CurveCollector
-from exporter.prom.discovery import TargetFile, target_address
-from exporter.prom.errors import PushError
-from exporter.prom.ranks import check_ranks, endpoint_port, is_active
-from exporter.prom.run_info import RunInfo, local_rank_from_env, rank_from_env
-from exporter.prom.server import MetricsServer
 
 __all__ = ["Exporter"]
 

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from exporter.prom._names import RANKS_ALL, RANKS_CHOICES, RANKS_ZERO
+from curvewatch.prom._names import RANKS_ALL, RANKS_CHOICES, RANKS_ZERO
 
 __all__ = ["check_ranks", "endpoint_port", "is_active"]
 

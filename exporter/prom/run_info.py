@@ -7,8 +7,8 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-from exporter.prom._names import INFO_LABELS, LOCAL_RANK_ENV, MAX_LABEL_VALUE_LENGTH, RANK_ENV
-from exporter.prom.errors import InvalidLabelValueError
+from curvewatch.prom._names import INFO_LABELS, LOCAL_RANK_ENV, MAX_LABEL_VALUE_LENGTH, RANK_ENV
+from curvewatch.prom.errors import InvalidLabelValueError
 
 __all__ = ["RunInfo", "local_rank_from_env", "rank_from_env"]
 

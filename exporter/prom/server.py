@@ -24,12 +24,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
+from curvewatch.prom._names import CLIENT_TIMEOUT_S, DEFAULT_ADDR, SERVE_POLL_INTERVAL_S
+from curvewatch.prom.errors import CertificateFileError, PortInUseError
 from prometheus_client import make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import CollectorRegistry
-
-from exporter.prom._names import CLIENT_TIMEOUT_S, DEFAULT_ADDR, SERVE_POLL_INTERVAL_S
-from exporter.prom.errors import CertificateFileError, PortInUseError
 
 __all__ = ["MetricsServer"]
 

@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-from exporter.prom import _names as n
-from exporter.prom.errors import PushError
-from exporter.prom.exporter import Exporter
-from exporter.prom.run_info import RunInfo
+from curvewatch.prom import _names as n
+from curvewatch.prom.errors import PushError
+from curvewatch.prom.exporter import Exporter
+from curvewatch.prom.run_info import RunInfo
 
 __all__ = ["Watch", "watch"]
 
@@ -58,7 +58,7 @@ def watch(
             f"watch() got unknown options {unknown}; it takes RunInfo fields {list(_RUN_FIELDS)} "
             f"and TLS/auth options {list(_SERVE_OPTIONS)}."
         )
-    from exporter.recorder import CurveRecorder  # late: exporter/__init__ imports both areas
+    from curvewatch.recorder import CurveRecorder  # late: exporter/__init__ imports both areas
 
     run = RunInfo(run_id=run_id, **{k: v for k, v in options.items() if k in _RUN_FIELDS})
     recorder = CurveRecorder(budget=budget, live_window=live_window)

@@ -68,7 +68,7 @@ static void series_dealloc(Series *self) {
 
 static PyTypeObject SeriesType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "exporter.recorder._clogbuf.Series",
+    .tp_name = "curvewatch.recorder._clogbuf.Series",
     .tp_basicsize = sizeof(Series),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "One metric's buffered points (internal).",
@@ -473,7 +473,7 @@ static PyGetSetDef logbuf_getset[] = {
 
 static PyTypeObject LogBufferType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "exporter.recorder._clogbuf.LogBuffer",
+    .tp_name = "curvewatch.recorder._clogbuf.LogBuffer",
     .tp_basicsize = sizeof(LogBuffer),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "LogBuffer(capacity, on_step, on_value, on_full): CurveRecorder.log()'s buffer, compiled.",
@@ -488,7 +488,7 @@ static PyTypeObject LogBufferType = {
 
 static struct PyModuleDef clogbuf_module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "exporter.recorder._clogbuf",
+    .m_name = "curvewatch.recorder._clogbuf",
     .m_doc = "CurveRecorder.log()'s hot path, compiled (see _logbuf.py for the pure-Python twin).",
     .m_size = -1,
 };

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from exporter._atomic import atomic_write_text
+from curvewatch._atomic import atomic_write_text
 
 from .best import BestPoint
 from .errors import CurveDocumentError

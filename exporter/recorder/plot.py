@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from exporter._atomic import atomic_write
+from curvewatch._atomic import atomic_write
 
 __all__ = ["save_png"]
 

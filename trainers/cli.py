@@ -8,8 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from exporter.archive.settings import DB_URL_ENV, ROOT_ENV, default_db_url, default_root
-from trainers._constants import DEFAULT_EPOCHS, MODEL_TYPES, QUICK_EPOCHS, QUICK_TRAIN, TRAIN_DEFAULTS
+from curvewatch.archive.settings import DB_URL_ENV, ROOT_ENV, default_db_url, default_root
+from curvewatch.trainers._constants import DEFAULT_EPOCHS, MODEL_TYPES, QUICK_EPOCHS, QUICK_TRAIN, TRAIN_DEFAULTS
 
 __all__ = ["register"]
 
@@ -129,8 +129,8 @@ def _all_models_conflicts(args: argparse.Namespace) -> str | None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from trainers import TrainConfig, TrainerInputError, TrainingManager, TrainRequest, main_job
-    from trainers.data import SeriesSpec
+    from curvewatch.trainers import TrainConfig, TrainerInputError, TrainingManager, TrainRequest, main_job
+    from curvewatch.trainers.data import SeriesSpec
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.all_models and (conflict := _all_models_conflicts(args)):
@@ -169,7 +169,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from trainers import TrainerInputError, forecast
+    from curvewatch.trainers import TrainerInputError, forecast
 
     try:
         result = forecast(args.version_path, days=args.days, data_csv=args.data)
@@ -184,7 +184,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from trainers import describe_models
+    from curvewatch.trainers import describe_models
 
     for name, summary in describe_models():
         print(f"{name:12s} {summary}")
