@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["HEIGHT", "WIDTH", "Frame", "pixel_error", "rasterise"]
+__all__ = ["HEIGHT", "WIDTH", "Frame", "pixel_error", "rasterise", "transform"]
 
 WIDTH, HEIGHT = 1000, 400  # the size a chart is judged at (about the PNG's chart size)
 

@@ -40,6 +40,8 @@ _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 def build(rec: CurveRecorder, best: BestPoint | None, final: bool) -> dict[str, Any]:
     """The document of a recorder (its lines already folded), with ``best`` inserted."""
     charts = []
+    lasts = [line.last[0] for line in rec._lines.values() if line.last is not None]
+    last_step = max(lasts) if lasts else None  # the step of a point that is in a line
     for spec in rec.charts.specs.values():
         lines = []
         for metric in spec.metrics:
@@ -57,6 +59,7 @@ def build(rec: CurveRecorder, best: BestPoint | None, final: bool) -> dict[str, 
                 "y": values.tolist(),
                 "best_index": best_index,
                 "points_logged": line.count,
+                "purged_points": line.purged,
                 "nonfinite_count": line.nonfinite_count,
                 "first_nonfinite": _point(line.first_nonfinite),
             })
@@ -68,7 +71,7 @@ def build(rec: CurveRecorder, best: BestPoint | None, final: bool) -> dict[str, 
         "generator": "curvewatch",
         "final": final,
         "budget": rec.budget,
-        "last_step": rec._last_step if rec._last_step >= 0 else None,
+        "last_step": last_step,
         "steps_total": rec._steps_total,
         "epoch": rec.epoch,
         "purged_points": rec.purged_points,
