@@ -1,8 +1,9 @@
-"""Recorder benchmark (issue 3, section 4): fidelity, cost per scalar and memory, side by side.
+"""Recorder benchmark: the grid against offline MinMaxLTTB (issue 12), other methods (issue 3),
+cost per scalar and memory, side by side.
 
-    .venv/bin/python bench/bench_recorder.py            # full run (~10 min on 2 busy cores)
-    .venv/bin/python bench/bench_recorder.py --quick    # lengths up to 10^5, fewer repetitions
-    .venv/bin/python bench/bench_recorder.py --only cost
+    .venv/bin/python bench/bench_recorder.py                 # grid + cost (~10 min on 2 busy cores)
+    .venv/bin/python bench/bench_recorder.py --quick         # lengths up to 10^5, fewer repetitions
+    .venv/bin/python bench/bench_recorder.py --only grid --only cost --only fidelity --only memory
 
 Writes bench/results/recorder.md (markdown tables) and prints it. See bench/README.md.
 """
@@ -29,6 +30,10 @@ from curvewatch import CurveRecorder
 from curvewatch.recorder._logbuf import compiled
 from curvewatch.synthetic import synthetic_run
 from raster import Frame, pixel_error, rasterise
+from recorder_grid import BUDGETS as GRID_BUDGETS
+from recorder_grid import LENGTHS as GRID_LENGTHS
+from recorder_grid import grid
+from recorder_report import render
 
 HERE = Path(__file__).resolve().parent
 BUDGETS = (1000, 4000)
@@ -238,11 +243,17 @@ def cost(reps: int, n: int) -> dict[str, list[float]]:
                 del os.environ["CURVEWATCH_PURE_PYTHON"]
         return run
 
+    def gauge_item():
+        g = prometheus_client.Gauge("x", "x", registry=prometheus_client.CollectorRegistry())
+        for _s, t in enumerate(tensors):
+            g.set(t.item())
+        return len(tensors)
+
     def log_tensor():
         rec = CurveRecorder(budget=1000)
+        log = rec.log
         for s, t in enumerate(tensors):
-            rec.log(s, loss=t)
-        rec.snapshot()  # converts the last buffered tensors too
+            log(s, loss=t)  # a CPU tensor is read at log(): nothing is left to convert (as for floats)
         return len(tensors)
 
     def add_scalar():
@@ -257,6 +268,7 @@ def cost(reps: int, n: int) -> dict[str, list[float]]:
              "rec.log(step, a=, b=, c=, d=) per scalar": log4,
              "rec.log(step, loss=x), pure-Python fallback": pure_python(log1),
              "rec.log(step, a=, b=, c=, d=) per scalar, pure-Python fallback": pure_python(log4),
+             "prometheus Gauge.set(t.item()) CPU 0-d": gauge_item,
              "rec.log(step, loss=tensor) CPU 0-d": log_tensor,
              "SummaryWriter.add_scalar": add_scalar}
     out: dict[str, list[float]] = {k: [] for k in cases}
@@ -308,20 +320,21 @@ def memory(lengths: list[int]) -> list[dict]:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="lengths up to 10^5, fewer repetitions")
-    ap.add_argument("--only", choices=("fidelity", "cost", "memory"), action="append")
+    ap.add_argument("--only", choices=("grid", "fidelity", "cost", "memory"), action="append")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "recorder.md")
     ap.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
-    from recorder_report import render  # noqa: E402  (imports this module's constants)
-
     if a.rss_child:
         rss_child(a.rss_child)
         sys.exit(0)
-    parts = a.only or ["fidelity", "cost", "memory"]
+    parts = a.only or ["grid", "cost"]
     started = time.perf_counter()
     res: dict = {"mode": "quick" if a.quick else "full", "python": platform.python_version(),
                  "numpy": np.__version__, "tsdownsample": tsdownsample.__version__, "cpus": os.cpu_count(),
-                 "load": os.getloadavg()[0], "log_buffer": "compiled" if compiled() else "pure Python"}
+                 "load": os.getloadavg()[0], "log_buffer": "compiled" if compiled() else "pure Python",
+                 "config": {"budgets": BUDGETS, "methods": list(METHODS), "ref": REF, "seeds": SEEDS, "spiky": SPIKY}}
+    if "grid" in parts:
+        res["grid"] = grid(tuple(n for n in GRID_LENGTHS if not a.quick or n <= 10**5), GRID_BUDGETS)
     if "fidelity" in parts:
         res["fidelity"] = fidelity([10**k for k in range(3, 6 if a.quick else 8)])
     if "cost" in parts:

@@ -7,7 +7,7 @@ left, and keeps the best candidate consistent with the points that remain.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .best import BestTracker
 
@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 __all__ = ["purge"]
 
 
-class _Purgeable:  # what purge() reads and writes of a recorder (documentation only)
+class Purgeable(Protocol):
+    """What purge() reads and writes of a recorder (``CurveRecorder`` is one)."""
+
     _lines: dict[str, Line]
     _best: BestTracker | None
     _last_step: int
@@ -26,7 +28,7 @@ class _Purgeable:  # what purge() reads and writes of a recorder (documentation 
     purged_points: int
 
 
-def purge(rec: _Purgeable, step: int, metrics: list[str]) -> int:
+def purge(rec: Purgeable, step: int, metrics: list[str]) -> int:
     """Drop the points of ``metrics`` at ``step`` and later; return how many kept points went."""
     dropped = 0
     for metric in metrics:

@@ -49,14 +49,17 @@ def coerce_value(name: str, value: Any, step: int) -> Any:
     """The log buffer's ``on_value``: a value that is not an exact float, as a float, or a device
     tensor's staging slot. Raises a RecorderError naming the metric when it cannot be recorded."""
     cls = type(value)
-    if cls is _tensor_type[0] and value.is_cpu:  # a CPU tensor: read now (no device to sync with)
-        v = _item(value)
+    if cls is _Tensor and value.is_cpu:  # a CPU tensor: read now (no device to sync with)
+        try:
+            v = value.item()
+        except RuntimeError:  # no single value (several elements, meta): _tensor says which
+            v = None
         return v if type(v) is float else _tensor(name, value, step, v)
     if cls is int or cls in _NUMPY_NUMBERS:
         return _float(name, value, step)
     torch = sys.modules.get("torch")  # a tensor can only exist once torch is imported
     if torch is not None and isinstance(value, torch.Tensor):
-        _tensor_type[0] = torch.Tensor
+        _remember_tensor_type(torch.Tensor)
         v = _item(value) if value.is_cpu else None
         return v if type(v) is float else _tensor(name, value, step, v)
     if not isinstance(value, (bool, np.bool_)) and isinstance(value, (numbers.Real, np.integer, np.floating)):
@@ -67,7 +70,12 @@ def coerce_value(name: str, value: Any, step: int) -> Any:
     )
 
 
-_tensor_type: list[Any] = [None]  # torch.Tensor, once a tensor was logged (torch is imported lazily)
+_Tensor: Any = None  # torch.Tensor, once a tensor was logged (torch is imported lazily)
+
+
+def _remember_tensor_type(cls: type) -> None:
+    global _Tensor
+    _Tensor = cls
 _STAGING = Staging()
 
 

@@ -237,7 +237,7 @@ class CurveRecorder:
             return self._document
         self._flush()
         with self._lock:
-            return _doc.build(self, best=None, final=False)
+            return _doc.build(self._lines, self.charts, self._run_fields(), best=None, final=False)
 
     def finalize(self) -> dict[str, Any]:
         """Decide the best point, insert it, and return the final document (idempotent)."""
@@ -245,9 +245,13 @@ class CurveRecorder:
             self._flush()
             best = self._final_best()
             with self._lock:
-                self._document = _doc.build(self, best=best, final=True)
+                self._document = _doc.build(self._lines, self.charts, self._run_fields(), best=best, final=True)
                 self._buf.closed = True
         return self._document
+
+    def _run_fields(self) -> dict[str, Any]:
+        return {"budget": self.budget, "steps_total": self._steps_total, "epoch": self.epoch,
+                "purged_points": self.purged_points}
 
     def _final_best(self) -> BestPoint | None:
         if self._best is None:
