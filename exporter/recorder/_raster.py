@@ -48,7 +48,7 @@ def transform(y: np.ndarray, yscale: str) -> np.ndarray:
 
 
 def rasterise(x: np.ndarray, y: np.ndarray, frame: Frame) -> np.ndarray:
-    """A (HEIGHT, WIDTH) boolean image of the line through (x, y), x sorted."""
+    """A (WIDTH, HEIGHT) boolean image (column by column) of the line through (x, y), x sorted."""
     px = np.clip((np.asarray(x, dtype=np.float64) - frame.x0) / (frame.x1 - frame.x0) * WIDTH, 0, WIDTH - 1e-9)
     py = (transform(y, frame.yscale) - frame.y0) / (frame.y1 - frame.y0) * HEIGHT
     ok = np.isfinite(py)
@@ -72,9 +72,9 @@ def rasterise(x: np.ndarray, y: np.ndarray, frame: Frame) -> np.ndarray:
     c = np.concatenate(cols).astype(np.int64)
     r0 = np.floor(np.concatenate(lo)).astype(np.int64)
     r1 = np.floor(np.concatenate(hi)).astype(np.int64)
-    size = (HEIGHT + 1) * WIDTH
-    diff = np.bincount(r0 * WIDTH + c, minlength=size) - np.bincount((r1 + 1) * WIDTH + c, minlength=size)
-    return np.cumsum(diff.reshape(HEIGHT + 1, WIDTH), axis=0)[:-1] > 0
+    size = (HEIGHT + 1) * WIDTH  # column-major: each column's rows are contiguous, a flat cumsum fills them
+    diff = np.bincount(c * (HEIGHT + 1) + r0, minlength=size) - np.bincount(c * (HEIGHT + 1) + r1 + 1, minlength=size)
+    return (np.cumsum(diff) > 0).reshape(WIDTH, HEIGHT + 1)[:, :-1]
 
 
 def pixel_error(image: np.ndarray, reference: np.ndarray) -> float:

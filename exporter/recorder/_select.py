@@ -1,4 +1,4 @@
-"""The final pick: ``budget`` points out of the M4 candidates, by MinMaxLTTB (tsdownsample).
+"""The final pick: ``budget`` points out of the M4 candidates, by MinMaxLTTB (tsdownsample) or M4.
 
 Streaming M4 keeps 4-8x the budget as candidates; MinMaxLTTB (van der Donckt et al., 2023) picks
 the points that keep the drawn shape; a picked point that lies between two picked neighbours of
@@ -8,8 +8,10 @@ required points (first, last, global min and max, first non-finite) and the spik
 all of them up to a quarter of the budget, else the largest quarter) are always kept.
 
 MinMaxLTTB's result moves by several percent with its output size and pre-selection ratio, so
-four such picks are drawn (see ``_raster``) and the one that looks most like all the candidates
-wins; ties go to the first option, so the result stays deterministic.
+four such picks are drawn (see ``_raster``), with two M4 picks (first, last, min, max of equal x
+ranges; one with ranges of whole pixel columns, which draws exactly like the candidates once the
+budget gives each column four points), and the one that looks most like all the candidates wins;
+ties go to the first option, so the result stays deterministic.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 from tsdownsample import MinMaxLTTBDownsampler
 
-from ._raster import Frame, pixel_error, rasterise, transform
+from ._raster import WIDTH, Frame, pixel_error, rasterise, transform
 from ._spikes import spikes
 
 __all__ = ["select_points"]
@@ -58,8 +60,9 @@ def select_points(
         frame = Frame.of(steps, values, yscale)
         reference = rasterise(steps, values, frame)
         best_error, keep = np.inf, must
-        for ratio, shrink in OPTIONS:
-            option = _keep(steps, values, fidx, must, n_out - shrink, ratio)
+        options = [_keep(steps, values, fidx, must, n_out - shrink, ratio) for ratio, shrink in OPTIONS]
+        options += [_m4_keep(steps[fidx], values[fidx], fidx, must, n_out, frame, aligned) for aligned in (False, True)]
+        for option in options:
             error = pixel_error(rasterise(steps[option], values[option], frame), reference)
             if error < best_error:
                 best_error, keep = error, option
@@ -82,6 +85,30 @@ def _keep(steps: np.ndarray, values: np.ndarray, fidx: np.ndarray, must: np.ndar
     if missing:  # the pick holds first and last; each other required point it misses costs a point
         picked = _pick(steps[fidx], values[fidx], n_out - missing, ratio)
     keep[fidx[picked]] = True
+    return keep
+
+
+def _m4_keep(fs: np.ndarray, fv: np.ndarray, fidx: np.ndarray, must: np.ndarray, n_out: int, frame: Frame,
+             aligned: bool) -> np.ndarray:
+    """The required points plus M4 (first, last, min, max) of the finite candidates in equal
+    x ranges: as many ranges as fit in ``n_out`` points with the required ones (``aligned``: a
+    whole number of pixel columns each, so each range draws exactly like its candidates)."""
+    groups = max(1, n_out // 4)
+    for _ in range(4):
+        g = WIDTH // -(-WIDTH // groups) if aligned else groups  # WIDTH // ceil(WIDTH / groups)
+        col = np.clip(((fs - frame.x0) / (frame.x1 - frame.x0) * g).astype(np.int64), 0, g - 1)
+        starts = np.flatnonzero(np.concatenate(([True], col[1:] != col[:-1])))
+        counts = np.diff(np.append(starts, fs.size))
+        keep = must.copy()
+        keep[fidx[starts]] = keep[fidx[starts + counts - 1]] = True
+        for reduce in (np.minimum, np.maximum):
+            ext = reduce.reduceat(fv, starts)
+            hits = np.flatnonzero(fv == np.repeat(ext, counts))
+            keep[fidx[hits[np.searchsorted(hits, starts)]]] = True  # the first of each range
+        total = int(keep.sum())
+        if total <= n_out or groups == 1:
+            return keep
+        groups = max(1, int(groups * n_out / total) - 1)
     return keep
 
 
