@@ -92,3 +92,23 @@ def test_values_as_logged_an_empty_or_unprintable_metric_name_is_refused_at_log(
     doc = rec.finalize()  # the document stays valid against its schema
     assert [line["metric"] for chart in doc["charts"] for line in chart["lines"]] == ["loss"]
     assert line_of(doc, "loss")["y"] == [1.0, 3.0]
+
+
+def test_cheap_logging_floats_runs_no_python_code_between_folds(each_log_buffer) -> None:
+    """A float goes into its buffer with no Python call besides the buffer's own log() (none at
+    all in the compiled buffer); only a fold (every 4,096 values of a metric) runs more."""
+    import sys
+
+    rec = CurveRecorder(budget=100)
+    log = rec.log
+    log(0, loss=0.5, lr=0.1)  # first call of each metric: names checked, once
+    calls: list[str] = []
+    sys.setprofile(lambda frame, event, arg: calls.append(frame.f_code.co_name) if event == "call" else None)
+    try:
+        for s in range(1, 4000):
+            log(s, loss=0.5, lr=0.1)
+    finally:
+        sys.setprofile(None)
+    assert calls == ([] if each_log_buffer == "compiled" else ["log"] * 3999)
+    doc = rec.finalize()
+    assert line_of(doc, "loss")["points_logged"] == 4000

@@ -5,7 +5,7 @@ the points that keep the drawn shape; a picked point that lies between two picke
 the same value draws nothing they don't, so it is dropped and the pick is redone with the freed
 points (flat stretches end up with two points, and the budget goes where the curve moves). The
 required points (first, last, global min and max, first non-finite) and the spikes (``_spikes``:
-all of them up to a quarter of the budget, else the largest quarter) are always kept.
+all of them up to half the budget, else the largest half-budget of them) are always kept.
 
 MinMaxLTTB's result moves by several percent with its output size and pre-selection ratio, so
 four such picks are drawn (see ``_raster``), with two M4 picks (first, last, min, max of equal x
@@ -27,6 +27,8 @@ from ._spikes import spikes
 __all__ = ["select_points"]
 
 _DOWNSAMPLER = MinMaxLTTBDownsampler()
+SPIKE_SHARE = 2  # spikes kept: all of them up to budget // SPIKE_SHARE, else the largest that many
+SPIKE_TOLERANCE = 0.03  # a pick drawn up to 3% worse wins when it keeps more spikes (beyond the half kept)
 REPICKS = 6  # at most this many re-picks with the points freed by flat stretches
 # (minmax ratio, fewer points): four picks, each drawn once (finalize ~3x cheaper than sixteen, about as close)
 OPTIONS = ((4, 0), (2, 0), (4, 2), (2, 2))
@@ -48,7 +50,9 @@ def select_points(
     fidx = np.flatnonzero(finite)
     drawn = transform(values[fidx], yscale)
     shown = np.flatnonzero(np.isfinite(drawn))  # a log chart leaves values <= 0 out
-    must[fidx[shown[spikes(drawn[shown], budget // 4)]]] = True
+    must[fidx[shown[spikes(drawn[shown], budget // SPIKE_SHARE)]]] = True
+    spiky = np.zeros(steps.size, dtype=bool)  # every spike, kept or not (more than half the budget)
+    spiky[fidx[shown[spikes(drawn[shown], shown.size)]]] = True
     nonfinite = np.flatnonzero(~finite)
     # the latest non-finite point is kept beside the pick (where the line is still broken)
     nonfinite_extra = int(nonfinite.size > 0 and not must[nonfinite[-1]])
@@ -59,13 +63,12 @@ def select_points(
     else:
         frame = Frame.of(steps, values, yscale)
         reference = rasterise(steps, values, frame)
-        best_error, keep = np.inf, must
         options = [_keep(steps, values, fidx, must, n_out - shrink, ratio) for ratio, shrink in OPTIONS]
         options += [_m4_keep(steps[fidx], values[fidx], fidx, must, n_out, frame, aligned) for aligned in (False, True)]
-        for option in options:
-            error = pixel_error(rasterise(steps[option], values[option], frame), reference)
-            if error < best_error:
-                best_error, keep = error, option
+        errors = [pixel_error(rasterise(steps[o], values[o], frame), reference) for o in options]
+        # the closest drawing, or one within SPIKE_TOLERANCE of it that keeps more of the spikes
+        near = [i for i, e in enumerate(errors) if e <= min(errors) * (1 + SPIKE_TOLERANCE)]
+        keep = options[min(near, key=lambda i: (-int((options[i] & spiky).sum()), errors[i], i))]
     keep = keep.copy()
     nf_rest = np.flatnonzero(~finite & ~keep)
     if nf_rest.size and keep.sum() < budget:

@@ -41,7 +41,7 @@ class CurveRecorder:
         doc = rec.finalize()                      # the curves document with the best point
         rec.save_json("curves.json"); rec.save_png("loss_curve.png")
 
-    Guarantees (each has a test named after it in tests/test_recorder_guarantees.py):
+    Guarantees (each has a test named after it in tests/test_recorder_*.py):
 
     1. Bounded: at most ``budget`` points per line (+ the best point) whatever the run length,
        without being told the length; memory is O(budget) per line.
@@ -55,8 +55,8 @@ class CurveRecorder:
     4. Spikes kept: a spike is a candidate whose distance from the median of its neighbouring
        candidates exceeds ``SPIKE_FACTOR`` times their spread (see ``_spikes.py``), in a run of
        at most ``SPIKE_RUN`` such candidates on the same side (a short excursion, not a level
-       change). Every spike is kept while there are at most ``budget // 4``; beyond that the
-       ``budget // 4`` largest. A logged spike is a candidate when it is the largest excursion of
+       change). Every spike is kept while there are at most ``budget // 2``; beyond that the
+       ``budget // 2`` largest. A logged spike is a candidate when it is the largest excursion of
        its M4 bucket (two spikes in one bucket keep the larger).
     5. Final best point only: decided once at ``finalize()``, min or max of the tracked metric;
        NaN/inf are never best; ties keep the earliest step; it holds every metric's value at
