@@ -4,6 +4,7 @@ at their own log() call, and nothing logged before is lost."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -57,6 +58,18 @@ def test_values_as_logged_with_gradients_and_no_item_sync_needed() -> None:
     for s in range(5):
         rec.log(s, loss=(w * s).sum())
     assert line_of(rec.finalize(), "loss")["y"] == [0.0, 3.0, 6.0, 9.0, 12.0]
+
+
+def test_values_as_logged_sparse_and_quantized_cpu_tensors_are_read_exactly() -> None:
+    """On the CPU these have one exact value (read at log()); on a device they are refused."""
+    rec = CurveRecorder(budget=100)
+    sparse = torch.sparse_coo_tensor([[0]], [2.5], (1,), check_invariants=True)
+    with warnings.catch_warnings():  # torch 2.13 deprecates the quantized dtypes; they still exist
+        warnings.simplefilter("ignore", UserWarning)
+        quantized = torch.quantize_per_tensor(torch.tensor([1.5]), 0.5, 0, torch.quint8)
+    rec.log(0, sparse=sparse, quantized=quantized)
+    doc = rec.finalize()
+    assert line_of(doc, "sparse")["y"] == [2.5] and line_of(doc, "quantized")["y"] == [1.5]
 
 
 @pytest.mark.parametrize(

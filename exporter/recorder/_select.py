@@ -63,9 +63,16 @@ def select_points(
     else:
         frame = Frame.of(steps, values, yscale)
         reference = rasterise(steps, values, frame)
-        options = [_keep(steps, values, fidx, must, n_out - shrink, ratio) for ratio, shrink in OPTIONS]
-        options += [_m4_keep(steps[fidx], values[fidx], fidx, must, n_out, frame, aligned) for aligned in (False, True)]
-        errors = [pixel_error(rasterise(steps[o], values[o], frame), reference) for o in options]
+        options: list[np.ndarray] = []
+        errors: list[float] = []
+        picks = [lambda aligned=aligned: _m4_keep(steps[fidx], values[fidx], fidx, must, n_out, frame, aligned)
+                 for aligned in (True, False)]
+        picks += [lambda r=r, k=k: _keep(steps, values, fidx, must, n_out - k, r) for r, k in OPTIONS]
+        for pick in picks:  # an M4 pick of whole pixel columns often draws exactly like the candidates
+            options.append(pick())
+            errors.append(pixel_error(rasterise(steps[options[-1]], values[options[-1]], frame), reference))
+            if errors[-1] == 0.0:
+                break
         # the closest drawing, or one within SPIKE_TOLERANCE of it that keeps more of the spikes
         near = [i for i, e in enumerate(errors) if e <= min(errors) * (1 + SPIKE_TOLERANCE)]
         keep = options[min(near, key=lambda i: (-int((options[i] & spiky).sum()), errors[i], i))]

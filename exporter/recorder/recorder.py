@@ -74,7 +74,8 @@ class CurveRecorder:
     9. Values as logged: a tensor is recorded with the value it had at its ``log()`` call (a CPU
        tensor is read then; a device tensor is copied, asynchronously, into a per-device staging
        buffer read once per fold: no per-step sync). A value that cannot be recorded (not a
-       number, several elements, complex, bool, meta, a device copy that fails) and a metric
+       number, several elements, complex, bool, meta; on a device: sparse, quantized, a copy
+       that fails) and a metric
        name that is empty or not printable are refused at the ``log()`` call that got them,
        which then records nothing; everything logged before is kept.
     10. Cheap: ``log()`` appends to a buffer folded with NumPy every ``FLUSH_EVERY`` values of a
