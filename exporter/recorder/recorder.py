@@ -47,9 +47,9 @@ class CurveRecorder:
        without being told the length; memory is O(budget) per line.
     2. Exact when small: a line with at most ``budget`` points keeps every point.
     3. Faithful: streaming M4 (first, last, min, max per step bucket; buckets double and merge
-       exactly) keeps 4-8x ``budget`` candidates; at the end MinMaxLTTB picks the final points,
-       flat stretches cost two points (the budget goes where the curve moves), and of a few such
-       picks the one drawn most like the candidates wins. The first point, the global min and
+       exactly) keeps 4-8x ``budget`` candidates; at the end MinMaxLTTB and M4 picks are drawn,
+       flat stretches cost two points (the budget goes where the curve moves), and the pick
+       drawn most like the candidates wins (see ``_select.py``). The first point, the global min and
        max, the first non-finite value (NaN, +inf, -inf, with its step) and the true last point
        (the last value logged, NaN/inf included, with its step) of every line are always kept.
     4. Spikes kept: a spike is a candidate whose distance from the median of its neighbouring
@@ -75,9 +75,9 @@ class CurveRecorder:
        tensor is read then; a device tensor is copied, asynchronously, into a per-device staging
        buffer read once per fold: no per-step sync). A value that cannot be recorded (not a
        number, several elements, complex, bool, meta; on a device: sparse, quantized, a copy
-       that fails) and a metric
-       name that is empty or not printable are refused at the ``log()`` call that got them,
-       which then records nothing; everything logged before is kept.
+       that fails) and a metric name that is empty or not printable are refused at the
+       ``log()`` call that got them, which then records nothing; everything logged before is
+       kept.
     10. Cheap: ``log()`` appends to a buffer folded with NumPy every ``FLUSH_EVERY`` values of a
         metric (compiled when a C compiler was there at install: see ``_logbuf.py``).
 
