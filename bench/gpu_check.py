@@ -29,6 +29,7 @@ def _values(doc: dict, metric: str) -> list[float]:
 def check_no_sync(dev: torch.device) -> bool:
     rec = CurveRecorder(budget=STEPS)
     losses = [torch.tensor(float(s), device=dev) for s in range(STEPS)]
+    CurveRecorder(budget=8).log(0, warm=losses[0])  # allocates the staging buffer before the check
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:

@@ -10,6 +10,7 @@ a slot is never reused while a buffer holds it; a chunk is freed with the last s
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -24,19 +25,21 @@ class Staging:
 
     def __init__(self) -> None:
         self._chunks: dict[Any, list[Any]] = {}  # device -> [chunk tensor, next free slot]
+        self._lock = threading.Lock()  # recorders in several threads share it (a slot goes to one value)
 
     def put(self, value: Any) -> tuple[Any, int]:
         """Queue a copy of the one-element tensor ``value``; return its slot."""
         import torch
 
         device = value.device
-        cur = self._chunks.get(device)
-        if cur is None or cur[1] == SLOTS:
-            dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
-            cur = self._chunks[device] = [torch.empty(SLOTS, dtype=dtype, device=device), 0]
-        chunk, k = cur
+        with self._lock:
+            cur = self._chunks.get(device)
+            if cur is None or cur[1] == SLOTS:
+                dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
+                cur = self._chunks[device] = [torch.empty(SLOTS, dtype=dtype, device=device), 0]
+            chunk, k = cur
+            cur[1] = k + 1
         chunk[k:k + 1].copy_(value.detach().reshape(1), non_blocking=True)
-        cur[1] = k + 1
         return chunk, k
 
 
