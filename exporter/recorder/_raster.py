@@ -73,8 +73,9 @@ def rasterise(x: np.ndarray, y: np.ndarray, frame: Frame) -> np.ndarray:
     r0 = np.floor(np.concatenate(lo)).astype(np.int64)
     r1 = np.floor(np.concatenate(hi)).astype(np.int64)
     size = (HEIGHT + 1) * WIDTH  # column-major: each column's rows are contiguous, a flat cumsum fills them
-    diff = np.bincount(c * (HEIGHT + 1) + r0, minlength=size) - np.bincount(c * (HEIGHT + 1) + r1 + 1, minlength=size)
-    return (np.cumsum(diff) > 0).reshape(WIDTH, HEIGHT + 1)[:, :-1]
+    diff = np.bincount(c * (HEIGHT + 1) + r0, minlength=size)
+    diff -= np.bincount(c * (HEIGHT + 1) + r1 + 1, minlength=size)
+    return (np.cumsum(diff, out=diff) > 0).reshape(WIDTH, HEIGHT + 1)[:, :-1]
 
 
 def pixel_error(image: np.ndarray, reference: np.ndarray) -> float:
