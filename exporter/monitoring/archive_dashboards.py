@@ -19,17 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from curvewatch.archive.read_model import READER_ROLE
-from curvewatch.monitoring._panels import dashboard_json, threshold_steps
+from curvewatch.monitoring._archive_panels import ArchivePanels, link
+from curvewatch.monitoring._panels import dashboard_json
 from curvewatch.monitoring._yaml import GENERATED_HEADER, dump_json, dump_yaml
 from curvewatch.monitoring.config import MonitoringConfig
-from grafana_foundation_sdk.builders import common as common_b
-from grafana_foundation_sdk.builders import dashboard as dash_b
-from grafana_foundation_sdk.builders import stat as stat_b
-from grafana_foundation_sdk.builders import table as table_b
-from grafana_foundation_sdk.builders import trend as trend_b
-from grafana_foundation_sdk.cog import builder as cogbuilder
-from grafana_foundation_sdk.models import common as common_m
-from grafana_foundation_sdk.models import dashboard as dash_m
 
 __all__ = ["ARCHIVE_CONFIG", "ARCHIVE_DASHBOARD_FILES", "ArchiveConfig", "add_registry_database",
            "archive_dashboards", "archive_files"]
@@ -62,95 +55,14 @@ ARCHIVE_DASHBOARD_FILES = {
     "curvewatch-archived-run": "grafana/dashboards/curvewatch-archived-run.json",
     "curvewatch-compare-versions": "grafana/dashboards/curvewatch-compare-versions.json",
 }
-_TAGS = ["curvewatch", "archive"]
 _THE_VERSION = "identifier = ${identifier:sqlstring} AND version = ${version:sqlstring}"
 _POINTS = ("SELECT step, {series}, CASE WHEN is_finite THEN value END AS value, "
            "CASE WHEN is_best THEN value END AS best FROM curvewatch_curve_points WHERE {where} "
            "ORDER BY {series}, step")
 
 
-class _SqlQuery(cogbuilder.Builder[Any]):
-    """A PostgreSQL datasource query in code mode, as a table."""
-
-    def __init__(self, uid: str, sql: str, ref: str = "A") -> None:
-        self._json = {"refId": ref, "datasource": {"type": "grafana-postgresql-datasource", "uid": uid},
-                      "editorMode": "code", "format": "table", "rawQuery": True, "rawSql": sql}
-
-    def build(self) -> Any:
-        return self
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self._json)
-
-
-class _Boards:
-    def __init__(self, config: MonitoringConfig, archive: ArchiveConfig) -> None:
-        self.config = config
-        self.uid = archive.datasource_uid
-        self.ds = dash_m.DataSourceRef(type_val="grafana-postgresql-datasource", uid=self.uid)
-
-    def board(self, uid: str, title: str, description: str) -> dash_b.Dashboard:
-        return (dash_b.Dashboard(title).uid(uid).description(description).tags(_TAGS).editable()
-                .time("now-30d", "now").timezone("browser").tooltip(dash_m.DashboardCursorSync.CROSSHAIR)
-                .link(dash_b.DashboardLink("curvewatch dashboards").type(dash_m.DashboardLinkType.DASHBOARDS)
-                      .tags(["curvewatch"]).as_dropdown(True).include_vars(False).keep_time(True)))
-
-    def variable(self, name: str, label: str, sql: str, description: str, *, multi: bool = False,
-                 hidden: bool = False) -> dash_b.QueryVariable:
-        var = (dash_b.QueryVariable(name).label(label).datasource(self.ds).query(sql).description(description)
-               .refresh(dash_m.VariableRefresh.ON_DASHBOARD_LOAD).sort(dash_m.VariableSort.DISABLED))
-        if multi:
-            var = var.multi(True).include_all(True).current(dash_m.VariableOption(text="All", value="$__all"))
-        return var.hide(dash_m.VariableHide.HIDE_VARIABLE) if hidden else var
-
-    def _thresholds(self) -> dash_b.ThresholdsConfig:
-        return (dash_b.ThresholdsConfig().mode(dash_m.ThresholdsMode.ABSOLUTE)
-                .steps(threshold_steps([(None, "green")])))
-
-    def table(self, title: str, description: str, sql: str, *, links: list[dash_b.DashboardLink] = (),
-              w: int = 24, h: int = 8) -> table_b.Panel:
-        panel = (table_b.Panel().title(title).description(description).datasource(self.ds)
-                 .targets([_SqlQuery(self.uid, sql)]).span(w).height(h).unit("short")
-                 .frame_index(0).show_header(True).cell_height(common_m.TableCellHeight.SM)
-                 .thresholds(self._thresholds()))
-        return panel.data_links(list(links)) if links else panel
-
-    def stat(self, title: str, description: str, sql: str, *, w: int = 6) -> stat_b.Panel:
-        return (stat_b.Panel().title(title).description(description).datasource(self.ds).unit("short")
-                .targets([_SqlQuery(self.uid, sql)]).span(w).height(4).thresholds(self._thresholds())
-                .color_mode(common_m.BigValueColorMode.VALUE).graph_mode(common_m.BigValueGraphMode.NONE)
-                .reduce_options(common_b.ReduceDataOptions().calcs(["lastNotNull"]).values(False)))
-
-    def trend(self, title: str, description: str, sql: str, series: str, *, log: bool, repeat: str,
-              w: int = 12, h: int = 9) -> trend_b.Panel:
-        """Values against ``step``; one frame per ``series`` value; ``best`` shows the best point alone."""
-        partition = dash_m.DataTransformerConfig(id_val="partitionByValues", options={
-            "fields": [series], "keepFields": False, "naming": {"asLabels": True}})
-        panel = (trend_b.Panel().title(title).description(description).datasource(self.ds)
-                 .targets([_SqlQuery(self.uid, sql)]).span(w).height(h).unit("short").x_field("step")
-                 .with_transformation(partition).line_width(1).fill_opacity(0).point_size(9)
-                 .show_points(common_m.VisibilityMode.AUTO).span_nulls(False).thresholds(self._thresholds())
-                 .repeat(repeat).repeat_direction("h").max_per_row(2)
-                 .legend(common_b.VizLegendOptions().display_mode(common_m.LegendDisplayMode.TABLE)
-                         .placement(common_m.LegendPlacement.BOTTOM).show_legend(True).calcs(["min", "lastNotNull"]))
-                 .tooltip(common_b.VizTooltipOptions().mode(common_m.TooltipDisplayMode.MULTI)
-                          .sort(common_m.SortOrder.NONE))
-                 .overrides([dash_b.DashboardFieldConfigSourceOverrides()
-                             .matcher(dash_m.MatcherConfig(id_val="byRegexp", options={"pattern": "best.*"}))
-                             .properties([dash_m.DynamicConfigValue(id_val="color", value={
-                                 "mode": "fixed", "fixedColor": "green"})])]))
-        if log:
-            panel = panel.scale_distribution(common_b.ScaleDistributionConfig()
-                                             .type(common_m.ScaleDistribution.LOG).log(10))
-        return panel
-
-
-def _link(title: str, url: str) -> dash_b.DashboardLink:
-    return dash_b.DashboardLink(title).type(dash_m.DashboardLinkType.LINK).url(url).target_blank(False)
-
-
 def archive(config: MonitoringConfig, ac: ArchiveConfig = ARCHIVE_CONFIG) -> dict[str, Any]:
-    b = _Boards(config, ac)
+    b = ArchivePanels(config, ac.datasource_uid)
     board = b.board("curvewatch-archive", "curvewatch / Archive",
                     "Every archived version in the registry: status, best value, links to its curves and to a "
                     "comparison.")
@@ -169,9 +81,9 @@ def archive(config: MonitoringConfig, ac: ArchiveConfig = ARCHIVE_CONFIG) -> dic
                                 f"SELECT count(*) AS versions FROM curvewatch_versions WHERE {where} "
                                 f"AND status = '{status}'", w=8))
     links = [
-        _link("Curves of ${__data.fields.run_id}", "/d/curvewatch-archived-run/curvewatch-archived-run?"
+        link("Curves of ${__data.fields.run_id}", "/d/curvewatch-archived-run/curvewatch-archived-run?"
               "var-identifier=${__data.fields.identifier}&var-version=${__data.fields.version}"),
-        _link("Compare the versions of ${__data.fields.identifier}", "/d/curvewatch-compare-versions/"
+        link("Compare the versions of ${__data.fields.identifier}", "/d/curvewatch-compare-versions/"
               "curvewatch-compare-versions?var-identifier=${__data.fields.identifier}"),
     ]
     board.with_panel(b.table(
@@ -183,7 +95,7 @@ def archive(config: MonitoringConfig, ac: ArchiveConfig = ARCHIVE_CONFIG) -> dic
 
 
 def archived_run(config: MonitoringConfig, ac: ArchiveConfig = ARCHIVE_CONFIG) -> dict[str, Any]:
-    b = _Boards(config, ac)
+    b = ArchivePanels(config, ac.datasource_uid)
     board = b.board("curvewatch-archived-run", "curvewatch / Archived run",
                     "One archived version: every chart against step from the faithful points, best point, "
                     "non-finite values, metadata.")
@@ -221,7 +133,7 @@ def archived_run(config: MonitoringConfig, ac: ArchiveConfig = ARCHIVE_CONFIG) -
 
 
 def compare_versions(config: MonitoringConfig, ac: ArchiveConfig = ARCHIVE_CONFIG) -> dict[str, Any]:
-    b = _Boards(config, ac)
+    b = ArchivePanels(config, ac.datasource_uid)
     board = b.board("curvewatch-compare-versions", "curvewatch / Compare versions",
                     "Several archived versions' metrics overlaid against step, best points marked.")
     board.with_variable(b.variable("identifier", "Identifier", "SELECT DISTINCT identifier FROM curvewatch_versions "
