@@ -9,14 +9,15 @@ schema lock) and replaced when this module's :data:`READ_MODEL_VERSION` is newer
 - ``curvewatch_curve_lines``: one row per line of a version's curves: ``chart, chart_title, yscale, metric,
   label, points, points_logged, nonfinite_count, first_nonfinite_step, first_nonfinite_value, best_index``.
 - ``curvewatch_curve_points``: one row per kept point: ``chart, yscale, metric, label, point_index, step,
-  value, is_finite, nonfinite, is_best`` (plus the version's columns).
+  value, is_finite, nonfinite, is_best`` (plus the version's columns). PostgreSQL only: on SQLite it would
+  cost O(points²) per line (see below), so SQLite has the first two views.
 
 Guarantees (tests named after them in tests/test_archive_read_model.py):
 - views_unnest_the_stored_documents: the views read ``model_versions.curves`` (JSONB on PostgreSQL, JSON
   text on SQLite) and keep no second copy; every kept point of every line is one row, in order.
-- nonfinite_values_stay_visible: on PostgreSQL ``value`` is a ``double precision`` NaN/±Infinity for the
-  document's ``"NaN"``/``"Infinity"``/``"-Infinity"``; on SQLite, which has no NaN, ``value`` is NULL there.
-  Either way ``is_finite`` is false and ``nonfinite`` holds the document's string.
+- nonfinite_values_stay_visible: ``value`` is a ``double precision`` NaN/±Infinity for the document's
+  ``"NaN"``/``"Infinity"``/``"-Infinity"``, ``is_finite`` is false and ``nonfinite`` holds the string; each
+  line's ``nonfinite_count`` and first non-finite step and value are in ``curvewatch_curve_lines``.
 - the_best_point_is_flagged: ``is_best`` is true exactly at each line's ``best_index``.
 - the_read_model_is_created_once_and_replaced_when_newer: views marked with an older version are dropped
   and created again (grants to :data:`READER_ROLE` included); a newer version is left alone.
@@ -33,7 +34,7 @@ import sqlalchemy as sa
 __all__ = ["READER_ROLE", "READ_MODEL_VERSION", "VIEWS", "ensure_read_model", "grant_reader", "read_model_version"]
 
 READ_MODEL_VERSION = 1
-VIEWS = ("curvewatch_versions", "curvewatch_curve_lines", "curvewatch_curve_points")
+VIEWS = ("curvewatch_versions", "curvewatch_curve_lines", "curvewatch_curve_points")  # PostgreSQL; SQLite: first two
 # The read-only PostgreSQL role Grafana connects as (created by the compose stack's init script, or by hand).
 READER_ROLE = "curvewatch_grafana"
 _MARKER = "curvewatch read model {version}"
@@ -72,7 +73,11 @@ CROSS JOIN LATERAL ROWS FROM (jsonb_array_elements(l.line->'x'), jsonb_array_ele
      WITH ORDINALITY AS p(x, y, ord)""",
 }
 
-# ---- SQLite: json_each over the JSON text; no NaN in SQLite, so value is NULL where nonfinite is set ----
+# ---- SQLite: json_each over the JSON text; versions and lines only -------------------------------------
+# A points view needs each line's x and y zipped; SQLite 3.40 re-parses the line's JSON for each point
+# (json_extract or a json_each join: O(points^2) per line, 22 s for 5 lines of 4000 points in
+# bench/bench_views.py), so SQLite has no curvewatch_curve_points: read points with `curvewatch compare`,
+# `curvewatch report` or the document itself.
 _SQ_VERSION_COLUMNS = """v.id AS version_id, v.model_identifier AS identifier, v.model_type, v.version,
        v.model_identifier || '-v' || v.version AS run_id"""
 _SQ_LINES_FROM = """FROM model_versions v, json_each(v.curves, '$.charts') c, json_each(c.value, '$.lines') l
@@ -95,17 +100,6 @@ FROM model_versions v""",
        json_extract(l.value, '$.first_nonfinite.value') AS first_nonfinite_value,
        json_extract(l.value, '$.best_index') AS best_index
 {_SQ_LINES_FROM}""",
-    "curvewatch_curve_points": f"""SELECT version_id, identifier, model_type, version, run_id, chart, yscale, metric,
-       label, point_index, step, CASE WHEN typeof(y) IN ('integer', 'real') THEN y END AS value,
-       typeof(y) IN ('integer', 'real') AS is_finite, CASE WHEN typeof(y) = 'text' THEN y END AS nonfinite,
-       point_index IS best_index AS is_best
-FROM (SELECT {_SQ_VERSION_COLUMNS}, json_extract(c.value, '$.name') AS chart,
-             json_extract(c.value, '$.yscale') AS yscale, json_extract(l.value, '$.metric') AS metric,
-             json_extract(l.value, '$.label') AS label, json_extract(l.value, '$.best_index') AS best_index,
-             p.key AS point_index, p.value AS step, json_extract(l.value, '$.y[' || p.key || ']') AS y
-      FROM model_versions v, json_each(v.curves, '$.charts') c, json_each(c.value, '$.lines') l,
-           json_each(l.value, '$.x') p
-      WHERE json_type(v.curves, '$.charts') = 'array')""",
 }
 
 
@@ -120,7 +114,7 @@ def _statements(dialect: str) -> dict[str, str]:
 def read_model_version(conn: sa.Connection) -> int | None:
     """The version marked on the views, or ``None`` when any of them is missing or unmarked."""
     versions = set()
-    for view in VIEWS:
+    for view in _statements(conn.dialect.name):
         if conn.dialect.name == "postgresql":
             text = conn.execute(sa.text("SELECT obj_description(to_regclass(:v), 'pg_class')"), {"v": view}).scalar()
         else:
@@ -142,7 +136,7 @@ def ensure_read_model(conn: sa.Connection) -> bool:
     marker = _MARKER.format(version=READ_MODEL_VERSION)
     for view in reversed(VIEWS):
         conn.execute(sa.text(f"DROP VIEW IF EXISTS {view}"))
-    for view in VIEWS:
+    for view in statements:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text(f"CREATE VIEW {view} AS {statements[view]}"))
             conn.execute(sa.text(f"COMMENT ON VIEW {view} IS '{marker}'"))
