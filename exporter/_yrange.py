@@ -24,7 +24,7 @@ import numpy as np
 
 __all__ = ["FENCE", "MARGIN", "TAIL", "YRange", "robust_y_range"]
 
-TAIL = 0.01  # the central 98% of the values make the spread
+TAIL = 0.05  # the central 90% of the values make the spread (a divergence is often several points)
 FENCE = 1.0  # a value further than FENCE x spread beyond that central part is an outlier
 MARGIN = 0.05  # fraction of the range added on both sides
 

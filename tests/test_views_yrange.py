@@ -28,6 +28,13 @@ def test_keeps_the_whole_range_when_nothing_is_far_out(log: bool) -> None:
     assert yr.low <= 0.01 and yr.high >= 3.0
 
 
+def test_a_divergence_of_several_points_is_left_out_of_the_range() -> None:
+    # a real-looking divergence: the last five of 160 points climb from 10 to 1e36
+    y = np.concatenate([np.geomspace(10.0, 0.01, 155), [10.0, 1e5, 1e12, 1e22, 1e36]])
+    yr = robust_y_range([y], log=True)
+    assert yr.high < 1e3 and np.flatnonzero(yr.outside(y)).tolist() == [156, 157, 158, 159]
+
+
 def test_keeps_the_values_asked_for() -> None:
     values = np.concatenate([np.full(200, 1.0) + np.linspace(0, 0.1, 200), [50.0]])
     assert robust_y_range([values]).outside(np.array([50.0]))[0]
