@@ -49,7 +49,9 @@ def _edge_marks(x: np.ndarray, y: np.ndarray, yrange: YRange, color: str) -> lis
             text = f"{arrow} {y[i]:.3g}" if rank < MAX_OUTLIER_LABELS else arrow
             marks.append({"x": float(x[i]), "y": edge, "xref": "x", "yref": "paper", "text": text,
                           "showarrow": False, "font": {"size": 10, "color": color},
-                          "yanchor": "top" if edge else "bottom"})
+                          "yanchor": "top" if edge else "bottom", "xanchor": "left",
+                          # labelled ones stacked away from the edge so that nearby ones stay readable
+                          "yshift": (-12 if edge else 12) * min(rank, MAX_OUTLIER_LABELS)})
     return marks
 
 
@@ -70,11 +72,13 @@ def figures(doc: dict[str, Any]) -> list[dict[str, Any]]:
             series.append((x, y, color))
             bi = line["best_index"]
             if best is not None and bi is not None and math.isfinite(y[bi]):
-                keep.append(y[bi])
                 annotations.append({"x": float(x[bi]), "y": math.log10(y[bi]) if log and y[bi] > 0 else float(y[bi]),
-                                    "text": f"★ best {best['mode']} {y[bi]:.4g} @ {int(x[bi])}",
-                                    "showarrow": True, "arrowhead": 2, "ax": 30, "ay": -30,
+                                    "text": (f"★ best {best['mode']} {y[bi]:.4g} @ {int(x[bi])}"
+                                             if line["metric"] == best["metric"]
+                                             else f"★ {y[bi]:.4g} at the best {best['metric']}"),
+                                    "showarrow": True, "arrowhead": 2, "ax": 30, "ay": -30 - 18 * len(keep),
                                     "font": {"size": 11, "color": color}, "arrowcolor": color})
+                keep.append(y[bi])
             nf = line["first_nonfinite"]
             if nf is not None:
                 shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": nf["step"], "x1": nf["step"],
