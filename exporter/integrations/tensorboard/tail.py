@@ -14,10 +14,10 @@ Every scrape reads what was appended since the last read before it answers, so a
 an event file is in the next scrape: it reaches Prometheus within one scrape interval. Between
 scrapes a background poll keeps reading, and looks for new runs every ``rescan`` seconds.
 
-One step axis per run: a tag whose step goes back to or below its own last step is a restart (the
-recorder drops every line's points from that step on, as a resumed run re-logs them); a tag that is
-merely behind another tag (logged per epoch beside one per batch) is logged at the run's latest step,
-so its latest value stays live without purging the others.
+One step axis per run: a tag whose step goes below its own last step is a restart (the recorder
+drops every line's points from that step on, as a resumed run re-logs them); a tag that is merely
+behind another tag (logged per epoch beside one per batch, or at the same step again) is logged at
+the run's latest step, so its latest value stays live without purging the others.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class RunFollower:
     def _log(self, step: int, tag: str, value: float) -> None:
         last = self.tag_steps.get(tag)
         self.tag_steps[tag] = step
-        if (last is not None and step <= last) or step >= self.floor:
+        if (last is not None and step < last) or step >= self.floor:
             self.recorder.log(step, **{tag: value})  # a restart purges from ``step``
             self.floor = step
         else:  # behind another tag: keep its value live at the run's latest step
