@@ -116,8 +116,8 @@ def test_import_keeps_every_extreme_and_the_first_nonfinite_value(logdir: Path, 
     assert "big: 100100 scalars in 2 tags, 2 restart(s)" in out.out
     with ModelArchive(root) as archive:
         records = {r.model_type: r for r in archive.list()}
-        assert set(records) == {"big", "small-lr-0.1", "small-lr_0.01"} or set(records) == {
-            "big", "small-lr-0.1", "small-lr-0.01"}
+        assert set(records) == {"big", "small.lr-0.1", "small.lr_0.01"}
+        assert records["big"].identifier == "experiments/logs/big"
         big = records["big"]
         assert archive.verify(big.identifier, big.version) == []
     doc = load_document(big.path / "curves.json")
@@ -148,8 +148,9 @@ def test_import_makes_one_version_per_run_and_a_new_version_each_time(logdir: Pa
         assert main(["import-tb", str(logdir / "small"), "--root", str(root), "--best", "acc", "--mode", "max"]) == 0
     with ModelArchive(root) as archive:
         records = archive.list()
-    assert sorted((r.model_type, r.version) for r in records) == [
-        ("lr-0.01", 1), ("lr-0.01", 2), ("lr-0.1", 1), ("lr-0.1", 2)] or len(records) == 4
+    assert sorted((r.identifier, r.version) for r in records) == [
+        ("experiments/small/lr-0.1", 1), ("experiments/small/lr-0.1", 2),
+        ("experiments/small/lr_0.01", 1), ("experiments/small/lr_0.01", 2)]
     doc = load_document(records[0].path / "curves.json")
     assert doc["best"]["metric"] == "acc" and doc["best"]["step"] == 49  # tensor scalars read too
 

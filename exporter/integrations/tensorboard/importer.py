@@ -2,15 +2,17 @@
 
     results = import_logdir("logs", ModelArchive("saved_models"), best="val/loss", mode="min")
     for result in results:
-        print(result.run_id, result.record.path)
+        print(result.run_id, result.record.path)    # saved_models/experiments/logs/{run}/v{N}
 
 Every scalar of every tag is read from the event files in full (not TensorBoard's 1,000-point
 reservoir), restarts are resolved per tag (see ``scalars``), and the merged stream goes through a
-:class:`CurveRecorder`, so the archived curves keep each tag's first, last, minimum, maximum and
-first non-finite value whatever its length. Tags are drawn in charts by their prefix before the
-first ``/`` (as TensorBoard groups them). The version's ``metadata.json`` names the logdir, the run,
-each event file read, the restarts and any problem found; ``model.pth`` is an empty state dict
-(event files hold no weights).
+:class:`CurveRecorder` in step order, so the archived curves keep each tag's first, last, minimum,
+maximum and first non-finite value whatever its length. The best point is the ``best`` tag's
+``mode`` in the runs that have that tag (none without ``best``). Tags are drawn in charts by their
+prefix before the first ``/`` (as TensorBoard groups them). The version's ``metadata.json`` names the
+logdir, the run, each event file read, the restarts and any problem found; ``model.pth`` is an empty
+state dict (event files hold no weights). This is an import of finished data, not a training loop,
+so it writes through the archive directly rather than through ``RunTracker``.
 """
 
 from __future__ import annotations
@@ -38,13 +40,21 @@ log = logging.getLogger("curvewatch.integrations.tensorboard")
 
 MODES = ("min", "max")
 NO_WEIGHTS = "none: TensorBoard event files hold no weights (model.pth is an empty state dict)"
-_NAME_CHARS = re.compile(r"[^A-Za-z0-9.-]+")
+_NAME_REFUSED = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def _name(text: str, fallback: str) -> str:
+    """``text`` as an archive name: ``/`` -> ``.``, other refused characters -> ``-``, at most 64 characters."""
+    name = _NAME_REFUSED.sub("-", text.replace("/", ".")).replace("..", ".").lstrip("-._")[:64].rstrip("-.")
+    if not name or re.fullmatch(r"v\d+", name):
+        name = f"{fallback}-{name}".rstrip("-")
+    return name
 
 
 def archive_key(experiment: str, run_id: str) -> ModelKey:
-    """The archive key of one run: the run's name, ``/`` and other characters the archive refuses as ``-``."""
-    return ModelKey.product(_NAME_CHARS.sub("-", experiment).strip("-.") or "tensorboard",
-                            model_type=_NAME_CHARS.sub("-", run_id).strip("-.") or "run")
+    """``experiments/{experiment}/{run}/``: the run's directory as the model type (``lr-0.1/seed_1`` ->
+    ``lr-0.1.seed_1``); the exact run name is in the version's metadata."""
+    return ModelKey.experiment(_name(experiment, "tensorboard"), model_type=_name(run_id, "run"))
 
 
 @dataclass
@@ -86,7 +96,7 @@ def read_run(run_id: str, run_dir: Path) -> RunRead:
 
 def _charts(recorder: CurveRecorder, tags: list[str]) -> None:
     """One chart per tag prefix (``loss/train`` and ``loss/val`` share chart ``loss``, labelled ``train``
-    and ``val``); a tag without ``/`` gets a chart of its own."""
+    and ``val``), as TensorBoard groups them; a tag without ``/`` gets a chart of its own."""
     groups: dict[str, list[str]] = {}
     for tag in tags:
         if "/" in tag:
@@ -96,10 +106,10 @@ def _charts(recorder: CurveRecorder, tags: list[str]) -> None:
 
 
 def record_run(read: RunRead, *, budget: int = 1000, best: str | None = None, mode: str = "min") -> CurveRecorder:
-    """A finalized recorder holding the run's scalars (best point by ``best``/``mode`` when the run has it)."""
+    """A finalized recorder holding the run's scalars in step order (best point by ``best``/``mode`` when the
+    run has that tag)."""
     recorder = CurveRecorder(budget=budget)
-    tags = list(read.scalars.steps)
-    _charts(recorder, tags)
+    _charts(recorder, list(read.scalars.steps))
     if best is not None and best in read.scalars.steps:
         recorder.track_best(best, mode)
     for step, values in read.scalars.by_step():
@@ -127,7 +137,7 @@ def _archive(archive: ModelArchive, key: ModelKey, recorder: CurveRecorder, meta
         atomic_torch_save({}, handle.model_path)
         return archive.commit(handle, recorder, metadata=metadata, metrics_summary=summary)
     except BaseException as exc:
-        archive.fail(handle, f"import-tb stopped: {exc}")
+        archive.fail(handle, f"import-tb stopped: {type(exc).__name__}: {exc}")
         raise
 
 
