@@ -130,8 +130,12 @@ def test_without_a_model_checkpoint_the_logger_keeps_the_best_epoch_itself(tmp_p
     root = tmp_path / "saved_models"
     logger = CurvewatchLogger(experiment="digits", monitor="val_acc", mode="max", root=root, serve=False)
     module = TinyClassifier()
-    _trainer(tmp_path, logger, enable_checkpointing=False).fit(module, *_loaders())
+    trainer = _trainer(tmp_path, logger, enable_checkpointing=False)
+    trainer.fit(module, *_loaders())
+    trainer.validate(module, _loaders()[1])  # after the commit: not recorded, and the version stays complete
     record = logger.record
+    with ModelArchive(root) as archive:
+        assert archive.verify(record.identifier, record.version) == []
     doc = load_document(record.path / "curves.json")
     best = torch.load(record.path / "checkpoint_best.pth", weights_only=True)
     assert doc["best"]["metric"] == "val_acc" and best["global_step"] == doc["best"]["step"]

@@ -58,6 +58,7 @@ class CurvewatchLogger(_loggers.Logger):
         self._checkpoint_callback: Any = None
         self.record: Any = None  # the committed VersionRecord (rank 0), after a successful finalize
         self._done = False
+        self._warned = False
 
     # -- what Lightning asks of every logger ------------------------------------------------
     @property
@@ -84,6 +85,10 @@ class CurvewatchLogger(_loggers.Logger):
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         if self._done:
+            if not self._warned:
+                self._warned = True
+                log.warning("CurvewatchLogger: the version was already committed by fit(); metrics logged after "
+                            "it (e.g. by trainer.test) are not recorded. Use a new logger for a new run.")
             return
         run = self.experiment
         values = dict(metrics)
