@@ -16,7 +16,7 @@ from curvewatch.integrations.transformers import CurvewatchCallback
 from curvewatch.recorder import load_document
 from fixtures.prometheus import free_port, query, wait_for
 
-os.environ["HF_HUB_OFFLINE"] = "1"  # nothing is downloaded: the model is built from a config here
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded: the model is built from a config here
 
 import transformers  # noqa: E402
 
