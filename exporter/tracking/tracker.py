@@ -85,6 +85,7 @@ class RunTracker:
         self.recorder = CurveRecorder(budget=budget)
         self.recorder.track_best(best, mode)
         self._charts = ChartPlanner(self.recorder, charts)
+        self._seen, self._record = self._charts.seen, self.recorder.log  # the hot path's lookups, once
         self.hparams: dict[str, Any] = {}
         self.data_files = [Path(p) for p in data_files]
         self.resumed_from = None if resumed_from is None else str(resumed_from)
@@ -147,10 +148,10 @@ class RunTracker:
     def log(self, step: int | None = None, **metrics: Any) -> None:
         """Record ``metrics`` (floats, ints, numpy scalars, one-element tensors) at ``step``, or at the next
         step (last step + 1) when omitted."""
-        if not self._charts.seen.issuperset(metrics):
+        if not self._seen.issuperset(metrics):
             self._charts.observe(metrics)
-        self.global_step = self.global_step + 1 if step is None else step
-        self.recorder.log(self.global_step, **metrics)
+        self.global_step = step = self.global_step + 1 if step is None else step
+        self._record(step, **metrics)
         if self.best in metrics:
             self._latest_best = metrics[self.best]
 
