@@ -1,5 +1,6 @@
 """one_run_is_one_version_under_torchrun: two real gloo ranks started by torch.distributed.run, one
-RunTracker each, give exactly one version and one registry row, and both ranks carry its run id."""
+RunTracker each, give exactly one version and one registry row, and both ranks carry its run id (in
+their series' labels too, next to their own rank, under ranks="all"; only rank 0 serves under "zero")."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ def test_one_run_is_one_version_under_torchrun(tmp_path: Path, init: str) -> Non
     assert [r["rank"] for r in ranks] == [0, 1]
     assert [r["handle"] for r in ranks] == [True, False]
     assert [r["identifier"] for r in ranks] == ["experiments/ddp/linear", None]
+    assert [r["served"] for r in ranks] == ([True, True] if init == "init" else [True, False])  # ranks all|zero
+    assert [r["labelled"] for r in ranks] == [r["served"] for r in ranks]
     archive = ModelArchive(root)
     assert [(r.identifier, r.version, r.status) for r in archive.list()] == [("experiments/ddp/linear", 1, "complete")]
     assert sorted(p.name for p in (root / "experiments/ddp/linear").iterdir()) == ["v1"]

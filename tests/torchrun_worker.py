@@ -7,8 +7,9 @@ appears (at most 60 s).
 
 Usage: ... tests/torchrun_worker.py tracker INIT ROOT OUT_DIR
 Each rank trains a tiny DDP model with a RunTracker on ROOT (INIT "init": the process group is
-initialised before the tracker starts; "late": after, so the run id goes through torchrun's store) and
-writes OUT_DIR/rank{N}.json: its run id, whether it holds a version handle, and finish()'s identifier.
+initialised before the tracker starts, every rank serves; "late": after, so the run id goes through
+torchrun's store, and only rank 0 serves) and writes OUT_DIR/rank{N}.json: its run id, whether it holds a
+version handle, finish()'s identifier, whether it served and its series carried its rank and the run id.
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ def tracker(init: str, root: Path, out: Path) -> None:
     if init == "init":
         dist.init_process_group("gloo")
     torch.manual_seed(0)
-    with curvewatch.RunTracker("ddp", model_type="linear", root=root, serve=False) as run:
+    import urllib.request
+
+    ranks = "zero" if init == "late" else "all"
+    with curvewatch.RunTracker("ddp", model_type="linear", root=root, ranks=ranks) as run:
         if init == "late":
             dist.init_process_group("gloo")
         model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(4, 1))
@@ -62,9 +66,11 @@ def tracker(init: str, root: Path, out: Path) -> None:
             optimizer.step()
             run.log(train_loss=loss.detach())
             run.epoch_end(epoch, model.module, val_loss=float(loss))
+        body = None if run.url is None else urllib.request.urlopen(run.url, timeout=10).read().decode()
         record = run.finish(model.module)
     result = {"run_id": run.run_id, "rank": run.rank, "handle": run.handle is not None,
-              "identifier": None if record is None else record.identifier}
+              "identifier": None if record is None else record.identifier, "served": body is not None,
+              "labelled": body is not None and f'rank="{run.rank}",run_id="{run.run_id}"' in body}
     (out / f"rank{dist.get_rank()}.json").write_text(json.dumps(result))
     dist.destroy_process_group()
 
