@@ -215,3 +215,22 @@ def test_repr_is_compact(tmp_path) -> None:
         assert repr(run) == "RunTracker('experiments/exp/model-v1', state='running', step=100)"
         run.epoch_end(1, val_loss=1.0)
         run.finish(torch.nn.Linear(1, 1))
+
+
+def test_experiment_versions_are_rebuilt_and_guarded_like_the_seed_layout(tmp_path) -> None:
+    from curvewatch.archive import RegistryCorruptError
+
+    root = tmp_path / "m"
+    for _ in range(2):
+        with curvewatch.RunTracker("exp_1", model_type="resnet_18", root=root, serve=False) as run:
+            run.epoch_end(1, val_loss=0.1)
+            run.finish(torch.nn.Linear(1, 1))
+    (root / "versions.json").unlink()
+    archive = ModelArchive(root)
+    with pytest.raises(RegistryCorruptError, match="missing but the archive has models"):
+        archive.allocate(ModelKey.experiment("exp_1", model_type="resnet_18"))
+    result = archive.rebuild()
+    assert result.versions == {"experiments/exp_1/resnet_18": 2} and result.rows == 2 and not result.skipped
+    assert [r.version for r in archive.list(status="complete")] == [1, 2]
+    assert archive.allocate(ModelKey.experiment("exp_1", model_type="resnet_18")).version == 3
+    archive.close()
