@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
+from curvewatch.extras import EXTRA_MODULES
 
 HIDE = "import sys; sys.modules[{module!r}] = None  # as if it were not installed\n"
 
@@ -26,7 +30,16 @@ def test_a_missing_framework_is_named_with_its_extra(integration: str, module: s
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("ImportError: ") and f"pip install 'curvewatch[{extra}]'" in last, result.stderr
+    assert last.startswith("curvewatch.extras.MissingExtraError: ") and f"the '{extra}' extra" in last, result.stderr
+    assert f"pip install 'curvewatch[{extra}]'" in last
+
+
+def test_every_integration_extra_module_is_listed_with_its_extra() -> None:
+    extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    for extra in ("lightning", "transformers", "tensorboard"):
+        listed = sorted(m for m, e in EXTRA_MODULES.items() if e == extra)
+        required = sorted(re.split(r"[=<>\[ ]", dep)[0] for dep in extras["optional-dependencies"][extra])
+        assert listed == required, extra
 
 
 def test_the_integrations_package_exports_each_adapter_lazily() -> None:

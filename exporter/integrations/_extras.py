@@ -1,19 +1,18 @@
-"""Import a framework only when its integration is used, and name the extra that installs it."""
+"""Import a framework only when its integration is used; a missing one is named with its extra."""
 
 from __future__ import annotations
 
 import importlib
 from types import ModuleType
 
+from curvewatch.extras import MissingExtraError
+
 __all__ = ["require"]
 
 
-def require(module: str, extra: str) -> ModuleType:
-    """``module`` imported, or an ImportError saying which ``pip install`` adds it."""
+def require(module: str, what: str) -> ModuleType:
+    """``module`` imported, or a :class:`MissingExtraError` saying which ``pip install`` adds it."""
     try:
         return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(
-            f"curvewatch's {extra} integration needs the {module!r} package; "
-            f"install it with: pip install 'curvewatch[{extra}]'."
-        ) from exc
+    except ModuleNotFoundError as exc:
+        raise MissingExtraError.of(exc, what) from exc

@@ -30,8 +30,8 @@ from typing import Any
 from curvewatch.integrations._extras import require
 from curvewatch.tracking import RunTracker
 
-_loggers = require("lightning.pytorch.loggers", "lightning")
-_rank_zero = require("lightning.pytorch.utilities.rank_zero", "lightning")
+_loggers = require("lightning.pytorch.loggers", "CurvewatchLogger")
+_rank_zero = require("lightning.pytorch.utilities.rank_zero", "CurvewatchLogger")
 rank_zero_only = _rank_zero.rank_zero_only
 
 __all__ = ["EPOCH_KEY", "CurvewatchLogger"]

@@ -30,7 +30,7 @@ from typing import Any
 from curvewatch.integrations._extras import require
 from curvewatch.tracking import RunTracker
 
-_callback = require("transformers.trainer_callback", "transformers")
+_callback = require("transformers.trainer_callback", "CurvewatchCallback")
 
 __all__ = ["NOT_CURVES", "CurvewatchCallback"]
 

@@ -28,6 +28,7 @@ __all__ = ["EVENT_FILE_MARKER", "EventFileReader", "is_event_file"]
 EVENT_FILE_MARKER = "tfevents"  # TensorBoard's own test (io_wrapper.IsSummaryEventsFile)
 RECORD_OVERHEAD = 16  # length (8) + length CRC (4) + data CRC (4) around each record
 SCALARS_PLUGIN = "scalars"
+_WHAT = "Reading TensorBoard event files"  # the start of the sentence when tensorboard is missing
 
 
 def is_event_file(name: str) -> bool:
@@ -38,9 +39,9 @@ class EventFileReader:
     """Follows one event file; each :meth:`read` yields the ``(step, tag, value)`` scalars added since."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        loader_mod = require("tensorboard.backend.event_processing.event_file_loader", "tensorboard")
-        self._event_pb2 = require("tensorboard.compat.proto.event_pb2", "tensorboard")
-        self._tensor_util = require("tensorboard.util.tensor_util", "tensorboard")
+        loader_mod = require("tensorboard.backend.event_processing.event_file_loader", _WHAT)
+        self._event_pb2 = require("tensorboard.compat.proto.event_pb2", _WHAT)
+        self._tensor_util = require("tensorboard.util.tensor_util", _WHAT)
         self.path = Path(path)
         self._loader = loader_mod.RawEventFileLoader(str(self.path))
         self.consumed = 0  # bytes of complete, valid records read
