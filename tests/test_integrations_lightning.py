@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -154,3 +156,54 @@ def test_an_exception_in_fit_leaves_a_failed_version(tmp_path: Path) -> None:
     assert row.status == "failed"
     status = json.loads((root / row.identifier / f"v{row.version}" / "status.json").read_text())
     assert status["state"] == "failed" and "failed" in status["reason"]
+
+
+DDP_SCRIPT = '''
+import sys, torch
+import lightning.pytorch as pl
+from curvewatch.integrations import CurvewatchLogger
+
+class Regression(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Linear(4, 1)
+    def training_step(self, batch, i):
+        loss = torch.nn.functional.mse_loss(self.net(batch[0]), batch[1])
+        self.log("train_loss", loss)
+        return loss
+    def validation_step(self, batch, i):
+        self.log("val_loss", torch.nn.functional.mse_loss(self.net(batch[0]), batch[1]), sync_dist=True)
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+    def on_train_start(self):
+        self.served = self.logger.url is not None  # while fit runs
+
+if __name__ == "__main__":
+    x = torch.randn(64, 4, generator=torch.Generator().manual_seed(0))
+    data = lambda: torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, x.sum(1, keepdim=True)), batch_size=8)
+    logger = CurvewatchLogger(experiment="ddp", root=sys.argv[1])
+    trainer = pl.Trainer(max_epochs=2, logger=logger, accelerator="cpu", devices=2, strategy="ddp",
+                         enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=1,
+                         default_root_dir=sys.argv[2], enable_checkpointing=False)
+    module = Regression()
+    trainer.fit(module, data(), data())
+    print("rank", trainer.global_rank, "served", module.served)
+'''
+
+
+@pytest.mark.timeout(600)
+def test_under_ddp_one_fit_is_one_version_committed_by_rank_zero(tmp_path: Path) -> None:
+    (tmp_path / "ddp.py").write_text(DDP_SCRIPT)
+    root = tmp_path / "saved_models"
+    done = subprocess.run([sys.executable, "ddp.py", str(root), str(tmp_path / "pl")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=540)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(line for line in done.stdout.splitlines() if line.startswith("rank")) == [
+        "rank 0 served True", "rank 1 served False"]  # ranks="zero": only rank 0 serves
+    with ModelArchive(root) as archive:
+        (row,) = archive.list()
+        assert row.identifier == "experiments/ddp/model" and row.status == "complete"
+        assert archive.verify(row.identifier, row.version) == []
+    lines = {line["metric"]: line for chart in load_document(row.path / "curves.json")["charts"]
+             for line in chart["lines"]}
+    assert lines["val_loss"]["points_logged"] == 2 and lines["train_loss"]["points_logged"] == 2 * 4
