@@ -10,6 +10,7 @@ import pytest
 from curvewatch.archive import ModelArchive
 from curvewatch.cli import main
 from curvewatch.integrations.tensorboard import RunScalars, read_logdir, read_run
+from curvewatch.integrations.tensorboard.importer import archive_key
 from curvewatch.recorder import load_document
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.tensorboard import SummaryWriter
@@ -205,3 +206,16 @@ def test_a_truncated_event_file_is_imported_up_to_the_cut_with_a_sentence(tmp_pa
     with ModelArchive(root) as archive:
         (record,) = archive.list()
     assert load_document(record.path / "curves.json")["charts"][0]["lines"][0]["points_logged"] == 99
+
+
+@pytest.mark.parametrize(("experiment", "run_id", "identifier"), [
+    ("logs", "version_0", "experiments/logs/version_0"),  # Lightning's TensorBoardLogger
+    ("logs", "lr-0.1/seed_1", "experiments/logs/lr-0.1.seed_1"),
+    ("my logs!", "x...y//z", "experiments/my-logs/x.y.z"),
+    ("logs", "..", "experiments/logs/run"),
+    ("", "v3", "experiments/tensorboard/run-v3"),  # "v3" alone would read as a version directory
+    ("logs", "lr=0.1,bs=32", "experiments/logs/lr-0.1-bs-32"),
+    ("logs", "a" * 100, "experiments/logs/" + "a" * 64),
+])
+def test_every_run_directory_gets_a_valid_archive_key(experiment: str, run_id: str, identifier: str) -> None:
+    assert archive_key(experiment, run_id).identifier == identifier

@@ -45,7 +45,7 @@ _NAME_REFUSED = re.compile(r"[^A-Za-z0-9_.-]+")
 
 def _name(text: str, fallback: str) -> str:
     """``text`` as an archive name: ``/`` -> ``.``, other refused characters -> ``-``, at most 64 characters."""
-    name = _NAME_REFUSED.sub("-", text.replace("/", ".")).replace("..", ".").lstrip("-._")[:64].rstrip("-.")
+    name = re.sub(r"\.{2,}", ".", _NAME_REFUSED.sub("-", text.replace("/", "."))).lstrip("-._")[:64].rstrip("-.")
     if not name or re.fullmatch(r"v\d+", name):
         name = f"{fallback}-{name}".rstrip("-")
     return name
