@@ -45,10 +45,10 @@ class Tokens(torch.utils.data.Dataset):
         return {"input_ids": self.ids[i], "attention_mask": torch.ones(12, dtype=torch.long), "labels": self.labels[i]}
 
 def args(out, **extra):
-    return transformers.TrainingArguments(output_dir=str(out), num_train_epochs=2, per_device_train_batch_size=8,
-                                          per_device_eval_batch_size=16, learning_rate=5e-3, logging_steps=1,
-                                          eval_strategy="epoch", save_strategy="no", report_to=[], use_cpu=True,
-                                          disable_tqdm=True, seed=0, **extra)
+    options = dict(output_dir=str(out), num_train_epochs=2, per_device_train_batch_size=8,
+                   per_device_eval_batch_size=16, learning_rate=5e-3, logging_steps=1, eval_strategy="epoch",
+                   save_strategy="no", report_to=[], use_cpu=True, disable_tqdm=True, seed=0)
+    return transformers.TrainingArguments(**{**options, **extra})
 """
 namespace: dict = {}
 exec(SETUP, namespace)  # the same helpers in this process and in the failing subprocess below
@@ -80,7 +80,9 @@ def test_a_train_commits_a_verified_version_with_the_best_evaluation(tmp_path: P
             evaluations.append({"step": state.global_step, "metrics": dict(metrics),
                                 "weights": {k: v.detach().clone() for k, v in model.state_dict().items()}})
 
-    trainer = transformers.Trainer(model=namespace["model"](), args=namespace["args"](tmp_path / "out"),
+    args = namespace["args"](tmp_path / "out", save_strategy="epoch", load_best_model_at_end=True,
+                             metric_for_best_model="eval_loss", greater_is_better=False)  # the Trainer keeps its best
+    trainer = transformers.Trainer(model=namespace["model"](), args=args,
                                    train_dataset=namespace["Tokens"](TRAIN, 0),
                                    eval_dataset=namespace["Tokens"](16, 1), callbacks=[callback, scrape, Keep()])
     trainer.train()
@@ -106,6 +108,7 @@ def test_a_train_commits_a_verified_version_with_the_best_evaluation(tmp_path: P
     assert ckpt["global_step"] == evaluations[best]["step"] and ckpt["epoch"] == best + 1
     metadata = json.loads((record.path / "metadata.json").read_text())
     assert metadata["hparams"]["learning_rate"] == 5e-3 and metadata["hparams"]["num_train_epochs"] == EPOCHS
+    assert Path(metadata["trainer_best_checkpoint"]).name == f"checkpoint-{evaluations[best]['step']}"
     seen = query(prom, f'last_over_time(curvewatch_run_info{{run_id="{record.run_id}"}}[5m])')
     assert seen and seen[0]["metric"]["experiment"] == "tokens"
 
