@@ -158,6 +158,26 @@ def test_an_exception_in_fit_leaves_a_failed_version(tmp_path: Path) -> None:
     assert status["state"] == "failed" and "failed" in status["reason"]
 
 
+
+class TrainOnly(TinyClassifier):
+    def validation_step(self, batch, batch_idx):  # no val_loss: the monitored metric is never logged
+        return None
+
+    def on_validation_epoch_end(self) -> None:
+        pass
+
+
+def test_a_monitor_that_is_never_logged_fails_the_version_with_a_sentence(tmp_path: Path) -> None:
+    root = tmp_path / "saved_models"
+    logger = CurvewatchLogger(experiment="digits", monitor="val_loss", root=root, serve=False)
+    with pytest.raises(ValueError, match="never logged"):
+        _trainer(tmp_path, logger).fit(TrainOnly(), *_loaders())
+    with ModelArchive(root) as archive:
+        (row,) = archive.list()
+    status = json.loads((root / row.identifier / f"v{row.version}" / "status.json").read_text())
+    assert status["state"] == "failed" and "'val_loss'" in status["reason"] and "never logged" in status["reason"]
+
+
 DDP_SCRIPT = '''
 import sys, torch
 import lightning.pytorch as pl

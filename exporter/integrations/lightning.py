@@ -126,7 +126,11 @@ class CurvewatchLogger(_loggers.Logger):
             best = self._best_checkpoint()
             model = None if best is not None or run.handle is None or run.handle.best_checkpoint_path.is_file() \
                 else self._module  # no best checkpoint at all (monitor never logged): the final weights
-            self.record = run.finish(model, best_checkpoint=best)
+            try:
+                self.record = run.finish(model, best_checkpoint=best)
+            except Exception as exc:  # e.g. `monitor` never logged: the version says why it failed
+                run.fail(f"the version could not be committed: {type(exc).__name__}: {exc}")
+                raise
         finally:
             run.close()
 
