@@ -117,3 +117,25 @@ def test_tail_tb_on_a_missing_logdir_gets_a_sentence(tmp_path: Path, capsys) -> 
     assert main(["tail-tb", str(tmp_path / "nope"), "--port", "0"]) == 1
     err = capsys.readouterr().err
     assert "does not exist" in err and "Traceback" not in err
+
+
+def test_a_file_replaced_under_its_name_is_read_again_from_its_start(tmp_path: Path) -> None:
+    run = tmp_path / "logs" / "run"
+    writer = SummaryWriter(str(run))
+    for step in range(10):
+        writer.add_scalar("loss", float(step), step)
+    writer.close()
+    (path,) = run.glob("*tfevents*")
+    follower = LogdirFollower(tmp_path / "logs", rescan=0.0)
+    labels = {"run_id": "run", "rank": "0"}
+    assert follower.registry.get_sample_value("curvewatch_step", labels) == 9
+    other = SummaryWriter(str(tmp_path / "elsewhere"))
+    for step in range(5):
+        other.add_scalar("loss", 100.0 + step, step)
+    other.close()
+    (new,) = (tmp_path / "elsewhere").glob("*tfevents*")
+    new.replace(path)  # same name, another file: its steps go back, a restart
+    line = {**labels, "chart": "loss", "metric": "loss"}
+    assert follower.registry.get_sample_value("curvewatch_step", labels) == 4
+    assert follower.registry.get_sample_value("curvewatch_value", line) == 104.0
+    assert follower.runs["run"].recorder.purged_points > 0
