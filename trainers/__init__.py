@@ -34,7 +34,12 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'trainers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    try:
+        value = getattr(importlib.import_module(module, __name__), name)
+    except ModuleNotFoundError as exc:  # the trainers extra is not installed: a sentence naming it
+        from curvewatch.extras import MissingExtraError
+
+        raise MissingExtraError.of(exc, f"curvewatch.trainers.{name}") from exc
     globals()[name] = value
     return value
 
