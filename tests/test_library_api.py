@@ -24,3 +24,15 @@ def test_importing_curvewatch_imports_the_tracker_only_when_used() -> None:
             "from curvewatch import RunTracker; print(before, 'curvewatch.tracking' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.split() == ["False", "True"]
+
+
+def test_a_missing_extra_is_named_in_a_sentence() -> None:
+    from curvewatch.extras import MissingExtraError
+
+    error = MissingExtraError.of(ModuleNotFoundError("No module named 'xlstm.blocks'", name="xlstm.blocks"),
+                                 "curvewatch train")
+    assert isinstance(error, ModuleNotFoundError) and str(error) == (
+        "curvewatch train needs the 'trainers' extra ('xlstm.blocks' is not installed); "
+        "run: pip install 'curvewatch[trainers]'.")
+    other = ModuleNotFoundError("No module named 'nothing_we_know'", name="nothing_we_know")
+    assert MissingExtraError.of(other) is other

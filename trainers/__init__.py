@@ -39,7 +39,10 @@ def __getattr__(name: str) -> Any:
     except ModuleNotFoundError as exc:  # the trainers extra is not installed: a sentence naming it
         from curvewatch.extras import MissingExtraError
 
-        raise MissingExtraError.of(exc, f"curvewatch.trainers.{name}") from exc
+        error = MissingExtraError.of(exc, f"curvewatch.trainers.{name}")
+        if error is exc:
+            raise
+        raise error from exc
     globals()[name] = value
     return value
 
