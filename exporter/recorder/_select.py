@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 from tsdownsample import MinMaxLTTBDownsampler
 
-from ._raster import WIDTH, Frame, pixel_error, rasterise, transform
+from ._raster import WIDTH, Frame, pixel_error, project, rasterise_projected, transform
 from ._spikes import spikes
 
 __all__ = ["select_points"]
@@ -62,7 +62,8 @@ def select_points(
         keep[fidx] = True
     else:
         frame = Frame.of(steps, values, yscale)
-        reference = rasterise(steps, values, frame)
+        px, py, drawn_ok = project(steps, values, frame)  # once: every pick is a subset of the candidates
+        reference = rasterise_projected(px, py, drawn_ok)
         options: list[np.ndarray] = []
         errors: list[float] = []
         picks = [lambda aligned=aligned: _m4_keep(steps[fidx], values[fidx], fidx, must, n_out, frame, aligned)
@@ -70,7 +71,8 @@ def select_points(
         picks += [lambda r=r, k=k: _keep(steps, values, fidx, must, n_out - k, r) for r, k in OPTIONS]
         for pick in picks:  # an M4 pick of whole pixel columns often draws exactly like the candidates
             options.append(pick())
-            errors.append(pixel_error(rasterise(steps[options[-1]], values[options[-1]], frame), reference))
+            o = options[-1]
+            errors.append(pixel_error(rasterise_projected(px[o], py[o], drawn_ok[o]), reference))
             if errors[-1] == 0.0:
                 break
         # the closest drawing, or one within SPIKE_TOLERANCE of it that keeps more of the spikes
