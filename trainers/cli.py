@@ -164,6 +164,7 @@ def _train(args: argparse.Namespace) -> int:
     except TrainerInputError as exc:
         return _fail("train", exc)
     print(f"{outcome.handle.run_id}: {outcome.fit.stop_reason}; {main_job.best_text(outcome.fit)}")
+    print(main_job.baseline_text(outcome.record.metrics_summary))
     print(f"version: {outcome.version_path}")
     return 0
 
