@@ -8,7 +8,8 @@ validation windows as the baselines. Columns are ratios to the MAE of the 4-week
 (below 1 beats it; target: every model ≤ 0.85 in the median and < 1 on every series): last week's value
 (seasonal naive), the generator's own mean (the noise floor: no forecaster beats it on average), and each
 model's median over the seeds. ``--target-transform none`` trains on raw sales instead of log1p, to
-measure what the transform buys. torch uses one thread (``--threads``).
+measure what the transform buys. torch uses one thread per process (``--threads``); ``--jobs N`` trains
+N runs at a time in separate processes (the numbers do not depend on it: each run is seeded).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
@@ -46,7 +48,9 @@ def _floor(spec: SeriesSpec, data, mean, windows) -> float:
     return float((truth - windows.val_sales).abs().mean())
 
 
-def _model_mae(model_type: str, spec: SeriesSpec, data, seed: int, args) -> float:
+def _model_mae(model_type: str, spec: SeriesSpec, seed: int, args) -> float:
+    torch.set_num_threads(args.threads)
+    data = generate_sales_with_mean(**BUILTIN_DATA)[0]
     config = TrainConfig(seed=seed, device="cpu", checkpoint_every=0,
                          **({"epochs": args.epochs} if args.epochs else {}),
                          **({"batch_size": 64, "lr": 3e-3, "patience": 5} if args.quick else {}))
@@ -69,6 +73,7 @@ def main() -> None:
     parser.add_argument("--series-per-mode", type=int, default=3)
     parser.add_argument("--target-transform", default="log1p")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data, mean = generate_sales_with_mean(**BUILTIN_DATA)
@@ -78,15 +83,18 @@ def main() -> None:
     print(f"{'series':22s} {'4w MAE':>7s} {'naive':>6s} {'floor':>6s} " + " ".join(f"{m:>11s}" for m in args.models))
     ratios: dict[str, list[float]] = {m: [] for m in args.models}
     started = time.perf_counter()
-    for mode in args.modes:
-        for spec in SERIES[mode][: args.series_per_mode]:
+    specs = [spec for mode in args.modes for spec in SERIES[mode][: args.series_per_mode]]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        runs = {(i, m, s): pool.submit(_model_mae, m, spec, s, args)
+                for i, spec in enumerate(specs) for m in args.models for s in args.seeds}
+        for i, spec in enumerate(specs):
             windows = make_windows(select_series(data, spec), 28, 7)
             base = {k: float((v - windows.val_sales).abs().mean()) for k, v in windows.val_baselines.items()}
             mean4 = base["weekday_mean_4w"]
             row = [f"{_name(spec):22s} {mean4:7.2f} {base['seasonal_naive'] / mean4:6.2f} "
                    f"{_floor(spec, data, mean, windows) / mean4:6.2f}"]
             for model_type in args.models:
-                ratio = statistics.median(_model_mae(model_type, spec, data, s, args) / mean4 for s in args.seeds)
+                ratio = statistics.median(runs[i, model_type, s].result() / mean4 for s in args.seeds)
                 ratios[model_type].append(ratio)
                 row.append(f"{ratio:11.3f}")
             print(" ".join(row), flush=True)

@@ -94,6 +94,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--days", type=int, default=14)
     predict.add_argument("--data", help="sales CSV to forecast from (default: the data the version was trained "
                          "on; a CSV must be unchanged since then)")
+    predict.add_argument("--future", help="CSV of the forecast days' known features: date, store_id, product_id "
+                         "and the data's feature columns (planned promotions ...); without it, built-in "
+                         "holidays and the calendar only, with a note on stderr")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     predict.set_defaults(func=_predict)
 
@@ -173,9 +176,11 @@ def _predict(args: argparse.Namespace) -> int:
     from curvewatch.trainers import TrainerInputError, forecast
 
     try:
-        result = forecast(args.version_path, days=args.days, data_csv=args.data)
+        result = forecast(args.version_path, days=args.days, data_csv=args.data, future_csv=args.future)
     except TrainerInputError as exc:
         return _fail("predict", exc)
+    for note in result.notes:
+        print(f"curvewatch predict: note: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -6,7 +6,7 @@ import numpy as np
 
 from .sales import SalesData
 
-__all__ = ["generate_sales", "generate_sales_with_mean"]
+__all__ = ["generate_sales", "generate_sales_with_mean", "holiday_flags"]
 
 # (month, day) of the fixed holidays: most stores sell little on these days.
 _HOLIDAYS = ((1, 1), (5, 1), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25))
@@ -55,7 +55,7 @@ def generate_sales_with_mean(
 
     promotion = _promotions(rng, shape)
     lift = 1.0 + promotion * rng.uniform(0.3, 0.8, size=(1, stores, products))
-    holiday = np.broadcast_to(_holiday_flags(dates)[:, None, None], shape).astype(np.float64)
+    holiday = np.broadcast_to(holiday_flags(dates)[:, None, None], shape).astype(np.float64)
     mean = level * trend * weekly * yearly * lift * np.where(holiday > 0, _HOLIDAY_FACTOR, 1.0)
     sales = rng.poisson(mean).astype(np.float64)
     stockouts = _stockouts(rng, shape)
@@ -72,7 +72,8 @@ def generate_sales_with_mean(
     ), np.where(stockouts, 0.0, mean)
 
 
-def _holiday_flags(dates: np.ndarray) -> np.ndarray:
+def holiday_flags(dates: np.ndarray) -> np.ndarray:
+    """The built-in data's fixed holidays on ``dates`` (a calendar: known for any future day too)."""
     months = dates.astype("datetime64[M]").astype(int) % 12 + 1
     day = (dates - dates.astype("datetime64[M]")).astype(int) + 1
     flags = np.zeros(len(dates), dtype=bool)
