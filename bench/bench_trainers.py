@@ -31,13 +31,15 @@ from curvewatch.trainers.request import BUILTIN_DATA
 SERIES = {
     "product": [SeriesSpec("product", product=p) for p in ("P001", "P002", "P003")],
     "store": [SeriesSpec("store", store=s) for s in ("S001", "S002", "S003")],
-    "global": [SeriesSpec("global", scope="all"), SeriesSpec("global", scope="stores", store="S001"),
-               SeriesSpec("global", scope="products", product="P002")],
+    # global stores/products scopes would repeat the store/product series above: these three differ
+    "global": [SeriesSpec("global", scope="all"), SeriesSpec("global", scope="all", aggregation="mean"),
+               SeriesSpec("global", scope="custom", store="S002", product="P003")],
 }
 
 
 def _name(spec: SeriesSpec) -> str:
-    return "/".join(v for v in (spec.mode, spec.product or spec.store, spec.scope) if v)
+    ids = (spec.store, spec.product) if spec.mode == "global" else (spec.product or spec.store,)
+    return "/".join(v for v in (spec.mode, *ids, spec.scope, spec.aggregation if spec.mode == "global" else "") if v)
 
 
 def _floor(spec: SeriesSpec, data, mean, windows) -> float:
