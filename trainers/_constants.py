@@ -63,7 +63,8 @@ EPOCH_CHECKPOINT_FORMAT = "checkpoint_epoch_{epoch}.pth"
 CHECKPOINT_FORMAT_VERSION = 1
 
 # Target transforms: "log1p" trains on log(1 + sales) (count data: multiplicative effects become additive),
-# "none" on sales as they are. bench/bench_trainers.py --target-transform measures the difference.
+# "none" on sales as they are. bench/bench_trainers.py --target-transform measures the difference (README:
+# small; it helps KAN, TCN and the Transformer on the product series, not MLSTM).
 TARGET_TRANSFORMS = ("log1p", "none")
 DEFAULT_TARGET_TRANSFORM = "log1p"
 
