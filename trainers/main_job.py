@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._constants import BASELINES, MODEL_TYPES, QUICK_EPOCHS, QUICK_TRAIN
+from ._constants import BASELINES, DEFAULT_TARGET_TRANSFORM, MODEL_TYPES, QUICK_EPOCHS, QUICK_TRAIN
 from .config import TrainConfig
 from .data import SeriesSpec, generate_sales, load_sales_csv
 from .loop import FitResult
@@ -35,12 +35,14 @@ def run(root: str | Path = "saved_models", *, models: Sequence[str] = MODEL_TYPE
         sd_file: str | Path | None = None, sd_address: str | None = None,
         data_csv: str | Path | None = None, lookback: int = 28,
         horizon: int = 7, experiment: str = MAIN_JOB_EXPERIMENT, serve: bool = True,
-        overrides: dict[str, Any] | None = None) -> list[TrainOutcome]:
+        overrides: dict[str, Any] | None = None,
+        target_transform: str = DEFAULT_TARGET_TRANSFORM) -> list[TrainOutcome]:
     """Train each of ``models`` once; return their outcomes. ``linger`` keeps the endpoint up that many
     seconds after the last run (Ctrl-C ends it early) so Prometheus can scrape the finished runs;
     ``sd_file`` registers the endpoint for Prometheus' file-based discovery while it is up. ``data_csv``
     trains on a sales CSV instead of the built-in data; ``serve=False`` runs without an endpoint.
-    Without ``config``, the job's own one is used with ``overrides`` (TrainConfig fields) applied."""
+    Without ``config``, the job's own one is used with ``overrides`` (TrainConfig fields) applied.
+    ``target_transform`` is the requests' (``log1p`` or ``none``)."""
     from curvewatch.prom import Exporter
 
     series = series or SeriesSpec("product", product="P001", scope="all")
@@ -54,7 +56,7 @@ def run(root: str | Path = "saved_models", *, models: Sequence[str] = MODEL_TYPE
     data = generate_sales(**builtin) if data_csv is None else load_sales_csv(data_csv)
     requests = [TrainRequest(m, series, config, lookback=lookback, horizon=horizon, data_csv=data_csv,
                              model_params=QUICK_MODEL_PARAMS[m] if quick else {}, builtin=builtin,
-                             experiment=experiment) for m in models]
+                             experiment=experiment, target_transform=target_transform) for m in models]
     for request in requests:  # every check before the archive and the endpoint exist
         prepare(request, data)
     exporter = bound = None
