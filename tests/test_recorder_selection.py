@@ -83,3 +83,19 @@ def test_spikes_kept_a_level_change_or_noise_is_not_a_spike() -> None:
     bump = np.zeros(100)
     bump[[20, 60, 61]] = [5.0, -5.0, -5.0]
     assert spikes(bump, 10).tolist() == [20, 60, 61] and spikes(bump, 1).size == 1
+
+
+@pytest.mark.parametrize("budget", [8, 16, 1000])
+def test_values_near_the_float_limit_are_picked_without_overflow(budget: int) -> None:
+    """Finite values near +-1.8e308 (spans overflow to inf) still give a bounded line that keeps the extremes
+    and the last point; pytest turns numpy's overflow warnings into failures."""
+    big = np.finfo(np.float64).max
+    rng = np.random.default_rng(3)
+    values = rng.choice([big, -big, 0.0, 1.0, 1.7e308], size=20_000)
+    rec = CurveRecorder(budget=budget)
+    for step, value in enumerate(values):
+        rec.log(step, x=float(value))
+    line = rec.finalize()["charts"][0]["lines"][0]
+    assert len(line["x"]) <= budget
+    assert max(line["y"]) == big and min(line["y"]) == -big
+    assert (line["x"][-1], line["y"][-1]) == (19_999, float(values[-1]))

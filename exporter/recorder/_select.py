@@ -43,6 +43,14 @@ def select_points(
     ``yscale`` is the scale the line is drawn at."""
     if steps.size <= budget:
         return steps, values
+    # Finite values near the float limit (|v| ~ 1e308) make spans and differences overflow to inf: the
+    # required points are kept all the same, spikes and the raster comparison just see an infinite span.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _select(steps, values, budget, required, yscale)
+
+
+def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequence[tuple[int, float]],
+            yscale: str) -> tuple[np.ndarray, np.ndarray]:
     must = np.zeros(steps.size, dtype=bool)
     for st, val in required:
         hit = np.flatnonzero((steps == st) & ((values == val) | (np.isnan(values) & np.isnan(val))))
