@@ -19,6 +19,7 @@ from curvewatch.prom.discovery import check_target_labels
 
 __all__ = ["DEFAULT_CONFIG", "MonitoringConfig", "duration_seconds"]
 
+ALERTING_PATHS = ("prometheus", "grafana")
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -113,6 +114,13 @@ class MonitoringConfig:
     # used by curvewatch's own series are refused (they would become exported_<name>).
     example_target_labels: tuple[str, ...] = ("site=gpu-box-1",)
 
+    # ---- Alerting path: one, never both ---------------------------------------------------------------
+    # "prometheus": Prometheus evaluates the alerts and sends them to Alertmanager (the default); the
+    # Grafana-managed copy is generated into grafana/alternatives/ and not provisioned. "grafana": for a
+    # setup without Alertmanager, the Grafana-managed rules and contact point are provisioned and
+    # prometheus.yml sends alerts nowhere (its rules still show in its UI).
+    alerting: str = "prometheus"
+
     # ---- Alertmanager -------------------------------------------------------------------------------
     # The example webhook receiver every alert is routed to; replace it with your own. It is a
     # placeholder reachable from the containers: docker-compose maps host.docker.internal to the
@@ -175,6 +183,8 @@ class MonitoringConfig:
         for f in fields(self):
             if f.name.endswith(("_window", "_for", "_interval", "_wait", "_refresh")):
                 duration_seconds(getattr(self, f.name))
+        if self.alerting not in ALERTING_PATHS:
+            raise ValueError(f"alerting can be {', '.join(ALERTING_PATHS)}, got {self.alerting!r}.")
         if not 0 < self.throughput_fraction < 1:
             raise ValueError(f"throughput_fraction must be between 0 and 1, got {self.throughput_fraction}.")
         if self.overfitting_rise <= 0:

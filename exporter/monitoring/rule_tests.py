@@ -181,8 +181,9 @@ def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
             + vanishing("moved", "running")
             + [_series("curvewatch_run_state", f"{int(s == 'running')}x{total}", **run, run_id=r, state=s)
                for s in ("running", "finished", "failed") for r in ("ok",)]
-            + [_series("curvewatch_run_state", f"_x29 {int(s == 'running')}x{total}", **{**run, "instance": "10.0.0.3:9108"},
-                       run_id="moved", state=s) for s in ("running", "finished", "failed")],
+            + [_series("curvewatch_run_state", f"_x29 {int(s == 'running')}x{total}",
+                       **{**run, "instance": "10.0.0.3:9108"}, run_id="moved", state=s)
+               for s in ("running", "finished", "failed")],
             {**run, "run_id": "bad"}),
         "TargetDown": _Case(
             [_series("up", f"1x29 0x{total}", job=c.trainer_job, instance=_INSTANCE,
