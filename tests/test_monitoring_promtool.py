@@ -163,7 +163,30 @@ def test_compose_webhook_placeholder_is_reachable_from_the_containers(compose: d
     assert url in services["grafana"]["environment"][DEFAULT_CONFIG.webhook_url_env]
     for name in ("alertmanager", "grafana"):
         assert services[name]["extra_hosts"] == [f"{DOCKER_HOST_NAME}:host-gateway"], name
-    assert all(service["restart"] == "unless-stopped" for service in services.values())
+    assert all(service["restart"] == "unless-stopped" for name, service in services.items() if name != "trainer")
+
+
+def test_compose_keeps_lifecycle_closed_data_in_volumes_healthchecks_and_usable_alert_links(compose: dict) -> None:
+    services = compose["services"]
+    commands = " ".join(" ".join(service.get("command", [])) for service in services.values())
+    assert "--web.enable-lifecycle" not in commands and "--web.enable-admin-api" not in commands
+    assert f"--web.external-url={DEFAULT_CONFIG.prometheus_external_url}" in services["prometheus"]["command"]
+    assert f"--web.external-url={DEFAULT_CONFIG.alertmanager_external_url}" in services["alertmanager"]["command"]
+    for name, path in (("prometheus", "/prometheus"), ("alertmanager", "/alertmanager"),
+                       ("pushgateway", "/pushgateway"), ("grafana", "/var/lib/grafana")):
+        assert any(v.endswith(f"-data:{path}") for v in services[name]["volumes"]), name
+    assert "--persistence.file=/pushgateway/metrics.store" in services["pushgateway"]["command"]
+    assert all(service["healthcheck"]["test"][0] == "CMD" for service in services.values())
+    assert services["grafana"]["depends_on"] == {"prometheus": {"condition": "service_healthy"}}
+    runbook = next(v for v in services["grafana"]["volumes"] if v.startswith("./prometheus/runbook.md:"))
+    assert DEFAULT_CONFIG.runbook_url.endswith(runbook.split(":")[1].removeprefix("/usr/share/grafana"))
+
+
+def test_compose_demo_trainer_runs_once(compose: dict) -> None:
+    trainer = compose["services"]["trainer"]
+    assert trainer["restart"] == "no"
+    linger = float(trainer["command"][trainer["command"].index("--linger") + 1])
+    assert 0 < linger <= 3600
 
 
 def test_compose_mounts_the_generated_provisioning(compose: dict) -> None:
@@ -182,3 +205,9 @@ def test_dockerfile_installs_the_cpu_torch_pin_then_the_project() -> None:
     assert "torch==2.13.0" in torch_line and "--index-url https://download.pytorch.org/whl/cpu" in torch_line
     assert text.index("torch==2.13.0") < text.index("pip install --no-cache-dir \".[trainers]\"")
     assert '"curvewatch", "train"' in text
+    # The compiled log buffer is built (gcc present while pip installs, setup.py in the build context) and checked.
+    install = text.index("pip install --no-cache-dir \".[trainers]\"")
+    assert text.index("apt-get install -y --no-install-recommends gcc") < install
+    assert 'python -c "import curvewatch.recorder._clogbuf"' in text
+    ignore = (REPO / ".dockerignore").read_text().splitlines()
+    assert "!setup.py" in ignore and "!exporter/" in ignore
