@@ -99,9 +99,10 @@ def alerts(config: MonitoringConfig = DEFAULT_CONFIG) -> list[Alert]:
         ),
         Alert(
             f"{ALERT_PREFIX}NoImprovement",
-            f"{q.metric('curvewatch_steps_since_best', val)} > {c.no_improvement_steps}\n{q.running}",
+            # Every tracked metric, whatever its name and mode (curvewatch_best_value's labels say which).
+            f"{q.metric('curvewatch_steps_since_best')} > {c.no_improvement_steps}\n{q.running}",
             c.no_improvement_for, c.severity_info,
-            "The best validation loss is many steps old.",
+            "A tracked metric's best value is many steps old.",
             f"{{{{ $labels.metric }}}} of {_RUN} has not improved for {{{{ $value | printf \"%.0f\" }}}} "
             f"steps (limit {c.no_improvement_steps}).",
         ),

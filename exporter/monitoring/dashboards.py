@@ -136,7 +136,7 @@ def run_detail(config: MonitoringConfig) -> dict[str, Any]:
         ("Since last step", f"Seconds since the last logged step; stalled above {c.stall_seconds:g}s.", "s",
          q.heartbeat_age, [(None, "green"), (c.stall_seconds, "red")]),
         ("Non-finite values", "NaN/inf values logged, all lines.", "short",
-         f"sum by ({_RUN}) ({s.series('curvewatch_nonfinite_total')})", [(None, "green"), (1, "red")]),
+         f"sum by ({s.on_run}) ({s.series('curvewatch_nonfinite_total')})", [(None, "green"), (1, "red")]),
         ("Started", "When the run started (curvewatch_run_start_time_seconds).", "dateTimeFromNow",
          f"1000 * {s.series('curvewatch_run_start_time_seconds')}", None),
     ]

@@ -54,9 +54,15 @@ class Queries:
     def rate_expr(self) -> str:
         return f"rate({self.metric('curvewatch_steps_total')}[{self.config.rate_window}])"
 
-    def over_best_expr(self) -> str:
-        best = self.metric("curvewatch_best_value", eq("mode", "min"))
-        return f"{self.metric('curvewatch_value')}\n/ ignoring (chart, mode)\n({best} > 0)"
+    def over_best_expr(self, *, max_mode: bool = False) -> str:
+        """Each line of a ``min``-tracked metric divided by its best (1 at a new best, above 1 when worse);
+        ``max_mode`` adds ``max``-tracked metrics as best divided by the line (same reading)."""
+        value = self.metric("curvewatch_value")
+        expr = f"{value}\n/ ignoring (chart, mode)\n({self.metric('curvewatch_best_value', eq('mode', 'min'))} > 0)"
+        if max_mode:
+            best_max = self.metric("curvewatch_best_value", eq("mode", "max"))
+            expr = f"(\n{expr}\n)\nor\n(\n{best_max}\n/ ignoring (chart, mode) group_right ()\n({value} > 0)\n)"
+        return expr
 
     def vanished_expr(self) -> str:
         """1 for each run last seen ``running`` within ``vanished_window`` whose series are gone now.
@@ -105,7 +111,7 @@ class Queries:
         nonfinite = self.metric("curvewatch_nonfinite_total")
         return [
             RecordingRule(self.steps_per_second, self.rate_expr()),
-            RecordingRule(self.over_best, self.over_best_expr()),
+            RecordingRule(self.over_best, self.over_best_expr(max_mode=True)),
             RecordingRule(self.state_code, f"max by ({self.by_run}) (\n{states}\n)"),
             RecordingRule(self.heartbeat_age, f"time() - {self.metric('curvewatch_last_step_timestamp_seconds')}"),
             RecordingRule(self.vanished, self.vanished_expr()),

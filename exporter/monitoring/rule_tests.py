@@ -96,6 +96,7 @@ def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
     run = {"job": c.trainer_job, "instance": _INSTANCE, "rank": "0"}
     loss = {"chart": c.loss_chart, "metric": c.val_metric}
     best = {"metric": c.val_metric, "mode": "min"}
+    acc = {"metric": "val_acc", "mode": "max"}
 
     def state(run_id: str, current: str = "running") -> list[tuple[str, str]]:
         return [_series("curvewatch_run_state", f"{int(s == current)}x{total}", **run, run_id=run_id, state=s)
@@ -118,6 +119,8 @@ def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
     # A young run (10 minutes at 50 steps/s) slows to 10 steps/s: the rate over rate_window passes under
     # throughput_fraction x 50 this many minutes after the slowdown.
     young_cross = 10 + math.floor(rate_minutes * (1 - c.throughput_fraction) * 50 / 40) + 1
+    # It must still fire an hour later, or just before its fast start leaves a shorter baseline_window.
+    baseline_minutes = math.ceil(duration_seconds(c.baseline_window) / 60)
     stall_at = int(29 + c.stall_seconds // 60) + 1
     slow_from = 60 + math.ceil(duration_seconds(c.rate_window) / 60) + 1
     bad_div = f"{c.divergence_factor * 0.1 + 0.1:g}"
@@ -142,12 +145,14 @@ def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
             {**run, "metric": c.val_metric, "run_id": "bad"}, latest=31,
             value=lambda t: f"{(c.divergence_factor * 0.1 + 0.1) / 0.1:.1f}"),
         "Overfitting": _overfitting(c, total, run, gated),
+        # Any tracked metric and mode: here a user's accuracy (max) beside the validation loss (min).
         "NoImprovement": _Case(
             gated("bad", "ok")
-            + [_series("curvewatch_steps_since_best", f"0+{a}x29 {n + a}+{a}x{total}", **run, **best, run_id=r)
+            + [_series("curvewatch_steps_since_best", f"0+{a}x29 {n + a}+{a}x{total}", **run, **acc, run_id=r)
                for r in ("bad", "done")]
-            + [_series("curvewatch_steps_since_best", f"0+{n // 200}x{total}", **run, **best, run_id="ok")],
-            {**run, **best, "run_id": "bad"}, value=lambda t: f"{n + a + a * (t - 30):.0f}"),
+            + [_series("curvewatch_steps_since_best", f"0+{n // 200}x{total}", **run, **b, run_id=r)
+               for r, b in (("bad", best), ("ok", best), ("ok", acc))],
+            {**run, **acc, "run_id": "bad"}, value=lambda t: f"{n + a + a * (t - 30):.0f}"),
         # Every run started at 0 s: a heartbeat series, old or fresh, takes precedence over the start time.
         "TrainingStalled": _Case(
             gated("bad", "ok") + started("bad", "ok", "done")
@@ -173,7 +178,7 @@ def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
                for r in ("bad", "done")]
             + [_series("curvewatch_steps_total", f"0+3000x{total}", **run, run_id="ok")],
             {**run, "run_id": "bad"}, earliest=young_cross, latest=young_cross + 1, value=lambda t: "10.00",
-            still_firing_at=(young_cross + 60,)),
+            still_firing_at=(min(young_cross + 60, 10 + baseline_minutes - 1),)),
         # Crashed at minute 30 while running: its series are gone (stale) without a final state. Healthy: a
         # run still scraped, runs gone after finishing or failing, a run resumed on another instance.
         "RunVanished": _Case(
@@ -207,7 +212,7 @@ def rule_tests(config: MonitoringConfig) -> dict[str, Any]:
         before, after = case.earliest + for_minutes - 1, case.latest + for_minutes + 1
         annotations = alert.annotations(config)
         evaluations = [{"eval_time": f"{before}m", "alertname": alert.name, "exp_alerts": []}]
-        for minute in (after, *case.still_firing_at):
+        for minute in (after, *(m for m in case.still_firing_at if m > after)):
             annotations = dict(annotations, description=render_template(
                 alert.description, case.labels, case.value(minute) if case.value else None))
             evaluations.append({"eval_time": f"{minute}m", "alertname": alert.name, "exp_alerts": [

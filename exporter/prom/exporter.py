@@ -121,6 +121,11 @@ class Exporter:
         return None if self._server is None else self._server.url
 
     @property
+    def target_file(self) -> Path | None:
+        """The file_sd target file written by :meth:`start` (``sd_file``), None without one."""
+        return None if self._target is None else self._target.path
+
+    @property
     def port(self) -> int | None:
         return None if self._server is None else self._server.port
 
