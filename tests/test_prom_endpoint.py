@@ -190,6 +190,7 @@ def test_sd_file_registers_the_endpoint_while_it_serves_and_removes_it_at_stop(t
     assert json.loads((tmp_path / "one.json").read_text())[0]["targets"] == [f"trainer-7:{port}"]
     exporter.stop()
     assert not (tmp_path / "one.json").exists()
-    with pytest.raises(ValueError, match=r"names port 1 but the endpoint serves on port \d+; pass sd_address='trainer-7'"):
+    mismatch = r"names port 1 but the endpoint serves on port \d+; pass sd_address='trainer-7'"
+    with pytest.raises(ValueError, match=mismatch):
         exporter.start(port=0, sd_file=tmp_path / "two.json", sd_address="trainer-7:1")
     assert exporter.url is None and not (tmp_path / "two.json").exists()
