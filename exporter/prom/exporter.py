@@ -108,6 +108,8 @@ class Exporter:
         self.collector.set_state(state, run_id)
         if self.is_final:
             self._grace.final()
+        else:
+            self._grace.reset()
 
     @property
     def is_final(self) -> bool:
@@ -153,6 +155,7 @@ class Exporter:
         if self._server is not None:
             raise RuntimeError(f"This exporter already serves on {self._server.url}; call stop() first.")
         actual = endpoint_port(port, self.ranks, self.rank, self.local_rank)
+        self._grace = FinalStateGrace(self._grace.grace)  # scrapers of an earlier start do not count
         if actual is None:
             log.info("curvewatch: rank %d does not serve (ranks=%r).", self.rank, self.ranks)
             return None

@@ -54,6 +54,12 @@ class FinalStateGrace:
             self._final_at = now
             self._waiting_for = {c for c, t in self._last_seen.items() if now - t <= self.grace}
 
+    def reset(self) -> None:
+        """The state is not final (any more): forget the final moment, keep the scrapers seen."""
+        with self._cond:
+            self._final_at = None
+            self._waiting_for = set()
+
     @property
     def ever_scraped(self) -> bool:
         with self._cond:
