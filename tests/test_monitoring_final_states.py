@@ -172,3 +172,25 @@ def test_a_killed_run_pages_through_alertmanager_and_a_failing_run_is_scraped_fa
     assert {a["metric"]["run_id"] for a in down} == {"e2e-killed"}
     vanished = query(prom.url, f'count_over_time(ALERTS{{alertname="{name}"}}[1h])')
     assert {a["metric"]["run_id"] for a in vanished} == {"e2e-killed"}
+
+
+def test_watch_with_a_pushgateway_pushes_the_final_state_instead_of_waiting(tmp_path: Path,
+                                                                             pushgateway_server) -> None:
+    import requests
+    from curvewatch.prom import watch
+
+    gateway = pushgateway_server()
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="boom"), watch("pushed-final", port=0, pushgateway=gateway.url,
+                                                          sd_file=tmp_path / "targets", final_grace=30.0,
+                                                          rank=0) as (rec, exporter):
+        rec.log(1, loss=1.0)
+        assert exporter.target_file.exists()
+        assert _scrape(exporter.port, "127.0.0.2") == 200  # a scraper: a grace would wait for it
+        raise RuntimeError("boom")
+    assert time.monotonic() - started < 10.0
+    assert not list((tmp_path / "targets").glob("*.json"))
+    text = requests.get(f"{gateway.url}/metrics", timeout=5).text
+    states = [line for line in text.splitlines() if line.startswith("curvewatch_run_state{")
+              and 'run_id="pushed-final"' in line]
+    assert [line.rsplit(" ", 1)[1] for line in states if 'state="failed"' in line] == ["1"], states
