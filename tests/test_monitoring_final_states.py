@@ -106,20 +106,19 @@ def test_final_grace_is_skipped_on_a_running_run_and_by_stop_grace_zero() -> Non
 
 def test_a_run_failing_inside_run_tracker_with_its_endpoint_serving_is_scraped_as_failed(
         tmp_path: Path, prometheus_server) -> None:
-    from curvewatch.archive import ModelKey
-    from curvewatch.trainers import RunTracker
+    from curvewatch import RunTracker
 
     targets = tmp_path / "targets"
     targets.mkdir()
     prom = prometheus_server(extra_scrape_configs=[file_sd_job(DEFAULT_CONFIG, targets)])
-    tracker = RunTracker(ModelKey.product("P001", model_type="mine"), root=tmp_path / "saved_models", serve=True)
+    tracker = RunTracker("grace-exp", model_type="mine", root=tmp_path / "saved_models", serve=True)
     run_id = None
     with pytest.raises(RuntimeError, match="diverged"), tracker as run:
         run_id = run.handle.run_id
         host_port = run.url.removeprefix("http://").removesuffix("/metrics")
         (targets / "run.json").write_text(json.dumps([{"targets": [host_port]}]))
         for _ in range(5):
-            run.step(0.5, lr=0.01)
+            run.log(train_loss=0.5, lr=0.01)
         wait_for(prom.url, f'curvewatch_run_state{{run_id="{run_id}", state="running"}} == 1', timeout=TIMEOUT_S)
         raise RuntimeError("diverged")
     # The tracker marked the run failed and its endpoint served that before it stopped.
