@@ -23,7 +23,7 @@ from curvewatch.monitoring.promql import Queries, eq
 from grafana_foundation_sdk.builders import dashboard as dash_b
 from grafana_foundation_sdk.models import dashboard as dash_m
 
-__all__ = ["DASHBOARDS", "DASHBOARD_FILES", "DashboardSpec", "dashboards"]
+__all__ = ["DASHBOARDS", "DASHBOARD_FILES", "PROMETHEUS_DASHBOARD_FILES", "DashboardSpec", "dashboards"]
 
 _TAGS = ["curvewatch"]
 _RUN = "run_id, rank"
@@ -32,11 +32,17 @@ _LEGEND = "{{run_id}} rank {{rank}}"
 
 @dataclass(frozen=True)
 class DashboardSpec:
-    """One generated dashboard: its uid, the file it is written to and the function that builds it."""
+    """One generated dashboard: its uid, the file it is written to and the function that builds it.
+
+    ``prometheus``: it reads the live Prometheus (``${datasource}``, ``$job``): grafana_files writes an import
+    copy asking for a Prometheus, and tests/test_monitoring_grafana.py checks its queries and variables.
+    A dashboard on another datasource (the registry's PostgreSQL) sets it False and brings its own checks.
+    """
 
     uid: str
     file: str
     build: Callable[[MonitoringConfig], dict[str, Any]]
+    prometheus: bool = True
 
 
 def _board(config: MonitoringConfig, uid: str, title: str, description: str) -> dash_b.Dashboard:
@@ -226,6 +232,7 @@ DASHBOARDS: list[DashboardSpec] = [
     DashboardSpec("curvewatch-compare-runs", "grafana/dashboards/curvewatch-compare-runs.json", compare_runs),
 ]
 DASHBOARD_FILES = {spec.uid: spec.file for spec in DASHBOARDS}
+PROMETHEUS_DASHBOARD_FILES = {spec.uid: spec.file for spec in DASHBOARDS if spec.prometheus}
 
 
 def dashboards(config: MonitoringConfig) -> dict[str, dict[str, Any]]:

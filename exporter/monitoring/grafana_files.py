@@ -18,7 +18,7 @@ from curvewatch.monitoring._variables import DATASOURCE_VARIABLE
 from curvewatch.monitoring._yaml import GENERATED_HEADER, dump_json, dump_yaml
 from curvewatch.monitoring.alerts import alerts
 from curvewatch.monitoring.config import MonitoringConfig
-from curvewatch.monitoring.dashboards import DASHBOARD_FILES, dashboards
+from curvewatch.monitoring.dashboards import DASHBOARD_FILES, PROMETHEUS_DASHBOARD_FILES, dashboards
 from grafana_foundation_sdk.builders import alerting as alert_b
 from grafana_foundation_sdk.builders import expr as expr_b
 from grafana_foundation_sdk.builders import prometheus as prom_b
@@ -146,7 +146,8 @@ def grafana_files(config: MonitoringConfig) -> dict[str, str]:
         files[alerting_path(config, path)] = dump_yaml(data, header=header)
     for uid, board in dashboards(config).items():
         files[DASHBOARD_FILES[uid]] = dump_json(board)
-        files[f"{IMPORT_DIR}/{uid}.json"] = dump_json(import_copy(board))
+        if uid in PROMETHEUS_DASHBOARD_FILES:
+            files[f"{IMPORT_DIR}/{uid}.json"] = dump_json(import_copy(board))
     return files
 
 
