@@ -12,7 +12,7 @@ COPY trainers ./trainers
 # gcc compiles the recorder's log buffer (setup.py; the image has the Python headers), then goes again.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \
-    && pip install --no-cache-dir ".[trainers]" \
+    && pip install --no-cache-dir ".[trainers,postgres]" \
     && apt-get purge -y --auto-remove gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/* \
     && python -c "import curvewatch.recorder._clogbuf"

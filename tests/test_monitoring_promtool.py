@@ -132,7 +132,9 @@ def _compose_env(**extra: str) -> dict[str, str]:
 
 
 def test_docker_compose_config_is_valid() -> None:
-    _ok(_run("docker-compose", "-f", REPO / COMPOSE_FILE, "config", "-q", env=_compose_env(GRAFANA_ADMIN_PASSWORD="x")))
+    _ok(_run("docker-compose", "-f", REPO / COMPOSE_FILE, "config", "-q",
+             env=_compose_env(GRAFANA_ADMIN_PASSWORD="x", CURVEWATCH_REGISTRY_PASSWORD="x",
+                              CURVEWATCH_GRAFANA_DB_PASSWORD="x")))
 
 
 def test_docker_compose_refuses_to_start_without_an_admin_password() -> None:
@@ -148,7 +150,7 @@ def compose() -> dict:
 
 def test_compose_binds_ports_to_localhost_and_pins_images(compose: dict) -> None:
     services = compose["services"]
-    assert set(services) == {"prometheus", "alertmanager", "pushgateway", "grafana", "trainer"}
+    assert set(services) == {"prometheus", "alertmanager", "pushgateway", "grafana", "trainer", "registry-db"}
     for name, service in services.items():
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
@@ -176,8 +178,10 @@ def test_compose_keeps_lifecycle_closed_data_in_volumes_healthchecks_and_usable_
                        ("pushgateway", "/pushgateway"), ("grafana", "/var/lib/grafana")):
         assert any(v.endswith(f"-data:{path}") for v in services[name]["volumes"]), name
     assert "--persistence.file=/pushgateway/metrics.store" in services["pushgateway"]["command"]
-    assert all(service["healthcheck"]["test"][0] == "CMD" for service in services.values())
-    assert services["grafana"]["depends_on"] == {"prometheus": {"condition": "service_healthy"}}
+    assert all(service["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL") for service in services.values())
+    assert all(condition == {"condition": "service_healthy"} for service in services.values()
+               for condition in service.get("depends_on", {}).values())
+    assert "prometheus" in services["grafana"]["depends_on"]
     runbook = next(v for v in services["grafana"]["volumes"] if v.startswith("./prometheus/runbook.md:"))
     assert DEFAULT_CONFIG.runbook_url.endswith(runbook.split(":")[1].removeprefix("/usr/share/grafana"))
 
@@ -203,10 +207,10 @@ def test_dockerfile_installs_the_cpu_torch_pin_then_the_project() -> None:
     assert text.startswith("#") and "FROM python:3.11-slim" in text
     torch_line = next(line for line in text.splitlines() if "torch==" in line)
     assert "torch==2.13.0" in torch_line and "--index-url https://download.pytorch.org/whl/cpu" in torch_line
-    assert text.index("torch==2.13.0") < text.index("pip install --no-cache-dir \".[trainers]\"")
+    assert text.index("torch==2.13.0") < text.index("pip install --no-cache-dir \".[trainers,postgres]\"")
     assert '"curvewatch", "train"' in text
     # The compiled log buffer is built (gcc present while pip installs, setup.py in the build context) and checked.
-    install = text.index("pip install --no-cache-dir \".[trainers]\"")
+    install = text.index("pip install --no-cache-dir \".[trainers,postgres]\"")
     assert text.index("apt-get install -y --no-install-recommends gcc") < install
     assert 'python -c "import curvewatch.recorder._clogbuf"' in text
     ignore = (REPO / ".dockerignore").read_text().splitlines()

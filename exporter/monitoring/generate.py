@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from curvewatch._atomic import atomic_write_text
+from curvewatch.monitoring.archive_dashboards import archive_files
 from curvewatch.monitoring.compose import compose_files
 from curvewatch.monitoring.config import DEFAULT_CONFIG, MonitoringConfig
 from curvewatch.monitoring.grafana_files import grafana_files
@@ -27,6 +28,7 @@ GENERATORS: list[Callable[[MonitoringConfig], dict[str, str]]] = [
     rule_test_files,
     grafana_files,
     compose_files,
+    archive_files,
 ]
 
 
