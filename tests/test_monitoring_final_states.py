@@ -132,7 +132,10 @@ def test_a_killed_run_pages_through_alertmanager_and_a_failing_run_is_scraped_fa
         tmp_path: Path, prometheus_server, alertmanager_server, trainers, webhook) -> None:
     url, received = webhook
     config = DEFAULT_CONFIG.with_overrides({
-        "vanished_for": "1s", "vanished_window": "10m", "target_down_for": "1s", "group_wait": "1s",
+        "vanished_for": "1s", "vanished_window": "10m",
+        # Long enough for Prometheus to drop a removed target (file_sd, then its 5 s update throttle) before
+        # a failed scrape of an endpoint that stopped right after counts; the killed run's stays down.
+        "target_down_for": "20s", "group_wait": "1s",
         "group_interval": "1s", "repeat_interval": "1h", "webhook_url": url, "scrape_interval": "1s",
         "evaluation_interval": "1s", "dashboard_refresh": "5s"})
     bundle = tmp_path / "bundle"
