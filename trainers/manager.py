@@ -103,11 +103,12 @@ class TrainingManager:
                 exporter.set_state("failed", handle.run_id)
             mark_failed(self.archive, handle, exc)
             raise
+        else:
+            if exporter is not None:  # before stop(): the endpoint serves the final state to its scrapers
+                exporter.set_state("finished", handle.run_id)
         finally:
             if own:
                 exporter.stop()
-        if exporter is not None:
-            exporter.set_state("finished", handle.run_id)
         return TrainOutcome(record=record, handle=handle, fit=result, url=url)
 
     def _expose(self, recorder, prepared: Prepared, handle):

@@ -78,5 +78,5 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     print(f"Serving {len(args.paths)} run(s) on {exporter.url} (Ctrl-C to stop)", flush=True)
     stop.wait()
-    exporter.stop()
+    exporter.stop(grace=0)  # the documents were on show all along: no final-state grace
     return 0

@@ -36,6 +36,14 @@ POINTS = PREFIX + "points"  # counter: _total
 # Run states: curvewatch_run_state is 1 for the current one and 0 for the others.
 RUNNING, FINISHED, FAILED = "running", "finished", "failed"
 RUN_STATES = (RUNNING, FINISHED, FAILED)
+FINAL_STATES = (FINISHED, FAILED)
+# After the final state the endpoint keeps serving at most this long, so that Prometheus scrapes it
+# (2 x the generated 15 s scrape interval); see exporter/prom/final_state.py.
+FINAL_GRACE_S = 30.0
+# Target labels a trainer writes into its file_sd target file: `up` of a target that went down carries
+# the run (scraped series never get them: the generated scrape job drops them from samples).
+SD_RUN_ID_LABEL = "curvewatch_run_id"
+SD_RANK_LABEL = "curvewatch_rank"
 
 # Label values given by the user (RunInfo fields) must be printable and at most this long.
 MAX_LABEL_VALUE_LENGTH = 128

@@ -105,6 +105,15 @@ def _basic_auth(app: Callable, username: str, password: str) -> Callable:
     return guarded
 
 
+def _observed(app: Callable, on_scrape: Callable[[str], None]) -> Callable:
+    def observed(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        body = app(environ, start_response)
+        on_scrape(environ.get("REMOTE_ADDR", ""))
+        return body
+
+    return observed
+
+
 class MetricsServer:
     """Serves ``registry`` on ``addr:port`` in a daemon thread.
 
@@ -123,6 +132,7 @@ class MetricsServer:
         client_cafile: str | os.PathLike[str] | None = None,
         client_auth_required: bool = False,
         basic_auth: tuple[str, str] | None = None,
+        on_scrape: Callable[[str], None] | None = None,
     ):
         if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
             raise ValueError(f"`port` must be an integer from 0 to 65535 (0 picks a free one), got {port!r}.")
@@ -140,6 +150,7 @@ class MetricsServer:
         )
         self._client_auth_required = client_auth_required
         self._basic_auth = basic_auth
+        self._on_scrape = on_scrape  # called with each scraping client's address (the final-state grace)
         if basic_auth is not None and certfile is None and addr not in ("127.0.0.1", "localhost", "::1"):
             log.warning("curvewatch: basic auth without TLS on %s sends the password in clear text; "
                         "pass certfile/keyfile to serve HTTPS.", addr)
@@ -166,6 +177,8 @@ class MetricsServer:
             else _tls_context(self._certfile, self._keyfile, self._client_cafile, self._client_auth_required)
         )
         app = make_wsgi_app(self._registry)
+        if self._on_scrape is not None:
+            app = _observed(app, self._on_scrape)
         if self._basic_auth is not None:
             app = _basic_auth(app, *self._basic_auth)
 
