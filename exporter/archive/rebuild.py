@@ -99,6 +99,8 @@ def _row_from_disk(archive: ModelArchive, key: ModelKey, version: int, unreadabl
     directory = archive_path(archive.root, key, version)
     rel = directory.relative_to(archive.root).as_posix()
     status = read_status(directory)
+    if "problem" in status and (directory / STATUS_FILE).exists():
+        unreadable.append(f"{rel}/{STATUS_FILE} ({status['problem']}; indexed as reserved)")
     digest = status.get("manifest_sha256")
     digest = digest if isinstance(digest, str) and len(digest) == 64 else None
     row = archive._row(key, version, status["state"], _created_at(status, directory), manifest_sha256=digest)

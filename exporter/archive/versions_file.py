@@ -58,7 +58,8 @@ class VersionsFile:
     def __init__(self, root: str | os.PathLike[str], lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S) -> None:
         self.root = Path(root).absolute()
         self.path = archive_path(self.root, filename=VERSIONS_FILE)
-        self.lock_path = archive_path(self.root, filename=VERSIONS_FILE + LOCK_SUFFIX)
+        # not archive_path: a symlinked lock must reach lock(), which refuses it with a sentence
+        self.lock_path = self.root / (VERSIONS_FILE + LOCK_SUFFIX)
         self.lock_timeout = lock_timeout
         self._lock = filelock.FileLock(self.lock_path, timeout=lock_timeout)  # re-entrant in one thread
 

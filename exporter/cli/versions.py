@@ -1,7 +1,9 @@
 """``curvewatch versions list|show|verify|rebuild|delete``: inspect and audit the model archive.
 
-Exit codes: 0 ok; 1 ``verify`` found problems; 2 the command could not run (the message says why and
-what to do). Every sub-command takes ``--root``, ``--db-url`` and ``--json``.
+Exit codes: 0 ok; 1 ``verify`` found problems, or ``rebuild`` named files or versions it could not index;
+2 the command could not run (the message says why and
+what to do). Every sub-command takes ``--root``, ``--db-url`` and ``--json``. ``list``, ``show`` and
+``verify`` open the archive read-only: they never create or change a file, a folder or a table.
 """
 
 from __future__ import annotations
@@ -74,9 +76,14 @@ def _targets(archive: Any, args: argparse.Namespace) -> list[tuple[str, int]]:
 
 
 def _cmd_verify(archive: Any, args: argparse.Namespace) -> int:
+    from curvewatch.archive import ArchiveError
+
     report = []
     for identifier, version in _targets(archive, args):
-        problems = archive.verify(identifier, version)
+        try:
+            problems = archive.verify(identifier, version)
+        except ArchiveError as exc:  # one broken version never stops --all
+            problems = [str(exc)]
         report.append({"identifier": identifier, "version": version, "ok": not problems, "problems": problems})
     if args.json:
         print(json.dumps(report, indent=2))
@@ -94,16 +101,24 @@ def _cmd_verify(archive: Any, args: argparse.Namespace) -> int:
 def _cmd_rebuild(archive: Any, args: argparse.Namespace) -> int:
     result = archive.rebuild()
     if args.json:
-        print(json.dumps({"versions": result.versions, "rows": result.rows, "skipped": result.skipped}, indent=2))
-        return 0
+        print(json.dumps({"versions": result.versions, "rows": result.rows, "skipped": result.skipped,
+                          "unreadable": result.unreadable, "conflicts": result.conflicts}, indent=2))
+        return 1 if result.unreadable or result.conflicts else 0
     print(f"Rebuilt versions.json ({len(result.versions)} identifiers) and the table ({result.rows} rows).")
     for path in result.skipped:
         print(f"  skipped {path}: not a model directory of the archive layout")
-    return 0
+    for what in result.unreadable:
+        print(f"  indexed without {what}: restore it, then run `curvewatch versions verify`")
+    for name in result.conflicts:
+        print(f"  not indexed {name}: another archive root sharing this registry indexed that version")
+    return 1 if result.unreadable or result.conflicts else 0
 
 
 def _cmd_delete(archive: Any, args: argparse.Namespace) -> int:
-    archive.delete(args.identifier, args.version, force=args.force)
+    version = _version_arg(args.version)
+    if version == "latest":
+        raise SystemExit("curvewatch versions delete: name the VERSION to delete (an integer), not 'latest'.")
+    archive.delete(args.identifier, version, force=args.force)
     if args.json:
         print(json.dumps({"deleted": {"identifier": args.identifier, "version": args.version}}))
     else:
@@ -112,27 +127,34 @@ def _cmd_delete(archive: Any, args: argparse.Namespace) -> int:
 
 
 def _version_arg(text: str) -> int | str:
+    from curvewatch.archive.naming import MAX_VERSION, STARTING_VERSION
+
     if text == "latest":
         return text
-    try:
-        return int(text)
-    except ValueError:
-        raise SystemExit(f"VERSION must be an integer or 'latest', got {text!r}.") from None
+    if not text.isascii() or not text.isdigit() or not STARTING_VERSION <= int(text[:12]) <= MAX_VERSION:
+        raise SystemExit(f"VERSION must be 'latest' or an integer from {STARTING_VERSION} to {MAX_VERSION}, "
+                         f"got {text[:40]!r}.")
+    return int(text)
 
 
-def _guarded(func: Any) -> Any:
+def _guarded(func: Any, read_only: bool = False) -> Any:
     def run(args: argparse.Namespace) -> int:
         from curvewatch.archive import ArchiveError, ModelArchive
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
         if not os.path.isdir(args.root):
             print(f"curvewatch versions: no archive at {args.root}; pass --root or set ${ROOT_ENV}.", file=sys.stderr)
             return 2
         try:
-            with ModelArchive(args.root, db_url=args.db_url) as archive:
+            with ModelArchive(args.root, db_url=args.db_url, read_only=read_only) as archive:
                 return func(archive, args)
         except OperationalError as exc:
             print(f"curvewatch versions: cannot use the registry ({exc.orig}); check --db-url.", file=sys.stderr)
+            return 2
+        except SQLAlchemyError as exc:
+            reason = str(exc).splitlines()[0][:200]
+            print(f"curvewatch versions: the registry refused the request ({reason}); check --db-url, or run "
+                  "`curvewatch versions rebuild`.", file=sys.stderr)
             return 2
         except ArchiveError as exc:
             print(f"curvewatch versions: {exc}", file=sys.stderr)
@@ -165,25 +187,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--identifier")
     p.add_argument("--model-type")
     p.add_argument("--status", choices=("reserved", "complete", "failed"))
-    p.set_defaults(func=_guarded(_cmd_list))
+    p.set_defaults(func=_guarded(_cmd_list, read_only=True))
 
     p = sub.add_parser("show", parents=[common], help="show one version")
     p.add_argument("identifier")
     p.add_argument("version", nargs="?", default="latest", help="an integer or 'latest' (default)")
     p.add_argument("--curves", action="store_true", help="include the curves document (with --json)")
-    p.set_defaults(func=_guarded(_cmd_show))
+    p.set_defaults(func=_guarded(_cmd_show, read_only=True))
 
     p = sub.add_parser("verify", parents=[common], help="recompute digests and check the curves schema")
     p.add_argument("identifier", nargs="?")
     p.add_argument("version", nargs="?", default="latest", help="an integer or 'latest' (default)")
     p.add_argument("--all", action="store_true", help="verify every complete version")
-    p.set_defaults(func=_guarded(_cmd_verify))
+    p.set_defaults(func=_guarded(_cmd_verify, read_only=True))
 
     p = sub.add_parser("rebuild", parents=[common], help="rebuild versions.json and the table from the tree")
     p.set_defaults(func=_guarded(_cmd_rebuild))
 
     p = sub.add_parser("delete", parents=[common], help="delete one version's directory and row")
     p.add_argument("identifier")
-    p.add_argument("version", type=int)
+    p.add_argument("version", help="an integer")
     p.add_argument("--force", action="store_true", help="also delete a reserved (maybe training) version")
     p.set_defaults(func=_guarded(_cmd_delete))
