@@ -67,6 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     how.add_argument("--horizon", type=int, default=7)
     how.add_argument("--resume", help="checkpoint_*.pth to continue from (same options as that run; "
                      "not with --all-models)")
+    how.add_argument("--no-verify", action="store_true", help="resume from a checkpoint even if it differs "
+                     "from its version's manifest (experts only)")
     where = train.add_argument_group("where")
     where.add_argument("--root", default=default_root(),
                        help=f"archive root (default: ${ROOT_ENV} or saved_models)")
@@ -95,6 +97,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--data", help="sales CSV to forecast from (default: the data the version was trained "
                          "on; a CSV must be unchanged since then)")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    predict.add_argument("--no-verify", action="store_true", help="load model.pth even if it differs from the "
+                         "version's manifest (experts only)")
     predict.set_defaults(func=_predict)
 
     models = subparsers.add_parser("models", help="list the model types curvewatch can train")
@@ -154,7 +158,7 @@ def _train(args: argparse.Namespace) -> int:
         model = args.model or _DEFAULT_MODEL
         request = TrainRequest(model, series, config, lookback=args.lookback, horizon=args.horizon,
                                data_csv=args.data, experiment=args.experiment or _DEFAULT_EXPERIMENT,
-                               resume_from=args.resume,
+                               resume_from=args.resume, verify=not args.no_verify,
                                builtin=dict(main_job.QUICK_DATA) if args.quick else {},
                                model_params=main_job.QUICK_MODEL_PARAMS.get(model, {}) if args.quick else {})
         manager = TrainingManager(args.root, args.db_url, serve=not args.no_serve, port=args.port,
@@ -172,7 +176,7 @@ def _predict(args: argparse.Namespace) -> int:
     from curvewatch.trainers import TrainerInputError, forecast
 
     try:
-        result = forecast(args.version_path, days=args.days, data_csv=args.data)
+        result = forecast(args.version_path, days=args.days, data_csv=args.data, verify=not args.no_verify)
     except TrainerInputError as exc:
         return _fail("predict", exc)
     if args.json:
