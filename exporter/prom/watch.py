@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from curvewatch.prom import _names as n
-from curvewatch.prom.errors import PushError
 from curvewatch.prom.exporter import Exporter
 from curvewatch.prom.run_info import RunInfo
 
@@ -71,9 +70,10 @@ def watch(
         exporter.state = n.FAILED
         raise
     finally:
-        if pushgateway is not None:
-            try:
-                exporter.push(pushgateway, job)
-            except PushError:
-                log.exception("curvewatch: the final push of run %r failed; the run itself is unaffected.", run_id)
-        exporter.stop()
+        try:
+            if pushgateway is not None:
+                exporter.push(pushgateway, job)  # bounded by its total deadline
+        except Exception:  # any failure, PushError or not: logged, and the endpoint still stops
+            log.exception("curvewatch: the final push of run %r failed; the run itself is unaffected.", run_id)
+        finally:
+            exporter.stop()
