@@ -7,6 +7,7 @@ Workers are module-level functions in ``forkserver`` processes (as in test_archi
 from __future__ import annotations
 
 import multiprocessing as mp
+import shutil
 from pathlib import Path
 
 import pytest
@@ -92,22 +93,27 @@ def test_many_roots_on_sqlite_are_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "key",
-    [
-        ModelKey.global_(scope=("stores", "v3"), aggregation="sum", model_type="mlp"),
-        ModelKey.global_(scope=("custom", "v1", "v2"), aggregation="mean", model_type="tcn"),
-        ModelKey.product("v3", scope="all", model_type="v1"),
-        ModelKey.store("S1", scope="v12", model_type="kan"),
-    ],
-    ids=lambda k: k.identifier,
+    "legacy_dir",
+    ["global/stores/v3/sum/mlp", "global/custom/v1/v2/mean/tcn", "product/v3_all/v1", "experiments/v4/kan"],
 )
-def test_rebuild_keeps_keys_whose_fields_look_like_versions(tmp_path: Path, key: ModelKey) -> None:
+def test_rebuild_names_the_version_directories_it_cannot_index(
+    tmp_path: Path, legacy_dir: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fields named like versions (``--store v3``) are refused now; an archive written before holds them.
+
+    The scan descends past such a field and names the exact version directory it cannot index, instead of
+    stopping at the field and dropping everything under it; every other key is re-indexed.
+    """
+    from curvewatch.cli import main
+
     with ModelArchive(tmp_path / "saved_models") as archive:
-        commit_version(archive, key)
-        commit_version(archive, key)
+        good = commit_version(archive, _KEY)
+        legacy = archive.root / legacy_dir / "v1"
+        legacy.parent.mkdir(parents=True)
+        shutil.copytree(good.path, legacy)
         (archive.root / "versions.json").unlink()
         result = archive.rebuild()
-        assert result.skipped == [] and result.rows == 2
-        assert result.versions == {key.identifier: 2}
-        assert [r.version for r in archive.list(identifier=key.identifier)] == [1, 2]
-        assert archive.verify(key.identifier, 2) == []
+        assert result.skipped == [f"{legacy_dir}/v1"] and result.rows == 1
+        assert result.versions == {_KEY.identifier: 1} and archive.verify(_KEY.identifier, 1) == []
+    assert main(["versions", "rebuild", "--root", str(tmp_path / "saved_models")]) == 1
+    assert f"skipped {legacy_dir}/v1: not a model directory of the archive layout" in capsys.readouterr().out

@@ -1,6 +1,7 @@
 """``curvewatch versions list|show|verify|rebuild|delete``: inspect and audit the model archive.
 
-Exit codes: 0 ok; 1 ``verify`` found problems, or ``rebuild`` named files or versions it could not index;
+Exit codes: 0 ok; 1 ``verify`` found problems, or ``rebuild`` named directories, files or versions it could
+not index;
 2 the command could not run (the message says why and
 what to do). Every sub-command takes ``--root``, ``--db-url`` and ``--json``. ``list``, ``show`` and
 ``verify`` open the archive read-only: they never create or change a file, a folder or a table.
@@ -103,7 +104,7 @@ def _cmd_rebuild(archive: Any, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"versions": result.versions, "rows": result.rows, "skipped": result.skipped,
                           "unreadable": result.unreadable, "conflicts": result.conflicts}, indent=2))
-        return 1 if result.unreadable or result.conflicts else 0
+        return 1 if result.skipped or result.unreadable or result.conflicts else 0
     print(f"Rebuilt versions.json ({len(result.versions)} identifiers) and the table ({result.rows} rows).")
     for path in result.skipped:
         print(f"  skipped {path}: not a model directory of the archive layout")
@@ -111,7 +112,7 @@ def _cmd_rebuild(archive: Any, args: argparse.Namespace) -> int:
         print(f"  indexed without {what}: restore it, then run `curvewatch versions verify`")
     for name in result.conflicts:
         print(f"  not indexed {name}: another archive root sharing this registry indexed that version")
-    return 1 if result.unreadable or result.conflicts else 0
+    return 1 if result.skipped or result.unreadable or result.conflicts else 0
 
 
 def _cmd_delete(archive: Any, args: argparse.Namespace) -> int:
