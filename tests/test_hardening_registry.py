@@ -117,3 +117,22 @@ def test_rebuild_names_the_version_directories_it_cannot_index(
         assert result.versions == {_KEY.identifier: 1} and archive.verify(_KEY.identifier, 1) == []
     assert main(["versions", "rebuild", "--root", str(tmp_path / "saved_models")]) == 1
     assert f"skipped {legacy_dir}/v1: not a model directory of the archive layout" in capsys.readouterr().out
+
+
+def test_a_registry_of_schema_1_is_upgraded_by_a_writer_and_refused_by_a_reader(
+    tmp_path: Path, registry_db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from curvewatch.cli import main
+
+    root = tmp_path / "saved_models"
+    with ModelArchive(root, db_url=registry_db_url) as archive:
+        commit_version(archive, _KEY)
+        with archive.registry.engine.begin() as conn:  # what an older curvewatch left
+            conn.execute(sa.text("ALTER TABLE model_versions DROP COLUMN archive_root"))
+            conn.execute(sa.text("UPDATE curvewatch_schema SET version = 1"))
+    assert main(["versions", "list", "--root", str(root), "--db-url", registry_db_url]) == 2
+    assert "has schema version 1, this curvewatch reads 2" in capsys.readouterr().err
+    with ModelArchive(root, db_url=registry_db_url) as archive:  # a writer migrates
+        assert archive.registry.schema_version() == 2
+        assert archive.allocate(_KEY).version == 2
+        assert [r.version for r in archive.list()] == [1, 2] and archive.verify(_KEY.identifier, 1) == []
