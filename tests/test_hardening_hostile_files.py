@@ -221,3 +221,15 @@ def test_a_scope_of_the_wrong_type_is_an_identifier_error() -> None:
 
     with pytest.raises(IdentifierError, match="scope 5 is not allowed"):
         ModelKey.global_(scope=5, aggregation="sum", model_type="mlp")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
+def test_serve_refuses_a_hostile_curves_document_with_a_sentence(
+    pristine: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], corruption: str
+) -> None:
+    root = _copy(pristine, tmp_path)
+    path = _target(root, "curves.json")
+    path.write_bytes(CORRUPTIONS[corruption])
+    assert main(["serve", str(path), "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("curvewatch serve: ") and "curves" in err and err.count("\n") == 1, err
