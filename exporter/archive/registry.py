@@ -178,9 +178,10 @@ class Registry:
             if conn.execute(query).first() is not None:
                 raise ArchiveError(
                     f"The SQLite registry {self._where_shown()} already indexes another archive root; a SQLite "
-                    "registry serves one root. Share one registry between roots or hosts through PostgreSQL "
-                    "(--db-url postgresql+psycopg://...), or give this root its own registry (the default, "
-                    "next to the root)."
+                    "registry serves one root (the default one sits next to the root, so two roots in one folder "
+                    "share it). Give this root its own registry (--db-url sqlite:///PATH, or move the root into "
+                    "its own folder), or share one registry between roots or hosts through PostgreSQL "
+                    "(--db-url postgresql+psycopg://...)."
                 )
 
     def allocate(self, identifier: str, root_id: str, row_for: Callable[[int], dict[str, Any]], floor: int) -> int:
