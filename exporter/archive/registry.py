@@ -304,8 +304,14 @@ def _engine(url: str, read_only: bool) -> sa.Engine:
         if not database or database == ":memory:" or database.startswith("file:"):
             raise ArchiveError(f"The registry URL {shown!r} names no SQLite file; use sqlite:///PATH.")
         path = Path(database)
-        if not path.parent.is_dir():
+        if read_only and not path.parent.is_dir():
             raise ArchiveError(f"The folder of the SQLite registry {path} does not exist; create it or fix --db-url.")
+        if not read_only:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)  # a writer creates its registry (as for the root)
+            except OSError as exc:
+                raise ArchiveError(f"Cannot create the folder of the SQLite registry {path} "
+                                   f"({exc.strerror or exc}); fix --db-url.") from None
         if read_only and not path.is_file():
             raise ArchiveError(f"There is no registry at {path}; train a model or run `curvewatch versions rebuild`.")
         if read_only:
