@@ -67,7 +67,7 @@ def test_a_row_is_never_overwritten_by_another_root(tmp_path: Path, postgres_db_
     record = commit_version(first)
     assert record.version == 1
     assert second.allocate(_KEY).version == 2  # the registry, not b's empty versions.json, decides
-    row = second._row(_KEY, 1, "failed", record.created_at)
+    row = second.row(_KEY, 1, "failed", record.created_at)
     with pytest.raises(ArchiveError, match="indexed by another archive root"):
         second.registry.upsert(row)
     assert first.get(_KEY.identifier, 1).status == "complete"

@@ -19,7 +19,7 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .atomic import atomic_write, atomic_write_bytes, atomic_write_json
 from .errors import VersionNotFoundError, VersionStateError
@@ -36,12 +36,11 @@ from .naming import (
     archive_path,
     validate_version,
 )
+from .rebuild import RebuildResult, delete_version, rebuild
 from .records import VersionHandle, VersionRecord
-
-if TYPE_CHECKING:
-    from .rebuild import RebuildResult
 from .registry import Registry, sqlite_url
 from .status import read_status, write_status
+from .verify import verify_version
 from .versions_file import DEFAULT_LOCK_TIMEOUT_S, VersionsFile
 
 __all__ = ["COMMIT_STAGES", "ModelArchive"]
@@ -110,7 +109,8 @@ class ModelArchive:
                 root_id = self.versions.root_id(create=True)
         return root_id or ""
 
-    def _row(self, key: ModelKey, version: int, status: str, created_at: dt.datetime, **extra: Any) -> dict:
+    def row(self, key: ModelKey, version: int, status: str, created_at: dt.datetime, **extra: Any) -> dict:
+        """The registry row of one version of ``key`` (what allocate, commit, fail and rebuild write)."""
         rel = archive_path(self.root, key, version).relative_to(self.root).as_posix()
         return {
             "archive_root": self.root_id(),
@@ -134,7 +134,7 @@ class ModelArchive:
 
         def index(floor: int) -> int:  # the registry decides the number (shared registries: across roots)
             return self.registry.allocate(
-                key.identifier, self.root_id(), lambda v: self._row(key, v, STATE_RESERVED, created), floor
+                key.identifier, self.root_id(), lambda v: self.row(key, v, STATE_RESERVED, created), floor
             )
 
         def release(version: int) -> None:
@@ -205,7 +205,7 @@ class ModelArchive:
         )
         self._stage("index")
         best = doc.get("best") if isinstance(doc, dict) else None
-        row = self._row(
+        row = self.row(
             handle.key,
             handle.version,
             STATE_COMPLETE,
@@ -230,7 +230,7 @@ class ModelArchive:
             reason=str(reason),
         )
         created = dt.datetime.fromisoformat(status.get("created_at") or _now().isoformat())
-        self.registry.upsert(self._row(handle.key, handle.version, STATE_FAILED, created))
+        self.registry.upsert(self.row(handle.key, handle.version, STATE_FAILED, created))
 
     # -- reading -------------------------------------------------------------------------
     def list(
@@ -269,20 +269,14 @@ class ModelArchive:
 
     def verify(self, identifier: str, version: int | str = "latest") -> list[str]:
         """Every problem found in one version (empty list: intact); see ``exporter.archive.verify``."""
-        from .verify import verify_version
-
         return verify_version(self, identifier, version)
 
     def rebuild(self) -> RebuildResult:
         """Reconstruct ``versions.json`` and the table from the directory tree."""
-        from .rebuild import rebuild
-
         return rebuild(self)
 
     def delete(self, identifier: str, version: int, force: bool = False) -> None:
         """Remove one version's directory and row consistently; a reserved one needs ``force``."""
-        from .rebuild import delete_version
-
         delete_version(self, ModelKey.parse(identifier), version, force)
 
     def close(self) -> None:

@@ -25,10 +25,11 @@ import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from curvewatch._json_reader import JSONReadError, read_json_file
 
+from ._parts import ArchiveParts
 from .errors import ArchiveError, IdentifierError, VersionNotFoundError, VersionStateError
 from .naming import (
     CURVES_FILE,
@@ -42,9 +43,6 @@ from .naming import (
 )
 from .naming import parse_version_dir as _parse_v
 from .status import read_status
-
-if TYPE_CHECKING:
-    from .archive import ModelArchive
 
 __all__ = ["RebuildResult", "delete_version", "rebuild", "scan_versions"]
 
@@ -92,7 +90,7 @@ def _created_at(status: dict[str, Any], directory: Path) -> dt.datetime:
     return created if created.tzinfo is not None else created.replace(tzinfo=dt.UTC)
 
 
-def _row_from_disk(archive: ModelArchive, key: ModelKey, version: int, unreadable: list[str]) -> dict[str, Any]:
+def _row_from_disk(archive: ArchiveParts, key: ModelKey, version: int, unreadable: list[str]) -> dict[str, Any]:
     """The row of one version directory; files that cannot be indexed are appended to ``unreadable``."""
     from curvewatch.recorder import CurveDocumentError, validate_document
 
@@ -103,7 +101,7 @@ def _row_from_disk(archive: ModelArchive, key: ModelKey, version: int, unreadabl
         unreadable.append(f"{rel}/{STATUS_FILE} ({status['problem']}; indexed as reserved)")
     digest = status.get("manifest_sha256")
     digest = digest if isinstance(digest, str) and len(digest) == 64 else None
-    row = archive._row(key, version, status["state"], _created_at(status, directory), manifest_sha256=digest)
+    row = archive.row(key, version, status["state"], _created_at(status, directory), manifest_sha256=digest)
     if status["state"] == STATE_COMPLETE:
         try:
             summary = read_json_file(directory / METADATA_FILE)["archive"]["metrics_summary"]
@@ -123,7 +121,7 @@ def _row_from_disk(archive: ModelArchive, key: ModelKey, version: int, unreadabl
     return row
 
 
-def rebuild(archive: ModelArchive) -> RebuildResult:
+def rebuild(archive: ArchiveParts) -> RebuildResult:
     """Reconstruct ``versions.json`` and the ``model_versions`` table from the directory tree."""
     with archive.versions.lock():
         found, skipped = scan_versions(archive.root)
@@ -140,7 +138,7 @@ def rebuild(archive: ModelArchive) -> RebuildResult:
     return RebuildResult(dict(sorted(mapping.items())), len(rows) - len(conflicts), skipped, unreadable, conflicts)
 
 
-def delete_version(archive: ModelArchive, key: ModelKey, version: int, force: bool = False) -> None:
+def delete_version(archive: ArchiveParts, key: ModelKey, version: int, force: bool = False) -> None:
     """Remove one version's directory and its row; a reserved version (maybe training) needs ``force``."""
     with archive.versions.lock():
         directory = archive_path(archive.root, key, version)

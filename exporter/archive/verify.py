@@ -11,10 +11,11 @@ hostile file is one more problem in the list, never an exception.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from curvewatch._json_reader import JSONReadError, read_json_file
 
+from ._parts import ArchiveParts
 from .errors import ArchiveError, VersionNotFoundError
 from .manifest import check_manifest
 from .naming import (
@@ -28,13 +29,10 @@ from .naming import (
 )
 from .status import read_status
 
-if TYPE_CHECKING:
-    from .archive import ModelArchive
-
 __all__ = ["resolve_version", "verify_version"]
 
 
-def resolve_version(archive: ModelArchive, key: ModelKey, version: int | str) -> int:
+def resolve_version(archive: ArchiveParts, key: ModelKey, version: int | str) -> int:
     """``version`` as an int; ``"latest"`` is the latest complete version in the registry, else on disk."""
     if version != "latest":
         return validate_version(version)
@@ -105,7 +103,7 @@ def _check_row(
     return problems
 
 
-def verify_version(archive: ModelArchive, identifier: str, version: int | str = "latest") -> list[str]:
+def verify_version(archive: ArchiveParts, identifier: str, version: int | str = "latest") -> list[str]:
     """Every problem of one version (empty list: intact and consistently indexed)."""
     key = ModelKey.parse(identifier)
     version = resolve_version(archive, key, version)
