@@ -173,5 +173,18 @@ def test_archived_run_info_matches_a_live_run_of_the_same_version(tmp_path: Path
     info = ds.archived_run_info(_committed(tmp_path, key))
     meta = json.loads((tmp_path / "saved_models" / key.relative_dir / "v1" / "metadata.json").read_text())
     live = RunInfo(run_id=f"{key.identifier}-v1", model_type=key.model_type, mode="store", scope="all",
-                   version=1, experiment=meta["experiment"], rank=0)
+                   version=1, experiment=meta["experiment"],
+                   host=meta.get("provenance", {}).get("host") or socket.gethostname(), rank=0)
+    assert info is not None and info.run_id == live.run_id and info.info_labels() == live.info_labels()
+
+
+def test_an_archived_run_tracker_run_joins_its_live_labels(tmp_path: Path) -> None:
+    from curvewatch import RunTracker
+
+    with RunTracker("digits-mlp", root=tmp_path / "saved_models", serve=True, port=0) as tracker:
+        tracker.log(val_loss=1.0)
+        tracker.log(val_loss=0.5)
+        live = tracker.exporter.collector.runs()[0]
+        tracker.finish({"w": 1})
+    info = ds.archived_run_info(tracker.handle.path / "curves.json")
     assert info is not None and info.run_id == live.run_id and info.info_labels() == live.info_labels()

@@ -14,7 +14,8 @@ Guarantees (tests named after them in ``tests/test_hardening_serve.py``):
   by one scrape at a time; the others (and that one, if the new file is invalid) get the previous view.
 - archived_documents_carry_the_archive_run_id_and_labels: ``archived_run_info`` names a document that
   sits in an archive version directory ``{identifier}-v{N}`` with the key's ``model_type``, ``mode``,
-  ``scope``, the version and the metadata's ``experiment``, so it joins the live series of that run.
+  ``scope``, the version, the experiment (an experiment key's name, else the metadata's ``experiment``)
+  and the host its provenance recorded, the labels the run had live, so it joins its live series.
 """
 
 from __future__ import annotations
@@ -89,9 +90,13 @@ def archived_run_info(path: str | os.PathLike[str]) -> RunInfo | None:
     if status.get("version") != version or not path.parent.parent.as_posix().endswith("/" + key.relative_dir):
         return None  # the marker names another version or key than the directory the file is in
     try:
-        experiment = read_json_file(path.parent / METADATA_FILE).get("experiment")
-    except (OSError, JSONReadError, AttributeError):
-        experiment = None
+        metadata = read_json_file(path.parent / METADATA_FILE)
+    except (OSError, JSONReadError):
+        metadata = None
+    metadata = metadata if isinstance(metadata, dict) else {}
+    experiment = key.subject if key.mode == "experiment" else metadata.get("experiment")
+    recorded = metadata.get("provenance")
+    host = recorded.get("host") if isinstance(recorded, dict) else None
     return RunInfo(
         run_id=RUN_ID_FORMAT.format(identifier=key.identifier, version=version),
         model_type=key.model_type,
@@ -100,6 +105,7 @@ def archived_run_info(path: str | os.PathLike[str]) -> RunInfo | None:
         version=str(version),
         experiment=experiment if isinstance(experiment, str) else "",
         rank=0,
+        **({"host": host} if isinstance(host, str) and host else {}),
     )
 
 
