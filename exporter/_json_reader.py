@@ -6,7 +6,7 @@ Guarantees (each has a test named after it in ``tests/test_hardening_json.py``):
 - oversized_input_is_refused_without_reading_it_all: a file larger than ``max_bytes`` is refused after
   reading ``max_bytes + 1`` bytes.
 - strict_constants_only: ``NaN``/``Infinity`` literals and numbers that overflow a float (``1e400``) are
-  refused; so are integers longer than ``MAX_INT_DIGITS`` digits.
+  refused; so are integers longer than ``MAX_INT_DIGITS`` digits (they would overflow one too).
 - invalid_utf8_is_a_read_error: bytes that are not UTF-8 (or a UTF-8 byte-order mark) raise
   ``JSONReadError``, never ``UnicodeDecodeError``.
 - large_documents_load_in_linear_time: the checks and the parse are single passes in C (``re`` and
@@ -29,7 +29,12 @@ __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_INT_DIGITS", "JSONReadError", "loads_s
 
 MAX_DEPTH = 64  # nesting of arrays and objects: curvewatch's own files need fewer than 10
 MAX_BYTES = 512 * 1024 * 1024  # a curves document of 50 MB loads in seconds; anything past this is refused
-MAX_INT_DIGITS = 30  # integers beyond this are no step, version or count curvewatch writes
+# Integers longer than this overflow a float. Not less: PostgreSQL's jsonb writes a float such as 1.09e35
+# as the 36-digit integer 108726936675192520000000000000000000, so a stored curve may hold such integers.
+MAX_INT_DIGITS = 308
+# A number overflows only if its integer digits plus its exponent reach 309: with an exponent under 100 it
+# has more than this many digits in a row; the pre-filter looks closer at those and at 3-digit exponents.
+_LONG_RUN = 200
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _STEP = np.zeros(256, dtype=np.int8)  # +1 for an opening bracket, -1 for a closing one
@@ -38,7 +43,7 @@ _STEP[list(b"]}")] = -1
 # Numbers that may overflow a float or exceed MAX_INT_DIGITS: a long integer part, or an exponent >= 100.
 _SUSPECT_NUMBER = re.compile(
     rb"(?<![0-9.eE+-])-?(?:[0-9]{%d,}(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|[0-9]+(?:\.[0-9]+)?[eE]\+?0*[1-9][0-9]{2,})"
-    % (MAX_INT_DIGITS + 1)
+    % (_LONG_RUN + 1)
 )
 
 
@@ -51,12 +56,12 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _may_hold_big_numbers(raw: np.ndarray) -> bool:
-    """A vectorised pre-filter: a run of more than ``MAX_INT_DIGITS`` digits, or an exponent of 3+ digits."""
+    """A vectorised pre-filter: a run of more than ``_LONG_RUN`` digits, or an exponent of 3+ digits."""
     raw = np.concatenate([raw, np.zeros(5, dtype=np.uint8)])  # room to look past the last byte
     digit = np.zeros(raw.size + 1, dtype=np.int8)
     digit[1:] = (raw >= 48) & (raw <= 57)
     edges = np.flatnonzero(np.diff(digit))  # run starts and ends alternate (the padding ends the last run)
-    if edges.size and int((edges[1::2] - edges[::2]).max()) > MAX_INT_DIGITS:
+    if edges.size and int((edges[1::2] - edges[::2]).max()) > _LONG_RUN:
         return True
     at = np.flatnonzero((raw == ord("e")) | (raw == ord("E")))
     if not at.size:
@@ -74,6 +79,8 @@ def _check_numbers(bare: bytes) -> None:
     for match in _SUSPECT_NUMBER.finditer(bare):
         token = match.group().decode("ascii")
         if not any(c in token for c in ".eE"):
+            if len(token.lstrip("-")) <= MAX_INT_DIGITS:
+                continue  # a long integer that a float still holds (jsonb writes large floats so)
             raise JSONReadError(f"the integer {token[:40]}... has more than {MAX_INT_DIGITS} digits")
         if not math.isfinite(float(token)):
             raise JSONReadError(f"the number {token[:40]} is too large for a 64-bit float")
