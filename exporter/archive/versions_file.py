@@ -30,9 +30,9 @@ from curvewatch._json_reader import JSONReadError, read_json_file
 from .atomic import atomic_write_bytes, atomic_write_json
 from .errors import ArchiveError, RegistryCorruptError, VersionStateError
 from .naming import (
+    LAYOUT_DIRS,
     LOCK_SUFFIX,
     MAX_VERSION,
-    MODES,
     ROOT_ID_FILE,
     STARTING_VERSION,
     STATE_RESERVED,
@@ -102,7 +102,7 @@ class VersionsFile:
         return text
 
     def _archive_has_models(self) -> bool:
-        return any((self.root / mode).is_dir() for mode in MODES)
+        return any((self.root / top).is_dir() for top in LAYOUT_DIRS)
 
     def read(self) -> dict[str, int]:
         """The mapping; ``{}`` for a new archive. Raises ``RegistryCorruptError`` if corrupt or missing."""

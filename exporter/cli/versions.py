@@ -1,10 +1,16 @@
 """``curvewatch versions list|show|verify|rebuild|delete``: inspect and audit the model archive.
 
 Exit codes: 0 ok; 1 ``verify`` found problems, or ``rebuild`` named directories, files or versions it could
-not index;
-2 the command could not run (the message says why and
-what to do). Every sub-command takes ``--root``, ``--db-url`` and ``--json``. ``list``, ``show`` and
-``verify`` open the archive read-only: they never create or change a file, a folder or a table.
+not index; 2 the command could not run (the message says why and what to do). Every sub-command takes
+``--root``, ``--db-url`` and ``--json``.
+
+- every_error_is_a_sentence: a version number out of range, a malformed identifier, a bad ``--db-url``
+  (unparsable, unknown dialect, missing driver, unreachable) print one sentence and exit 2, no traceback.
+- read_only_commands_create_no_registry: ``list``, ``show`` and ``verify`` on a SQLite registry that does
+  not exist say so instead of creating it (or its directory); they open the archive read-only, so they
+  never create or change a file, a folder or a table.
+- verify_all_reports_every_version_past_broken_ones: a version that cannot be verified is one more report
+  line, never the end of the command.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import sys
 from typing import Any
 
 from curvewatch.archive.settings import DB_URL_ENV, DEFAULT_ROOT, ROOT_ENV, default_db_url, default_root
+
+from .provenance_text import provenance_lines, read_provenance
 
 __all__ = ["register"]
 
@@ -56,12 +64,15 @@ def _cmd_list(archive: Any, args: argparse.Namespace) -> int:
 
 def _cmd_show(archive: Any, args: argparse.Namespace) -> int:
     record = archive.get(args.identifier, _version_arg(args.version))
+    provenance = read_provenance(record.path)
     if args.json:
-        print(json.dumps(record.to_json(with_curves=args.curves), indent=2))
+        print(json.dumps({**record.to_json(with_curves=args.curves), "provenance": provenance}, indent=2))
         return 0
     for name, value in record.to_json().items():
         shown = _metrics_text(value) if name == "metrics_summary" else value
         print(f"{name + ':':<17} {shown if shown not in (None, '') else '-'}")
+    for line in provenance_lines(provenance):
+        print(line)
     return 0
 
 
@@ -77,9 +88,9 @@ def _targets(archive: Any, args: argparse.Namespace) -> list[tuple[str, int]]:
 
 
 def _cmd_verify(archive: Any, args: argparse.Namespace) -> int:
+    report = []
     from curvewatch.archive import ArchiveError
 
-    report = []
     for identifier, version in _targets(archive, args):
         try:
             problems = archive.verify(identifier, version)
@@ -101,10 +112,11 @@ def _cmd_verify(archive: Any, args: argparse.Namespace) -> int:
 
 def _cmd_rebuild(archive: Any, args: argparse.Namespace) -> int:
     result = archive.rebuild()
+    incomplete = 1 if result.skipped or result.unreadable or result.conflicts else 0
     if args.json:
         print(json.dumps({"versions": result.versions, "rows": result.rows, "skipped": result.skipped,
                           "unreadable": result.unreadable, "conflicts": result.conflicts}, indent=2))
-        return 1 if result.skipped or result.unreadable or result.conflicts else 0
+        return incomplete
     print(f"Rebuilt versions.json ({len(result.versions)} identifiers) and the table ({result.rows} rows).")
     for path in result.skipped:
         print(f"  skipped {path}: not a model directory of the archive layout")
@@ -112,14 +124,12 @@ def _cmd_rebuild(archive: Any, args: argparse.Namespace) -> int:
         print(f"  indexed without {what}: restore it, then run `curvewatch versions verify`")
     for name in result.conflicts:
         print(f"  not indexed {name}: another archive root sharing this registry indexed that version")
-    return 1 if result.skipped or result.unreadable or result.conflicts else 0
+    return incomplete
 
 
 def _cmd_delete(archive: Any, args: argparse.Namespace) -> int:
-    version = _version_arg(args.version)
-    if version == "latest":
-        raise SystemExit("curvewatch versions delete: name the VERSION to delete (an integer), not 'latest'.")
-    archive.delete(args.identifier, version, force=args.force)
+    args.version = _version_number(args.version)
+    archive.delete(args.identifier, args.version, force=args.force)
     if args.json:
         print(json.dumps({"deleted": {"identifier": args.identifier, "version": args.version}}))
     else:
@@ -127,41 +137,75 @@ def _cmd_delete(archive: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _version_number(text: str, latest: bool = False) -> int:
+    """A VERSION argument: the N of a ``v{N}`` directory (1 to 999999999), else a sentence."""
+    from curvewatch.archive.naming import parse_version_dir
+
+    version = parse_version_dir(f"v{text.strip()}") if isinstance(text, str) else None
+    if version is None:
+        what = "an integer or 'latest'" if latest else "an integer"
+        raise SystemExit(f"VERSION must be {what} (a whole number from 1 to 999999999), got {text!r}.")
+    return version
+
+
 def _version_arg(text: str) -> int | str:
-    from curvewatch.archive.naming import MAX_VERSION, STARTING_VERSION
-
-    if text == "latest":
-        return text
-    if not text.isascii() or not text.isdigit() or not STARTING_VERSION <= int(text[:12]) <= MAX_VERSION:
-        raise SystemExit(f"VERSION must be 'latest' or an integer from {STARTING_VERSION} to {MAX_VERSION}, "
-                         f"got {text[:40]!r}.")
-    return int(text)
+    return text if text == "latest" else _version_number(text, latest=True)
 
 
-def _guarded(func: Any, read_only: bool = False) -> Any:
+def _sqlite_file(archive_root: str, db_url: str | None) -> str | None:
+    """The SQLite file of the registry (the default one next to the root, or a ``sqlite:`` URL), else None."""
+    from curvewatch.archive.naming import REGISTRY_DB_FILE
+    from sqlalchemy.engine import make_url
+
+    if db_url is None:
+        return os.path.join(os.path.dirname(os.path.abspath(archive_root)), REGISTRY_DB_FILE)
+    url = make_url(db_url)
+    return url.database if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") else None
+
+
+def _db_url_problem(exc: BaseException) -> str | None:
+    """The sentence for an unusable ``--db-url`` (None: not that kind of error)."""
+    import sqlalchemy.exc as sa_exc
+
+    if isinstance(exc, sa_exc.NoSuchModuleError):  # an ArgumentError too: test it first
+        return "names a database curvewatch does not support; use postgresql+psycopg:// or sqlite://"
+    if isinstance(exc, sa_exc.ArgumentError):
+        return "is not a database URL; use e.g. postgresql+psycopg://user@host/db or sqlite:////path/registry.sqlite3"
+    if isinstance(exc, ModuleNotFoundError):
+        extra = " (pip install 'curvewatch[postgres]')" if exc.name and exc.name.startswith("psycopg") else ""
+        return f"needs the Python driver {exc.name!r}, which is not installed{extra}"
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.DatabaseError):
+        return f"cannot be used ({getattr(exc, 'orig', exc)})"
+    return None
+
+
+def _guarded(func: Any, *, read_only: bool = False) -> Any:
     def run(args: argparse.Namespace) -> int:
         from curvewatch.archive import ArchiveError, ModelArchive
-        from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
         if not os.path.isdir(args.root):
             print(f"curvewatch versions: no archive at {args.root}; pass --root or set ${ROOT_ENV}.", file=sys.stderr)
             return 2
         try:
+            sqlite_file = _sqlite_file(args.root, args.db_url) if read_only else None
+            if sqlite_file is not None and not os.path.isfile(sqlite_file):
+                print(f"curvewatch versions: no registry at {sqlite_file}; pass --db-url, or run `curvewatch "
+                      f"versions rebuild --root {args.root}` to index the versions on disk.", file=sys.stderr)
+                return 2
             with ModelArchive(args.root, db_url=args.db_url, read_only=read_only) as archive:
                 return func(archive, args)
-        except OperationalError as exc:
-            print(f"curvewatch versions: cannot use the registry ({exc.orig}); check --db-url.", file=sys.stderr)
-            return 2
-        except SQLAlchemyError as exc:
-            reason = str(exc).splitlines()[0][:200]
-            print(f"curvewatch versions: the registry refused the request ({reason}); check --db-url, or run "
-                  "`curvewatch versions rebuild`.", file=sys.stderr)
-            return 2
         except ArchiveError as exc:
             print(f"curvewatch versions: {exc}", file=sys.stderr)
             return 2
         except SystemExit as exc:
             print(exc.code, file=sys.stderr)
+            return 2
+        except Exception as exc:
+            problem = _db_url_problem(exc)
+            if problem is None:
+                raise
+            print(f"curvewatch versions: the registry {args.db_url or 'URL'} {problem}; check --db-url "
+                  f"(or ${DB_URL_ENV}).", file=sys.stderr)
             return 2
 
     return run
@@ -207,6 +251,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("delete", parents=[common], help="delete one version's directory and row")
     p.add_argument("identifier")
-    p.add_argument("version", help="an integer")
+    p.add_argument("version", help="an integer from 1")
     p.add_argument("--force", action="store_true", help="also delete a reserved (maybe training) version")
     p.set_defaults(func=_guarded(_cmd_delete))
