@@ -179,7 +179,7 @@ def test_out_of_range_versions_on_the_command_line_are_sentences(
 
 @pytest.mark.parametrize(("db_url", "message"), [
     ("nonsense", "is not a database URL"),
-    ("foo://", "Cannot use the registry URL"),
+    ("foo://", "does not support"),
     ("sqlite://", "names no SQLite file"),
     ("postgresql+psycopg://nobody@127.0.0.1:1/db", "cannot be used"),
 ])

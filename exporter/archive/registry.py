@@ -294,12 +294,10 @@ class Registry:
 
 
 def _engine(url: str, read_only: bool) -> sa.Engine:
-    """The engine of ``url``; every way a URL can be wrong is an ``ArchiveError`` sentence."""
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError:
-        raise ArchiveError(f"The registry URL {url!r} is not a SQLAlchemy URL; use sqlite:///PATH or "
-                           "postgresql+psycopg://USER@HOST/DB.") from None
+    """The engine of ``url``. A SQLite URL without a file, or (read-only) without its file or folder, is an
+    ``ArchiveError``; an unparsable URL, an unknown dialect or a missing driver raise SQLAlchemy's own
+    errors, which the CLI turns into sentences (``exporter/cli/versions.py``)."""
+    parsed = sa.engine.make_url(url)
     shown = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -316,13 +314,9 @@ def _engine(url: str, read_only: bool) -> sa.Engine:
                                    f"({exc.strerror or exc}); fix --db-url.") from None
         if read_only and not path.is_file():
             raise ArchiveError(f"There is no registry at {path}; train a model or run `curvewatch versions rebuild`.")
-        if read_only:
-            parsed = parsed.set(database=f"file:{path.absolute()}", query={"mode": "ro", "uri": "true"})
-    try:
-        engine = sa.create_engine(parsed, connect_args={"timeout": 60} if parsed.get_backend_name() == "sqlite" else {})
-    except (ImportError, sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
-        raise ArchiveError(f"Cannot use the registry URL {shown!r} ({exc}); install the driver it names "
-                           "(pip install 'curvewatch[postgres]') or fix --db-url.") from None
+        # read-only opens the file as usual (no mode=ro: SQLite could then not remove the WAL files it makes
+        # for a reader); it just never migrates, sets no pragma and writes nothing
+    engine = sa.create_engine(parsed, connect_args={"timeout": 60} if parsed.get_backend_name() == "sqlite" else {})
     if engine.dialect.name == "sqlite" and not read_only:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
