@@ -187,7 +187,7 @@ def test_run_without_a_finite_val_loss_says_so_instead_of_crashing(tmp_path, cap
     assert "no finite val_loss" in out and "version: " in out
     lines: list[str] = []
     config = TrainConfig(epochs=1, lr=1e30, optimizer="sgd", grad_clip=None, scheduler="none", device="cpu")
-    outcomes = main_job.run(tmp_path / "job", models=("tcn",), config=config, serve=False, quiet=True,
+    outcomes = main_job.run(tmp_path / "job" / "saved_models", models=("tcn",), config=config, serve=False, quiet=True,
                             out=lines.append)
     assert outcomes[0].fit.best_val_loss is None
     assert any(line.endswith("1 epochs, no finite val_loss") for line in lines)

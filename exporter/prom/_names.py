@@ -56,7 +56,9 @@ LOCAL_RANK_ENV = "LOCAL_RANK"  # rank on this host: the port offset
 
 DEFAULT_JOB = "curvewatch"  # Pushgateway job name
 DEFAULT_ADDR = "127.0.0.1"
-PUSH_TIMEOUT_S = 10.0
+PUSH_TIMEOUT_S = 10.0  # total deadline of one push (every group), not per socket operation
+# Connections the endpoint's listening socket queues while its threads accept: a burst of scrapes fits.
+LISTEN_BACKLOG = 512
 # The endpoint gives up on a client that sends nothing (or never finishes a TLS handshake) after this.
 CLIENT_TIMEOUT_S = 10.0
 # How often the serving thread checks for stop(): the longest stop() waits.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +34,7 @@ from curvewatch.prom.collector import CurveCollector
 from curvewatch.prom.discovery import TargetFile, sd_target_address
 from curvewatch.prom.errors import PushError
 from curvewatch.prom.final_state import FinalStateGrace
+from curvewatch.prom.push import call_with_deadline
 from curvewatch.prom.ranks import check_ranks, endpoint_port, is_active
 from curvewatch.prom.run_info import RunInfo, local_rank_from_env, rank_from_env
 from curvewatch.prom.server import MetricsServer
@@ -218,7 +220,7 @@ class Exporter:
         self._final_pushed = True
         try:
             self.push(self.pushgateway, self.push_job)
-        except PushError:
+        except Exception:  # PushError or anything else: logged, and stop() still stops the endpoint
             log.exception("curvewatch: the final push failed; Prometheus may not see how the run ended.")
 
     def _run_ids(self, run_id: str | None) -> list[tuple[str, int]]:
@@ -240,7 +242,8 @@ class Exporter:
         """Push each run's current values (or ``run_id``'s) to the Pushgateway, replacing its group.
 
         The grouping key is ``run_id`` and ``rank`` under ``job`` (the rank keeps the groups of the ranks
-        of one run apart). Returns the grouping keys pushed; raises :class:`PushError` on failure.
+        of one run apart). ``timeout`` is the total deadline of the whole push, every group included.
+        Returns the grouping keys pushed; raises :class:`PushError` on any failure.
         """
         return self._each_group(push_to_gateway, gateway_url, job, run_id, timeout)
 
@@ -262,6 +265,7 @@ class Exporter:
         if not self.active:
             return []
         keys = []
+        deadline = time.monotonic() + timeout
         for rid, rank in self._run_ids(run_id):
             key = {"run_id": rid, "rank": str(rank)}
             extra: dict[str, Any] = {}
@@ -269,8 +273,8 @@ class Exporter:
                 extra["registry"] = CollectorRegistry()
                 extra["registry"].register(self.collector.only(rid))
             try:
-                fn(gateway_url, job=job, grouping_key=key, timeout=timeout, **extra)
-            except OSError as exc:  # urllib's URLError and HTTPError are OSErrors
+                call_with_deadline(fn, gateway_url, deadline - time.monotonic(), job=job, grouping_key=key, **extra)
+            except PushError as exc:
                 action = "push" if fn is push_to_gateway else "delete"
                 raise PushError(
                     f"The Pushgateway at {gateway_url} could not {action} job {job!r} group {key} ({exc}); "

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from curvewatch.prom._names import CLIENT_TIMEOUT_S, DEFAULT_ADDR, SERVE_POLL_INTERVAL_S
+from curvewatch.prom._names import CLIENT_TIMEOUT_S, DEFAULT_ADDR, LISTEN_BACKLOG, SERVE_POLL_INTERVAL_S
 from curvewatch.prom.errors import CertificateFileError, PortInUseError
 from prometheus_client import make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
@@ -53,6 +53,8 @@ class _Handler(WSGIRequestHandler):
 
 
 class _Server(ThreadingWSGIServer):
+    request_queue_size = LISTEN_BACKLOG  # socketserver's default is 5: a burst of scrapes would be refused
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that fails the TLS handshake or hangs up is its own problem: never a traceback on stderr.
         log.debug("curvewatch endpoint: request from %s failed", client_address, exc_info=True)
@@ -87,11 +89,14 @@ def _tls_context(
 
 
 def _basic_auth(app: Callable, username: str, password: str) -> Callable:
-    expected = b"Basic " + base64.b64encode(f"{username}:{password}".encode())
+    expected = base64.b64encode(f"{username}:{password}".encode())
 
     def guarded(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        given = environ.get("HTTP_AUTHORIZATION", "").encode("latin-1", "replace")
-        if not hmac.compare_digest(given, expected):
+        scheme, _, credentials = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+        given = credentials.strip().encode("latin-1", "replace")
+        # RFC 7235: the scheme is case-insensitive ("basic" is "Basic"); the credentials are compared in
+        # constant time.
+        if scheme.lower() != "basic" or not hmac.compare_digest(given, expected):
             start_response(
                 "401 Unauthorized",
                 [
