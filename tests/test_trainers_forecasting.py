@@ -155,12 +155,12 @@ def test_predict_takes_the_future_flags_and_refuses_a_csv_without_the_rows_it_ne
 
 def test_the_main_job_prints_each_forecaster_next_to_its_baselines(tmp_path, capsys):
     lines: list[str] = []
-    main_job.run(tmp_path / "m", models=("tcn",), epochs=1, serve=False, quiet=True, out=lines.append)
+    main_job.run(tmp_path / "m" / "saved_models", models=("tcn",), epochs=1, serve=False, quiet=True, out=lines.append)
     text = "\n".join(lines)
     assert main(["train", "--all-models", "--quick", "--epochs", "1", "--no-serve", "--quiet", "--root",
-                 str(tmp_path / "raw"), "--target-transform", "none"]) == 0
+                 str(tmp_path / "raw" / "saved_models"), "--target-transform", "none"]) == 0
     assert "(MASE " in capsys.readouterr().out
-    for version in (tmp_path / "raw").glob("product/P001_all/*/v1"):
+    for version in (tmp_path / "raw" / "saved_models").glob("product/P001_all/*/v1"):
         assert load_model(version)[1]["target_transform"] == "none"
     assert "validation MAE " in text and "(MASE " in text
     assert "last week's value (seasonal naive): MAE " in text and "(model " in text

@@ -221,7 +221,9 @@ class Exporter:
         try:
             self.push(self.pushgateway, self.push_job)
         except Exception:  # PushError or anything else: logged, and stop() still stops the endpoint
-            log.exception("curvewatch: the final push failed; Prometheus may not see how the run ended.")
+            runs = ", ".join(repr(info.run_id) for info in self.collector.runs())
+            log.exception("curvewatch: the final push of run %s failed; Prometheus may not see how the run ended "
+                          "(the run itself is unaffected).", runs)
 
     def _run_ids(self, run_id: str | None) -> list[tuple[str, int]]:
         runs = [(info.run_id, info.rank) for info in self.collector.runs()]
