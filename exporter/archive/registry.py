@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from .errors import ArchiveError
 from .naming import LOCK_SUFFIX
+from .registrations import create_registrations
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Registry", "model_versions", "sqlite_url"]
 
@@ -118,6 +119,7 @@ class Registry:
                 conn.execute(schema_info.insert().values(id=1, version=SCHEMA_VERSION))
             elif current < SCHEMA_VERSION:
                 conn.execute(schema_info.update().where(schema_info.c.id == 1).values(version=SCHEMA_VERSION))
+            create_registrations(conn)  # live trainer endpoints (HTTP service discovery)
 
     def schema_version(self) -> int:
         """The schema version recorded in the database."""

@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "curvewatch.trainers.cli",  # curvewatch train | predict | models (the bundled forecasters)
     "curvewatch.cli.monitoring",  # curvewatch monitoring generate [--check]
     "curvewatch.cli.serve",  # curvewatch serve (exporter endpoint over a curves.json)
+    "curvewatch.cli.sd_server",  # curvewatch sd-server (HTTP service discovery from the registry)
 )
 
 

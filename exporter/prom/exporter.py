@@ -61,6 +61,7 @@ class Exporter:
         self.collector = CurveCollector(registry=self.registry)
         self._server: MetricsServer | None = None
         self._target: TargetFile | None = None
+        self._registration: Any = None  # curvewatch.discovery.EndpointRegistration while registered
         if isinstance(recorder, Sequence):
             if run is not None:
                 raise ValueError("Pass either (recorder, RunInfo) pairs or one recorder with run=, not both.")
@@ -116,6 +117,8 @@ class Exporter:
         basic_auth: tuple[str, str] | None = None,
         sd_file: str | os.PathLike[str] | None = None,
         sd_address: str | None = None,
+        registry_url: str | None = None,
+        sd_labels: Mapping[str, str] | None = None,
     ) -> int | None:
         """Serve in a background thread; return the port (picked when ``port=0``), None on an inactive rank.
 
@@ -124,6 +127,8 @@ class Exporter:
         ``sd_file`` (a ``.json`` path, or a directory such as ``prometheus/targets``) registers the endpoint
         with Prometheus' file-based discovery until :meth:`stop`; ``sd_address`` overrides the ``host:port``
         written there (default: ``addr:port``, or this host's name when ``addr`` is ``0.0.0.0``).
+        ``registry_url`` registers that address (with ``sd_labels``) in the shared registry's live endpoints,
+        heartbeat included, until :meth:`stop`, for ``curvewatch sd-server`` (:mod:`curvewatch.discovery`).
         """
         if self._server is not None:
             raise RuntimeError(f"This exporter already serves on {self._server.url}; call stop() first.")
@@ -149,14 +154,24 @@ class Exporter:
                 path = path / f"curvewatch-{socket.gethostname()}-{server.port}.json"
             self._target = TargetFile(path, sd_address or target_address(addr, server.port))
             self._target.write()
+        if registry_url is not None:
+            try:
+                self._registration = _registration(self, registry_url, sd_address or target_address(addr, server.port),
+                                                   sd_labels)
+            except BaseException:
+                self.stop()
+                raise
         return server.port
 
     def stop(self) -> None:
         """Stop the endpoint (idempotent); the runs stay registered."""
         server, self._server = self._server, None
         target, self._target = self._target, None
+        registration, self._registration = self._registration, None
         if target is not None:
             target.remove()
+        if registration is not None:
+            registration.stop()
         if server is not None:
             server.stop()
 
@@ -229,3 +244,12 @@ class Exporter:
         if exc_type is not None and self.collector.runs() and self.state == n.RUNNING:
             self.state = n.FAILED
         self.stop()
+
+
+def _registration(exporter: Exporter, db_url: str, address: str, labels: Mapping[str, str] | None) -> Any:
+    """Register ``address`` with a heartbeat (imported here: SQLAlchemy is loaded only when asked for)."""
+    from curvewatch.discovery import EndpointRegistration
+
+    runs = exporter.collector.runs()
+    run_id = runs[0].run_id if runs else ""
+    return EndpointRegistration(db_url, address, run_id=run_id, rank=exporter.rank, labels=labels).start()

@@ -1,0 +1,135 @@
+"""A trainer's entry in the shared registry: registered at start, refreshed by a heartbeat, removed at stop.
+
+>>> reg = EndpointRegistration(db_url, "10.0.0.7:9108", run_id="mlp-1", rank=0, labels={"team": "fc"})
+>>> reg.start()        # the row exists when this returns (or, database down: a warning, retried)
+>>> ...                # a daemon thread refreshes the heartbeat every `interval` seconds
+>>> reg.stop()         # stops the thread and deletes the row
+
+``Exporter.start(..., registry_url=...)`` does this for its endpoint. Guarantees (tests named after them in
+tests/test_scale_registrations.py):
+- registered_when_start_returns: ``curvewatch sd-server`` lists the address as soon as ``start()`` returns.
+- stop_removes_the_entry: after ``stop()`` the row is gone (Prometheus drops the target at its next refresh).
+- the heartbeat interval is ``interval``, else ``$CURVEWATCH_SD_HEARTBEAT_S``, else ``HEARTBEAT_INTERVAL_S``.
+- a_database_outage_never_stops_training: a failing heartbeat is logged (at most once a minute) and retried;
+  the next one that succeeds restores the row, even one the sd-server already expired.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+from curvewatch.archive.registrations import delete_registration, heartbeat
+from curvewatch.archive.registry import Registry
+from curvewatch.discovery.settings import HEARTBEAT_ENV, HEARTBEAT_INTERVAL_S, WARN_EVERY_S
+
+__all__ = ["EndpointRegistration"]
+
+log = logging.getLogger(__name__)
+
+
+class EndpointRegistration:
+    """Keeps ``address`` (the ``host:port`` Prometheus should scrape) in the registry's live endpoints."""
+
+    def __init__(
+        self,
+        db_url: str,
+        address: str,
+        *,
+        run_id: str,
+        rank: int = 0,
+        labels: Mapping[str, str] | None = None,
+        interval: float | None = None,
+    ):
+        interval = _interval() if interval is None else interval
+        if interval <= 0:
+            raise ValueError(f"The heartbeat interval must be above 0 seconds, got {interval}.")
+        if not address or ":" not in address:
+            raise ValueError(f"The advertised address must be host:port, got {address!r}.")
+        self.db_url, self.address, self.run_id, self.rank = db_url, address, run_id, int(rank)
+        self.labels = {str(k): str(v) for k, v in (labels or {}).items()}
+        self.interval = float(interval)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._registry: Registry | None = None
+        self._last_warning = -float("inf")
+        self.beats = 0  # heartbeats that reached the database
+
+    def start(self) -> EndpointRegistration:
+        """Register now, then refresh the heartbeat in a daemon thread until :meth:`stop`."""
+        if self._thread is not None:
+            raise RuntimeError(f"The registration of {self.address} is already running; call stop() first.")
+        self._stop.clear()
+        self._beat()
+        self._thread = threading.Thread(target=self._loop, name=f"curvewatch-sd-{self.address}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the heartbeat and delete the entry (idempotent; a failure is logged, the row then expires)."""
+        thread, self._thread = self._thread, None
+        self._stop.set()
+        if thread is not None:
+            thread.join(timeout=self.interval + 30)
+        try:
+            if self._registry is not None:
+                with self._registry.engine.begin() as conn:
+                    delete_registration(conn, self.address)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("curvewatch: could not remove %s from the registry (%s); it expires by itself.",
+                        self.address, exc)
+        finally:
+            if self._registry is not None:
+                self._registry.dispose()
+                self._registry = None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._beat()
+
+    def _beat(self) -> None:
+        try:
+            if self._registry is None:
+                self._registry = _open(self.db_url)
+            with self._registry.engine.begin() as conn:
+                heartbeat(conn, self.address, run_id=self.run_id, rank=self.rank, labels=self.labels)
+            self.beats += 1
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            now = time.monotonic()
+            if now - self._last_warning >= WARN_EVERY_S:
+                self._last_warning = now
+                log.warning("curvewatch: could not register %s in the registry (%s); retrying every %gs, "
+                            "training goes on.", self.address, exc, self.interval)
+
+    def __enter__(self) -> EndpointRegistration:
+        return self.start() if self._thread is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _interval() -> float:
+    """``$CURVEWATCH_SD_HEARTBEAT_S`` if set, else ``HEARTBEAT_INTERVAL_S``."""
+    text = os.environ.get(HEARTBEAT_ENV)
+    if not text:
+        return HEARTBEAT_INTERVAL_S
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"${HEARTBEAT_ENV} must be a number of seconds, got {text!r}.") from None
+
+
+def _open(db_url: str) -> Registry:
+    """The registry at ``db_url`` (creating its tables); a malformed URL raises a sentence."""
+    try:
+        return Registry(db_url)
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"The registry URL {db_url!r} needs the database driver {exc.name!r}; for PostgreSQL "
+                         "run: pip install 'curvewatch[postgres]'.") from None
+    except sa.exc.ArgumentError as exc:
+        raise ValueError(f"The registry URL {db_url!r} is not a database URL ({exc}); pass one like "
+                         "postgresql+psycopg://user@host/db or sqlite:////path/registry.sqlite3.") from None
