@@ -205,3 +205,12 @@ def test_sd_server_cli_errors_are_sentences(tmp_path: Path, monkeypatch) -> None
         taken = subprocess.run([*cli, "--db-url", f"sqlite:///{tmp_path / 'r.sqlite3'}", "--port", str(port)],
                                capture_output=True, text=True, timeout=60)
     assert taken.returncode == 1 and "choose another --port" in taken.stderr and "Traceback" not in taken.stderr
+
+
+def test_watch_registers_its_endpoint_too(registry) -> None:
+    from curvewatch.prom import watch
+
+    with watch("watched", port=0, registry_url=registry.url, sd_labels={"team": "w"}) as (_, exporter):
+        row = _rows(registry)[f"127.0.0.1:{exporter.port}"]
+        assert (row["run_id"], row["labels"]) == ("watched", {"team": "w"})
+    assert _rows(registry) == {}

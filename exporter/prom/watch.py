@@ -29,7 +29,8 @@ __all__ = ["Watch", "watch"]
 log = logging.getLogger(__name__)
 
 _RUN_FIELDS = ("model_type", "mode", "scope", "version", "experiment", "host", "rank")
-_SERVE_OPTIONS = ("certfile", "keyfile", "client_cafile", "client_auth_required", "basic_auth")
+_SERVE_OPTIONS = ("certfile", "keyfile", "client_cafile", "client_auth_required", "basic_auth",
+                  "sd_file", "sd_address", "registry_url", "sd_labels")
 
 
 class Watch(NamedTuple):
@@ -56,7 +57,7 @@ def watch(
     if unknown:
         raise TypeError(
             f"watch() got unknown options {unknown}; it takes RunInfo fields {list(_RUN_FIELDS)} "
-            f"and TLS/auth options {list(_SERVE_OPTIONS)}."
+            f"and serving options {list(_SERVE_OPTIONS)}."
         )
     from curvewatch.recorder import CurveRecorder  # late: exporter/__init__ imports both areas
 
