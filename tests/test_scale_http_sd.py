@@ -3,7 +3,8 @@
 Trainers run as separate processes on different loopback addresses (127.0.0.2, .3, .4: three "hosts"),
 register through ``Exporter.start(registry_url=...)`` and are found by a Prometheus whose only scrape job is
 ``http_sd_configs`` pointed at the sd-server. Prometheus 2.42 hands discovered targets to the scrape loop on a
-fixed 5 s tick, so "within one refresh" means refresh_interval (1 s) + that tick + one scrape.
+fixed 5 s tick and its scrape manager reloads on another, so "within one refresh" means refresh_interval
+(1 s) + up to 10 s of those ticks + one scrape.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from fixtures.prometheus import ServerProcess, free_port, poll, query, start_pro
 
 TRAINER = Path(__file__).with_name("scale_trainer.py")
 HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+LATE_HOST = "127.0.0.5"
 MAX_AGE_S = 4.0  # the sd-server's --max-age: a killed trainer's entry is gone this long after its last beat
 HEARTBEAT_S = "0.5"
-ONE_REFRESH_S = 1.0 + 5.0 + 1.0  # refresh_interval + Prometheus 2.42's discovery tick + one scrape
+# refresh_interval + Prometheus 2.42's discovery and scrape-reload ticks (5 s each) + one scrape
+ONE_REFRESH_S = 1.0 + 5.0 + 5.0 + 1.0
 START_TIMEOUT_S = 60.0
 
 
@@ -148,3 +151,17 @@ def test_a_killed_trainers_entry_expires(prometheus, trainers, sd_server) -> Non
     poll(lambda: host not in _target_hosts(prometheus.url), ONE_REFRESH_S + 10, f"{host} to leave the targets")
     assert HOSTS[2] in _target_hosts(prometheus.url)
     assert query(prometheus.url, f'up{{instance=~"{HOSTS[2]}:.*"}} == 1')
+
+
+def test_a_trainer_started_later_is_scraped_within_one_refresh(prometheus, trainers, registry, sd_server) -> None:
+    wait_for(prometheus.url, 'up{job="curvewatch"} == 1', lambda r: len(r) >= 1)  # discovery is running
+    env = {**os.environ, HEARTBEAT_ENV: HEARTBEAT_S}
+    late = _start([sys.executable, str(TRAINER), "run-late", LATE_HOST, registry], env)
+    try:
+        assert late.stdout.readline().startswith(f"serving {LATE_HOST}:")
+        registered = time.monotonic()
+        result = wait_for(prometheus.url, 'curvewatch_step{run_id="run-late"}', timeout=ONE_REFRESH_S + 10)
+        assert time.monotonic() - registered <= ONE_REFRESH_S + 2
+        assert result[0]["metric"]["instance"].startswith(f"{LATE_HOST}:")
+    finally:
+        _stop(late)
