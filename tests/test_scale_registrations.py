@@ -214,3 +214,21 @@ def test_watch_registers_its_endpoint_too(registry) -> None:
         row = _rows(registry)[f"127.0.0.1:{exporter.port}"]
         assert (row["run_id"], row["labels"]) == ("watched", {"team": "w"})
     assert _rows(registry) == {}
+
+
+def test_each_torchrun_rank_registers_its_own_address(registry) -> None:
+    base = 0
+    exporters = []
+    try:
+        for rank, local_rank in ((2, 0), (3, 1)):  # two ranks of one host (RANK/LOCAL_RANK as torchrun sets them)
+            exporter = Exporter(CurveRecorder(), run="ddp", environ={"RANK": str(rank), "LOCAL_RANK": str(local_rank)})
+            port = exporter.start(port=base, registry_url=registry.url)
+            base = base or port - local_rank  # the first rank picked a free port; the second takes base + 1
+            exporters.append(exporter)
+        rows = _rows(registry)
+        assert {a: (r["run_id"], r["rank"]) for a, r in rows.items()} == {
+            f"127.0.0.1:{exporters[0].port}": ("ddp", 2), f"127.0.0.1:{exporters[1].port}": ("ddp", 3)}
+    finally:
+        for exporter in exporters:
+            exporter.stop()
+    assert _rows(registry) == {}
