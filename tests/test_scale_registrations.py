@@ -232,3 +232,19 @@ def test_each_torchrun_rank_registers_its_own_address(registry) -> None:
         for exporter in exporters:
             exporter.stop()
     assert _rows(registry) == {}
+
+
+def test_the_registry_url_comes_from_the_environment_too(registry) -> None:
+    exporter = Exporter(CurveRecorder(), run="env-run", environ={"CURVEWATCH_SD_REGISTRY_URL": registry.url})
+    port = exporter.start(port=0)
+    try:
+        assert _rows(registry)[f"127.0.0.1:{port}"]["run_id"] == "env-run"
+    finally:
+        exporter.stop()
+    assert _rows(registry) == {}
+    plain = Exporter(CurveRecorder(), run="no-env", environ={})
+    plain.start(port=0)
+    try:
+        assert _rows(registry) == {}  # without the variable nothing registers
+    finally:
+        plain.stop()

@@ -13,12 +13,16 @@ __all__ = [
     "HEARTBEAT_INTERVAL_S",
     "MAX_AGE_S",
     "META_PREFIX",
+    "REGISTRY_URL_ENV",
     "SD_ADDR",
     "SD_PATH",
     "SD_PORT",
     "WARN_EVERY_S",
 ]
 
+# Every exporter started in a process with this variable set registers its endpoint there (one setting
+# for every rank of a torchrun job, and for `curvewatch train`); Exporter.start(registry_url=...) wins.
+REGISTRY_URL_ENV = "CURVEWATCH_SD_REGISTRY_URL"
 HEARTBEAT_INTERVAL_S = 10.0
 # ... or this many seconds from the environment (e.g. for every rank of a torchrun job); keep it well
 # under the sd-server's --max-age.

@@ -57,6 +57,7 @@ class Exporter:
         environ = os.environ if environ is None else environ
         self.ranks = check_ranks(ranks)
         self.rank, self.local_rank = rank_from_env(environ), local_rank_from_env(environ)
+        self._environ = environ
         self.registry = CollectorRegistry() if registry is None else registry
         self.collector = CurveCollector(registry=self.registry)
         self._server: MetricsServer | None = None
@@ -127,8 +128,9 @@ class Exporter:
         ``sd_file`` (a ``.json`` path, or a directory such as ``prometheus/targets``) registers the endpoint
         with Prometheus' file-based discovery until :meth:`stop`; ``sd_address`` overrides the ``host:port``
         written there (default: ``addr:port``, or this host's name when ``addr`` is ``0.0.0.0``).
-        ``registry_url`` registers that address (with ``sd_labels``) in the shared registry's live endpoints,
-        heartbeat included, until :meth:`stop`, for ``curvewatch sd-server`` (:mod:`curvewatch.discovery`).
+        ``registry_url`` (default: ``$CURVEWATCH_SD_REGISTRY_URL``) registers that address (with ``sd_labels``)
+        in the shared registry's live endpoints, heartbeat included, until :meth:`stop`, for
+        ``curvewatch sd-server`` (:mod:`curvewatch.discovery`).
         """
         if self._server is not None:
             raise RuntimeError(f"This exporter already serves on {self._server.url}; call stop() first.")
@@ -154,7 +156,8 @@ class Exporter:
                 path = path / f"curvewatch-{socket.gethostname()}-{server.port}.json"
             self._target = TargetFile(path, sd_address or target_address(addr, server.port))
             self._target.write()
-        if registry_url is not None:
+        registry_url = registry_url or _registry_url_from(self._environ)
+        if registry_url:
             try:
                 self._registration = _registration(self, registry_url, sd_address or target_address(addr, server.port),
                                                    sd_labels)
@@ -244,6 +247,12 @@ class Exporter:
         if exc_type is not None and self.collector.runs() and self.state == n.RUNNING:
             self.state = n.FAILED
         self.stop()
+
+
+def _registry_url_from(environ: Mapping[str, str]) -> str | None:
+    from curvewatch.discovery.settings import REGISTRY_URL_ENV
+
+    return environ.get(REGISTRY_URL_ENV) or None
 
 
 def _registration(exporter: Exporter, db_url: str, address: str, labels: Mapping[str, str] | None) -> Any:
