@@ -118,13 +118,44 @@ def servers(tmp_path_factory: pytest.TempPathFactory, runs) -> Iterator[dict[str
             server.stop()
 
 
+# Values Grafana would substitute: the run under test, a line of it for repeated panels, ".*" for "All".
+_EXAMPLE_VALUES = {"run_id": None, "run_ids": None, "chart": "loss", "metric": "val_loss"}
+_BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h"}
+
+
+def _variables(board: dict, run_id: str) -> dict[str, str]:
+    values = dict(_BUILTINS)
+    for variable in board.get("templating", {}).get("list", []):
+        name, current = variable["name"], (variable.get("current") or {}).get("value")
+        if name in _EXAMPLE_VALUES:
+            values[name] = _EXAMPLE_VALUES[name] or run_id
+        elif current in (None, "", "$__all") or isinstance(current, list):
+            values[name] = ".*"
+        else:
+            values[name] = str(current)
+    values.setdefault("run_id", run_id)
+    values.setdefault("run_ids", run_id)
+    return values
+
+
+def _panels(panels: list[dict]) -> Iterator[dict]:
+    for panel in panels:
+        yield panel
+        yield from _panels(panel.get("panels", []))  # panels inside collapsed rows
+
+
 def _dashboard_expressions(run_id: str) -> list[tuple[str, str]]:
+    """``(where, expr)`` of every panel query of every dashboard, variables substituted as Grafana would."""
     found = []
     for uid, board in dashboards(DEFAULT_CONFIG).items():
-        for panel in board["panels"]:
-            for target in panel["targets"]:
-                expr = target["expr"].replace("$run_ids", run_id).replace("$run_id", run_id)
-                found.append((f"{uid} / {panel['title']} / {target['refId']}", expr))
+        values = sorted(_variables(board, run_id).items(), key=lambda kv: -len(kv[0]))
+        for panel in _panels(board["panels"]):
+            for target in panel.get("targets", []):
+                expr = target.get("expr", "")
+                for name, value in values:
+                    expr = expr.replace(f"${{{name}}}", value).replace(f"${name}", value)
+                if expr:
+                    found.append((f"{uid} / {panel.get('title')} / {target.get('refId')}", expr))
     return found
 
 
