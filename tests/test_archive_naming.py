@@ -112,7 +112,7 @@ _text = st.one_of(
 
 @settings(max_examples=400, deadline=None)
 @given(
-    mode=st.sampled_from(["product", "store", "global"]),
+    mode=st.sampled_from(["product", "store", "global", "experiment"]),
     a=_text,
     b=_text,
     c=_text,
@@ -137,6 +137,8 @@ def test_no_generated_input_produces_a_path_outside_the_root(
             key = ModelKey.product(a, scope=b, model_type=c)
         elif mode == "store":
             key = ModelKey.store(a, scope=b, model_type=c)
+        elif mode == "experiment":
+            key = ModelKey.experiment(a, model_type=b)
         else:
             key = ModelKey.global_(scope=("custom", a, b), aggregation=d, model_type=e)
     except IdentifierError:
@@ -161,3 +163,74 @@ def test_no_parsed_identifier_escapes_the_root(identifier: str) -> None:
         return
     assert key.identifier == identifier
     assert archive_path("/srv/a", key, 1).resolve().is_relative_to(Path("/srv/a"))
+
+
+# -- experiment keys: users' own names ----------------------------------------------------------------
+USER_NAMES = ["resnet_18", "bert-base.v2", "digits-mlp", "A", "exp_2024.06-01", "x" * MAX_FIELD_LENGTH]
+
+
+@pytest.mark.parametrize("name", USER_NAMES)
+def test_experiment_key_accepts_names_users_use(name: str) -> None:
+    key = ModelKey.experiment(name, model_type=name)
+    assert key.identifier == key.relative_dir == f"experiments/{name}/{name}"
+    assert ModelKey.parse(key.identifier) == key == ModelKey.from_relative_dir(key.relative_dir)
+
+
+def test_experiment_key_layout(tmp_path: Path) -> None:
+    key = ModelKey.experiment("digits-mlp", model_type="resnet_18")
+    assert key.mode == "experiment"
+    assert archive_path(tmp_path, key, 2, "model.pth") == tmp_path / "experiments/digits-mlp/resnet_18/v2/model.pth"
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ("", "empty"),
+        ("a/b", "path separator"),
+        ("..", "'..'"),
+        ("a..b", "'..'"),
+        ("_lead", "not allowed"),
+        ("-lead", "not allowed"),
+        ("a b", "not allowed"),
+        ("é", "not allowed"),
+        ("v3", "version directory"),
+        ("x" * (MAX_FIELD_LENGTH + 1), "longer than"),
+    ],
+)
+@pytest.mark.parametrize("field", ["experiment", "model_type"])
+def test_refused_experiment_name_gets_a_sentence_listing_the_allowed_characters(bad: str, why: str, field: str):
+    args = {"experiment": "digits", "model_type": "mlp", field: bad}
+    with pytest.raises(IdentifierError, match=why) as info:
+        ModelKey.experiment(args["experiment"], model_type=args["model_type"])
+    assert info.value.field == field
+    assert "use only ASCII letters, digits, '_', '-' and '.'" in str(info.value)
+    assert str(info.value).endswith(".")
+
+
+@pytest.mark.parametrize("bad", ["experiments/a", "experiments/a/b/c", "experiments//b", "experiments/a/v1"])
+def test_malformed_experiment_identifier_is_rejected(bad: str) -> None:
+    with pytest.raises(IdentifierError, match="^identifier "):
+        ModelKey.parse(bad)
+
+
+_name = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", fullmatch=True).filter(
+    lambda n: ".." not in n and parse_version_dir(n) is None
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(experiment=_name, model_type=_name)
+def test_experiment_names_round_trip_one_to_one(experiment: str, model_type: str) -> None:
+    key = ModelKey.experiment(experiment, model_type=model_type)
+    assert ModelKey.parse(key.identifier) == key
+    assert ModelKey.from_relative_dir(key.relative_dir) == key
+    path = archive_path("/srv/a", key, 1)
+    assert path.parts[-4:] == ("experiments", experiment, model_type, "v1")
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=st.tuples(_name, _name), b=st.tuples(_name, _name))
+def test_distinct_experiment_keys_never_share_a_directory(a: tuple[str, str], b: tuple[str, str]) -> None:
+    key_a, key_b = (ModelKey.experiment(e, model_type=m) for e, m in (a, b))
+    assert (key_a.relative_dir == key_b.relative_dir) == (a == b)
+    assert (key_a.identifier == key_b.identifier) == (a == b)

@@ -1,5 +1,5 @@
-"""curvewatch trainers: sales data, four forecasters (MLSTM, KAN, TCN, Transformer), one training loop,
-a manager that archives and exposes every run, and a tracker for users' own training loops.
+"""curvewatch trainers: sales data, four forecasters (MLSTM, KAN, TCN, Transformer), one training loop and
+a manager that archives and exposes every run. (For your own training loop: ``curvewatch.RunTracker``.)
 
 The public names below are imported on first use (PEP 562), so ``trainers._constants`` can be read
 (e.g. by the ``curvewatch`` command line, for its help text) without importing torch.
@@ -24,7 +24,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ".predict": ("Forecast", "forecast", "load_version_model"),
     ".recording": ("make_recorder",),
     ".request": ("TrainRequest", "prepare"),
-    ".tracker": ("RunTracker",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 

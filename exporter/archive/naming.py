@@ -7,11 +7,16 @@ Layout under the root (``saved_models/`` by default)::
     store/{store_id}_{scope}/{model_type}/v{N}/       scope: "all" or a product id
     global/{scope_path}/{aggregation}/{model_type}/v{N}/
         scope_path: "all", "stores/{store_id}", "products/{product_id}", "custom/{store_id}/{product_id}"
+    experiments/{experiment}/{model_type}/v{N}/       users' own runs (``ModelKey.experiment``)
 
-Identifiers join the key's fields with ``_``: ``product_P001_all_mlstm``, ``store_S001_P002_transformer``,
-``global_all_sum_kan``, ``global_custom_S001_P001_mean_tcn``. Fields may therefore not contain ``_``
-(nor path separators, ``..``, control characters or more than ``MAX_FIELD_LENGTH`` characters), so an
-identifier maps to exactly one directory and back, and no key ever yields a path outside the root.
+Identifiers of the sales keys join the key's fields with ``_``: ``product_P001_all_mlstm``,
+``store_S001_P002_transformer``, ``global_all_sum_kan``, ``global_custom_S001_P001_mean_tcn``; their
+fields may therefore not contain ``_``. The identifier of an experiment key is its directory,
+``experiments/{experiment}/{model_type}`` (``experiments/digits-mlp/resnet_18``): ``/`` separates the two
+names, so both may contain ``_``. No field may contain a path separator, ``..``, a control character or
+more than ``MAX_FIELD_LENGTH`` characters, start with anything but a letter or digit, or look like a
+version directory (``v3``); so an identifier maps to exactly one directory and back, and no key ever
+yields a path outside the root.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from .errors import IdentifierError
 
 __all__ = [
     "ALL_SCOPE",
+    "EXPERIMENTS_DIR",
     "CHECKPOINT_BEST_FILE",
     "CHECKPOINT_EPOCH_FILE",
     "CURVES_FILE",
@@ -38,6 +44,7 @@ __all__ = [
     "METADATA_FILE",
     "MODEL_FILE",
     "MODES",
+    "NAME_CHARACTERS",
     "REGISTRY_DB_FILE",
     "RUN_ID_FORMAT",
     "STATES",
@@ -82,34 +89,44 @@ STATE_FAILED = "failed"  # the trainer gave up (archive.fail): incomplete
 STATES = (STATE_RESERVED, STATE_COMPLETE, STATE_FAILED)
 
 # Keys.
-MODES = ("product", "store", "global")
+MODES = ("product", "store", "global", "experiment")
 ALL_SCOPE = "all"
 GLOBAL_SCOPES = ("all", "stores", "products", "custom")
-FIELD_SEPARATOR = "_"
+EXPERIMENTS_DIR = "experiments"  # experiment keys: experiments/{experiment}/{model_type}
+FIELD_SEPARATOR = "_"  # between the fields of a sales key's identifier
 MAX_FIELD_LENGTH = 64
-_FIELD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+NAME_CHARACTERS = "ASCII letters, digits, '_', '-' and '.', starting with a letter or digit"
+SALES_NAME_CHARACTERS = "ASCII letters, digits, '-' and '.', starting with a letter or digit"
+_FIELD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def validate_field(field: str, value: object) -> str:
-    """Return ``value`` if it is a valid key field, else raise ``IdentifierError`` naming ``field``."""
+def _field_problem(value: object, underscore: bool) -> str | None:
+    """Why ``value`` is not a valid key field, or None."""
     if not isinstance(value, str):
-        raise IdentifierError(field, value, "it must be a string")
-    if not value:
-        raise IdentifierError(field, value, "it is empty")
-    if len(value) > MAX_FIELD_LENGTH:
-        raise IdentifierError(field, value, f"it is longer than {MAX_FIELD_LENGTH} characters")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise IdentifierError(field, value, "it contains a control character")
-    if "/" in value or "\\" in value:
-        raise IdentifierError(field, value, "it contains a path separator")
-    if ".." in value:
-        raise IdentifierError(field, value, "it contains '..'")
-    if FIELD_SEPARATOR in value:
-        raise IdentifierError(field, value, "it contains '_', which separates the fields of an identifier")
-    if not _FIELD_RE.match(value):
-        raise IdentifierError(
-            field, value, "use only ASCII letters, digits, '-' and '.', starting with a letter or digit"
-        )
+        return "it must be a string"
+    checks = (
+        (not value, "it is empty"),
+        (len(value) > MAX_FIELD_LENGTH, f"it is longer than {MAX_FIELD_LENGTH} characters"),
+        (any(ord(c) < 32 or ord(c) == 127 for c in value), "it contains a control character"),
+        ("/" in value or "\\" in value, "it contains a path separator"),
+        (".." in value, "it contains '..'"),
+        (not underscore and FIELD_SEPARATOR in value, "it contains '_', which separates the fields of an identifier"),
+        (not _FIELD_RE.match(value), "it contains a character that is not allowed"),
+        (bool(_VERSION_DIR_RE.match(value)), "it looks like a version directory (v1, v2, ...)"),
+    )
+    return next((why for failed, why in checks if failed), None)
+
+
+def validate_field(field: str, value: object, *, underscore: bool = False) -> str:
+    """Return ``value`` if it is a valid key field, else raise ``IdentifierError`` naming ``field`` and
+    listing the allowed characters.
+
+    ``underscore``: whether ``_`` is allowed (experiment keys); sales keys join their fields with it.
+    """
+    why = _field_problem(value, underscore)
+    if why is not None:
+        allowed = NAME_CHARACTERS if underscore else SALES_NAME_CHARACTERS
+        raise IdentifierError(field, value, f"{why}; use only {allowed}, at most {MAX_FIELD_LENGTH} characters")
     return value
 
 
@@ -123,17 +140,22 @@ class ModelKey:
     'store/S001_P002/transformer'
     >>> ModelKey.global_(scope=("custom", "S001", "P001"), aggregation="sum", model_type="kan").identifier
     'global_custom_S001_P001_sum_kan'
+    >>> ModelKey.experiment("digits-mlp", model_type="resnet_18").identifier
+    'experiments/digits-mlp/resnet_18'
     """
 
     mode: str
     model_type: str
-    subject: str | None = None  # product id (product mode) or store id (store mode)
+    subject: str | None = None  # product id (product), store id (store) or experiment name (experiment)
     scope: tuple[str, ...] = (ALL_SCOPE,)  # ("all",) or (id,); global: ("stores", S), ("custom", S, P), ...
     aggregation: str | None = None  # global mode only
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise IdentifierError("mode", self.mode, f"use one of {', '.join(MODES)}")
+        if self.mode == "experiment":
+            self._check_experiment()
+            return
         validate_field("model_type", self.model_type)
         if self.mode == "global":
             self._check_global_scope()
@@ -148,6 +170,14 @@ class ModelKey:
             validate_field("scope", self.scope[0])
             if self.aggregation is not None:
                 raise IdentifierError("aggregation", self.aggregation, "only global keys have one")
+
+    def _check_experiment(self) -> None:
+        validate_field("experiment", self.subject, underscore=True)
+        validate_field("model_type", self.model_type, underscore=True)
+        if self.scope != ():
+            raise IdentifierError("scope", self.scope, "experiment keys have no scope")
+        if self.aggregation is not None:
+            raise IdentifierError("aggregation", self.aggregation, "only global keys have one")
 
     def _check_global_scope(self) -> None:
         kind, ids = self.scope[0] if self.scope else None, self.scope[1:]
@@ -197,6 +227,12 @@ class ModelKey:
             scope = (scope, *ids.get(scope, ()))
         return cls("global", model_type, None, tuple(scope), aggregation)
 
+    @classmethod
+    def experiment(cls, experiment: str, *, model_type: str) -> ModelKey:
+        """A key for a user's own runs, ``experiments/{experiment}/{model_type}/v{N}/``; both names may use
+        ASCII letters, digits, ``_``, ``-`` and ``.`` (e.g. ``resnet_18``, ``bert-base.v2``)."""
+        return cls("experiment", model_type, experiment, ())
+
     @property
     def _middle(self) -> tuple[str, ...]:
         if self.mode == "global":
@@ -205,12 +241,17 @@ class ModelKey:
 
     @property
     def identifier(self) -> str:
-        """``{mode}_{fields...}_{model_type}``, e.g. ``product_P001_all_mlstm``."""
+        """``{mode}_{fields...}_{model_type}``, e.g. ``product_P001_all_mlstm``; an experiment key's is
+        its directory, e.g. ``experiments/digits-mlp/resnet_18``."""
+        if self.mode == "experiment":
+            return self.relative_dir
         return FIELD_SEPARATOR.join((self.mode, *self._middle, self.model_type))
 
     @property
     def relative_dir(self) -> str:
         """The key's directory under the root, ``/``-separated, e.g. ``product/P001_all/mlstm``."""
+        if self.mode == "experiment":
+            return "/".join((EXPERIMENTS_DIR, self.subject or "", self.model_type))
         if self.mode == "global":
             return "/".join(("global", *self._middle, self.model_type))
         return "/".join((self.mode, FIELD_SEPARATOR.join(self._middle), self.model_type))
@@ -221,24 +262,30 @@ class ModelKey:
         parts = identifier.split(FIELD_SEPARATOR) if isinstance(identifier, str) else []
         mode = parts[0] if parts else None
         try:
-            if mode in ("product", "store") and len(parts) == 4:
+            if isinstance(identifier, str) and identifier.startswith(EXPERIMENTS_DIR + "/"):
+                named = identifier.split("/")
+                if len(named) == 3:
+                    return cls.experiment(named[1], model_type=named[2])
+            elif mode in ("product", "store") and len(parts) == 4:
                 return cls(mode, parts[3], parts[1], (parts[2],))
-            if mode == "global" and len(parts) >= 4:
+            elif mode == "global" and len(parts) >= 4:
                 return cls("global", parts[-1], None, tuple(parts[1:-2]), parts[-2])
         except IdentifierError as exc:
             raise IdentifierError("identifier", identifier, str(exc).rstrip(".")) from exc
         raise IdentifierError(
             "identifier",
             identifier,
-            "expected product_{product}_{scope}_{type}, store_{store}_{scope}_{type} "
-            "or global_{scope...}_{aggregation}_{type}",
+            "expected product_{product}_{scope}_{type}, store_{store}_{scope}_{type}, "
+            "global_{scope...}_{aggregation}_{type} or experiments/{experiment}/{type}",
         )
 
     @classmethod
     def from_relative_dir(cls, relative_dir: str) -> ModelKey:
         """The key whose ``relative_dir`` this is (used by rebuild); raises ``IdentifierError`` otherwise."""
         parts = relative_dir.strip("/").split("/")
-        if parts[0] in ("product", "store") and len(parts) == 3:
+        if parts[0] == EXPERIMENTS_DIR:
+            key = cls.parse("/".join(parts))
+        elif parts[0] in ("product", "store") and len(parts) == 3:
             key = cls.parse(FIELD_SEPARATOR.join((parts[0], parts[1], parts[2])))
         elif parts[0] == "global":
             key = cls.parse(FIELD_SEPARATOR.join(parts))

@@ -63,6 +63,23 @@ class Charts:
         for metric in displaced:  # it keeps a chart of its own, under another name
             self.place(metric)
 
+    def add(self, name: str, metric: str, label: str | None = None) -> None:
+        """Add ``metric`` to the declared chart ``name`` (a metric drawn alone so far moves into it)."""
+        spec = self.specs.get(name)
+        if spec is None or not spec.declared:
+            raise RecorderError(f"Chart {name!r} is not declared; declare it with chart() before adding to it.")
+        other = self.owner.get(metric)
+        if other == name:
+            return
+        if other is not None and self.specs[other].declared:
+            raise RecorderError(f"Metric {metric!r} is already drawn in chart {other!r}; a line belongs to one chart.")
+        if other is not None:
+            del self.specs[other]
+        spec.metrics.append(metric)
+        if label is not None:
+            spec.labels[metric] = label
+        self.owner[metric] = name
+
     def place(self, metric: str) -> str:
         """The chart of ``metric``, creating a chart of its own when none was declared."""
         chart = self.owner.get(metric)

@@ -100,6 +100,11 @@ class CurveRecorder:
             self.charts.declare(name, list(metrics) if metrics is not None else [name], title=title,
                                 xlabel=xlabel, ylabel=ylabel, yscale=yscale, labels=labels or {})
 
+    def add_to_chart(self, name: str, metric: str, label: str | None = None) -> None:
+        """Add ``metric`` to the chart ``name`` declared before (charts that grow as metrics appear)."""
+        with self._lock:
+            self.charts.add(name, metric, label)
+
     def track_best(self, metric: str, mode: str = "min") -> None:
         """Choose the metric whose best value (``min`` or ``max``) decides the best point."""
         if self._best is not None and self._best.metric != metric and self._lines:
