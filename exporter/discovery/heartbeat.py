@@ -25,7 +25,7 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 from curvewatch.archive.registrations import delete_registration, heartbeat
 from curvewatch.archive.registry import Registry
-from curvewatch.discovery.settings import HEARTBEAT_ENV, HEARTBEAT_INTERVAL_S, WARN_EVERY_S
+from curvewatch.discovery.settings import CONNECT_TIMEOUT_S, HEARTBEAT_ENV, HEARTBEAT_INTERVAL_S, WARN_EVERY_S
 
 __all__ = ["EndpointRegistration"]
 
@@ -55,7 +55,7 @@ class EndpointRegistration:
         self.interval = float(interval)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._registry: Registry | None = None
+        self._engine: sa.Engine | None = None  # no pool: no idle connection between beats
         self._last_warning = -float("inf")
         self.beats = 0  # heartbeats that reached the database
 
@@ -76,16 +76,16 @@ class EndpointRegistration:
         if thread is not None:
             thread.join(timeout=self.interval + 30)
         try:
-            if self._registry is not None:
-                with self._registry.engine.begin() as conn:
+            if self._engine is not None:
+                with self._engine.begin() as conn:
                     delete_registration(conn, self.address)
         except sa.exc.SQLAlchemyError as exc:
             log.warning("curvewatch: could not remove %s from the registry (%s); it expires by itself.",
                         self.address, exc)
         finally:
-            if self._registry is not None:
-                self._registry.dispose()
-                self._registry = None
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -93,9 +93,9 @@ class EndpointRegistration:
 
     def _beat(self) -> None:
         try:
-            if self._registry is None:
-                self._registry = _open(self.db_url)
-            with self._registry.engine.begin() as conn:
+            if self._engine is None:
+                self._engine = _open(self.db_url)
+            with self._engine.begin() as conn:
                 heartbeat(conn, self.address, run_id=self.run_id, rank=self.rank, labels=self.labels)
             self.beats += 1
         except (sa.exc.SQLAlchemyError, OSError) as exc:
@@ -123,10 +123,17 @@ def _interval() -> float:
         raise ValueError(f"${HEARTBEAT_ENV} must be a number of seconds, got {text!r}.") from None
 
 
-def _open(db_url: str) -> Registry:
-    """The registry at ``db_url`` (creating its tables); a malformed URL raises a sentence."""
+def _open(db_url: str) -> sa.Engine:
+    """An engine without a connection pool on the registry at ``db_url``, its tables created first.
+
+    Each heartbeat connects and disconnects: a fleet of trainers holds no idle connections between beats
+    (PostgreSQL's ``max_connections`` is 100 by default). A malformed URL raises a sentence.
+    """
     try:
-        return Registry(db_url)
+        Registry(db_url).dispose()
+        # A beat against an unreachable PostgreSQL gives up after CONNECT_TIMEOUT_S instead of TCP's minutes.
+        args = {"connect_timeout": CONNECT_TIMEOUT_S} if db_url.startswith("postgresql") else {}
+        return sa.create_engine(db_url, poolclass=sa.pool.NullPool, connect_args=args)
     except ModuleNotFoundError as exc:
         raise ValueError(f"The registry URL {db_url!r} needs the database driver {exc.name!r}; for PostgreSQL "
                          "run: pip install 'curvewatch[postgres]'.") from None

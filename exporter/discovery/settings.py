@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "CONNECT_TIMEOUT_S",
     "HEARTBEAT_ENV",
     "HEARTBEAT_INTERVAL_S",
     "MAX_AGE_S",
@@ -34,5 +35,7 @@ SD_PATH = "/targets"
 # Prometheus drops __meta_* labels after relabelling: run and rank are there for relabel rules, and never
 # clash with the run_id/rank labels the endpoint itself exposes on every series.
 META_PREFIX = "__meta_curvewatch_"
+# Seconds a heartbeat waits to connect to PostgreSQL before it gives up until the next beat.
+CONNECT_TIMEOUT_S = 10
 # A trainer whose database is unreachable logs it at most this often (training goes on).
 WARN_EVERY_S = 60.0
