@@ -8,7 +8,8 @@
    ``--seconds``. Prometheus scrapes itself; read from it: head series, samples/s appended, scrape duration,
    rule group durations, CPU and RSS, and the instant-query time of every Overview dashboard query.
 3. ``curvewatch sd-server``: the time to answer ``GET /targets`` with 200 and 10,000 live registrations
-   (SQLite registry).
+   (SQLite registry); and N=200 again with every endpoint registered (``registry_url``, heartbeats every
+   10 s) and found by Prometheus through the sd-server (``http_sd_configs``) instead of static targets.
 
 Writes ``bench/results/scale.json`` and prints a table; docs/SCALING.md quotes it.
 """
@@ -80,14 +81,14 @@ def _free_port() -> int:
 
 
 class _Fleet:
-    """N exporters in this process, logging in one thread."""
+    """N exporters in this process, logging in one thread; registered in ``registry_url`` when given."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, registry_url: str | None = None):
         self.recorders = [_recorder() for _ in range(n)]
         self.exporters = [Exporter(r, run=RunInfo(run_id=f"scale-{i:05d}", model_type="bench", rank=0))
                           for i, r in enumerate(self.recorders)]
         for exporter in self.exporters:
-            exporter.start(port=0)
+            exporter.start(port=0, registry_url=registry_url)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._log, daemon=True)
         self.thread.start()
@@ -124,14 +125,17 @@ def _scalar(url: str, promql: str) -> float:
     return float(result[0]["value"][1]) if result else math.nan
 
 
-def _prometheus(workdir: Path, targets: list[str]) -> tuple[subprocess.Popen, str]:
+def _prometheus(workdir: Path, targets: list[str] | str) -> tuple[subprocess.Popen, str]:
+    """A Prometheus scraping ``targets`` (a list: static; a string: the URL of an HTTP SD endpoint)."""
     port = _free_port()
+    discovery = ({"http_sd_configs": [{"url": targets, "refresh_interval": "30s"}]} if isinstance(targets, str)
+                 else {"static_configs": [{"targets": targets}]})
     config = {
         "global": {"scrape_interval": DEFAULT_CONFIG.scrape_interval,
                    "evaluation_interval": DEFAULT_CONFIG.evaluation_interval},
         "rule_files": [str(p) for p in sorted((REPO / "prometheus" / "rules").glob("*.yml"))],
         "scrape_configs": [
-            {"job_name": DEFAULT_CONFIG.trainer_job, "static_configs": [{"targets": targets}]},
+            {"job_name": DEFAULT_CONFIG.trainer_job, **discovery},
             {"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]},
         ],
     }
@@ -164,10 +168,16 @@ def _query_seconds(url: str, promql: str, repeats: int = 5) -> float:
     return statistics.median(times)
 
 
-def bench_prometheus(n: int, seconds: float) -> dict[str, float]:
+def bench_prometheus(n: int, seconds: float, discovery: str = "static") -> dict[str, float]:
+    """``discovery``: "static" targets, or "http": every endpoint registers in a SQLite registry and
+    Prometheus finds them through an in-process ``SDServer``."""
     workdir = Path(tempfile.mkdtemp(prefix=f"curvewatch-scale-{n}-"))
-    fleet = _Fleet(n)
-    process, url = _prometheus(workdir, fleet.targets())
+    sd_server = None
+    if discovery == "http":
+        sd_server = SDServer(f"sqlite:///{workdir / 'registry.sqlite3'}", port=0)
+        sd_server.start()
+    fleet = _Fleet(n, sd_server.registry.url if sd_server else None)
+    process, url = _prometheus(workdir, sd_server.url if sd_server else fleet.targets())
     try:
         time.sleep(seconds)  # the measurement window itself: Prometheus scrapes and evaluates meanwhile
         job = f'job="{DEFAULT_CONFIG.trainer_job}"'
@@ -178,6 +188,7 @@ def bench_prometheus(n: int, seconds: float) -> dict[str, float]:
         query_times = [_query_seconds(url, e) for e in exprs]
         return {
             "endpoints": n,
+            "discovery": discovery,
             "seconds": seconds,
             "targets_up": _scalar(url, f"count(up{{{job}}} == 1)"),
             "head_series": _scalar(url, "prometheus_tsdb_head_series"),
@@ -199,6 +210,9 @@ def bench_prometheus(n: int, seconds: float) -> dict[str, float]:
         process.terminate()
         process.wait(timeout=30)
         fleet.close()
+        if sd_server is not None:
+            sd_server.stop()
+            sd_server.registry.dispose()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -230,14 +244,17 @@ def main() -> None:
     parser.add_argument("--endpoints", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--seconds", type=float, default=150.0, help="measurement window per N (default 150)")
     parser.add_argument("--sd-counts", type=int, nargs="+", default=[200, 10000])
+    parser.add_argument("--http-sd", type=int, nargs="*", default=[200],
+                        help="also run these N with every endpoint found through curvewatch's HTTP SD")
     args = parser.parse_args()
     results = {"series": series_counts(), "prometheus": [], "sd_server": bench_sd_server(args.sd_counts),
                "scrape_interval": DEFAULT_CONFIG.scrape_interval,
                "evaluation_interval": DEFAULT_CONFIG.evaluation_interval}
     print("series per endpoint:", json.dumps(results["series"]))
     print("sd-server GET /targets:", json.dumps(results["sd_server"]))
-    for n in args.endpoints:
-        row = bench_prometheus(n, args.seconds)
+    runs = [(n, "static") for n in args.endpoints] + [(n, "http") for n in args.http_sd]
+    for n, discovery in runs:
+        row = bench_prometheus(n, args.seconds, discovery)
         results["prometheus"].append(row)
         print(json.dumps(row))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

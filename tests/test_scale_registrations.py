@@ -248,3 +248,16 @@ def test_the_registry_url_comes_from_the_environment_too(registry) -> None:
         assert _rows(registry) == {}  # without the variable nothing registers
     finally:
         plain.stop()
+
+
+def test_a_bad_label_name_is_refused_before_anything_is_registered(registry) -> None:
+    for name in ("team-name", "__meta_x", "1st", ""):
+        with pytest.raises(ValueError, match="not valid Prometheus label names"):
+            EndpointRegistration(registry.url, "h:1", run_id="r", labels={name: "v"})
+    assert _rows(registry) == {}
+
+
+def test_a_row_with_a_bad_label_name_is_left_out() -> None:
+    rows = [{"address": "bad:1", "run_id": "r", "rank": 0, "labels": {"a-b": "v"}},
+            {"address": "good:1", "run_id": "r", "rank": 0, "labels": {"a_b": "v"}}]
+    assert [g["targets"] for g in target_groups(rows)] == [["good:1"]]

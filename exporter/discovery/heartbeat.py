@@ -9,7 +9,10 @@
 tests/test_scale_registrations.py):
 - registered_when_start_returns: ``curvewatch sd-server`` lists the address as soon as ``start()`` returns.
 - stop_removes_the_entry: after ``stop()`` the row is gone (Prometheus drops the target at its next refresh).
-- the heartbeat interval is ``interval``, else ``$CURVEWATCH_SD_HEARTBEAT_S``, else ``HEARTBEAT_INTERVAL_S``.
+- the_heartbeat_interval_comes_from_the_environment: ``interval``, else ``$CURVEWATCH_SD_HEARTBEAT_S``, else
+  ``HEARTBEAT_INTERVAL_S``.
+- a_bad_label_name_is_refused_before_anything_is_registered: one bad name would make Prometheus drop the
+  whole HTTP SD answer, every other trainer's target included.
 - a_database_outage_never_stops_training: a failing heartbeat is logged (at most once a minute) and retried;
   the next one that succeeds restores the row, even one the sd-server already expired.
 """
@@ -25,6 +28,7 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 from curvewatch.archive.registrations import delete_registration, heartbeat
 from curvewatch.archive.registry import Registry
+from curvewatch.discovery.http_sd import valid_label_name
 from curvewatch.discovery.settings import CONNECT_TIMEOUT_S, HEARTBEAT_ENV, HEARTBEAT_INTERVAL_S, WARN_EVERY_S
 
 __all__ = ["EndpointRegistration"]
@@ -52,6 +56,10 @@ class EndpointRegistration:
             raise ValueError(f"The advertised address must be host:port, got {address!r}.")
         self.db_url, self.address, self.run_id, self.rank = db_url, address, run_id, int(rank)
         self.labels = {str(k): str(v) for k, v in (labels or {}).items()}
+        bad = sorted(name for name in self.labels if not valid_label_name(name))
+        if bad:
+            raise ValueError(f"Target label names {bad} are not valid Prometheus label names; use letters, digits "
+                             "and _ (not a leading digit, not a leading __).")
         self.interval = float(interval)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -14,6 +14,7 @@ Guarantees (tests named after them in tests/test_scale_http_sd.py):
 - labels_are_target_labels_and_run_and_rank_are_meta_labels: a registration's labels become target labels;
   its run id and rank are ``__meta_curvewatch_run_id`` / ``__meta_curvewatch_rank`` (for relabelling; they
   never clash with the ``run_id``/``rank`` every series already carries).
+- a_row_with_a_bad_label_name_is_left_out: Prometheus would refuse the whole answer for it.
 - a_database_outage_answers_503: Prometheus then keeps the targets of its last successful refresh.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,9 +33,15 @@ from curvewatch.archive.registrations import live_registrations, purge_stale
 from curvewatch.archive.registry import Registry
 from curvewatch.discovery.settings import MAX_AGE_S, META_PREFIX, SD_ADDR, SD_PATH, SD_PORT
 
-__all__ = ["SDServer", "target_groups"]
+__all__ = ["SDServer", "target_groups", "valid_label_name"]
 
 log = logging.getLogger(__name__)
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def valid_label_name(name: str) -> bool:
+    """A Prometheus label name that is not reserved (``__`` prefix)."""
+    return bool(_LABEL_NAME.fullmatch(name)) and not name.startswith("__")
 
 
 def target_groups(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -41,6 +49,10 @@ def target_groups(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     groups = []
     for row in rows:
         labels = {str(k): str(v) for k, v in (row.get("labels") or {}).items()}
+        if not all(valid_label_name(name) for name in labels):
+            log.warning("curvewatch sd-server: left out %s: its labels %s have an invalid name.",
+                        row["address"], sorted(labels))
+            continue
         labels[f"{META_PREFIX}run_id"] = str(row["run_id"])
         labels[f"{META_PREFIX}rank"] = str(row["rank"])
         groups.append({"targets": [row["address"]], "labels": dict(sorted(labels.items()))})
