@@ -20,9 +20,11 @@ import argparse
 import json
 import math
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -181,8 +183,9 @@ def bench_prometheus(n: int, seconds: float, discovery: str = "static") -> dict[
     try:
         time.sleep(seconds)  # the measurement window itself: Prometheus scrapes and evaluates meanwhile
         job = f'job="{DEFAULT_CONFIG.trainer_job}"'
+        window = f"[{int(seconds * 0.6)}s]"  # means over the window's later part (Prometheus scrapes itself)
         groups = {r["metric"]["rule_group"].rsplit(";", 1)[-1]: float(r["value"][1])
-                  for r in _query(url, "prometheus_rule_group_last_duration_seconds")}
+                  for r in _query(url, f"avg_over_time(prometheus_rule_group_last_duration_seconds{window})")}
         overview = dashboards(DEFAULT_CONFIG)["curvewatch-overview"]
         exprs = [t["expr"] for p in overview["panels"] for t in p["targets"]]
         query_times = [_query_seconds(url, e) for e in exprs]
@@ -196,11 +199,11 @@ def bench_prometheus(n: int, seconds: float, discovery: str = "static") -> dict[
             "recorded_series": _scalar(url, 'count({__name__=~"curvewatch:.*"})'),
             "samples_per_scrape": _scalar(url, f"avg(scrape_samples_scraped{{{job}}})"),
             "samples_appended_per_s": _scalar(url, "rate(prometheus_tsdb_head_samples_appended_total[1m])"),
-            "scrape_duration_avg_s": _scalar(url, f"avg(scrape_duration_seconds{{{job}}})"),
-            "scrape_duration_max_s": _scalar(url, f"max(scrape_duration_seconds{{{job}}})"),
+            "scrape_duration_avg_s": _scalar(url, f"avg(avg_over_time(scrape_duration_seconds{{{job}}}{window}))"),
+            "scrape_duration_max_s": _scalar(url, f"max(max_over_time(scrape_duration_seconds{{{job}}}{window}))"),
             "rules_recording_s": groups.get("curvewatch.rules", math.nan),
             "rules_alerts_s": groups.get("curvewatch.alerts", math.nan),
-            "prometheus_cpu_cores": _scalar(url, 'rate(process_cpu_seconds_total{job="prometheus"}[1m])'),
+            "prometheus_cpu_cores": _scalar(url, f'rate(process_cpu_seconds_total{{job="prometheus"}}{window})'),
             "prometheus_rss_bytes": _scalar(url, 'process_resident_memory_bytes{job="prometheus"}'),
             "overview_queries": len(exprs),
             "overview_query_median_s": statistics.median(query_times),
@@ -240,6 +243,7 @@ def bench_sd_server(counts: list[int]) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the finally blocks: stop Prometheus by PID
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoints", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--seconds", type=float, default=150.0, help="measurement window per N (default 150)")
