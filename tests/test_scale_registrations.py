@@ -261,3 +261,17 @@ def test_a_row_with_a_bad_label_name_is_left_out() -> None:
     rows = [{"address": "bad:1", "run_id": "r", "rank": 0, "labels": {"a-b": "v"}},
             {"address": "good:1", "run_id": "r", "rank": 0, "labels": {"a_b": "v"}}]
     assert [g["targets"] for g in target_groups(rows)] == [["good:1"]]
+
+
+def test_the_run_id_follows_the_endpoints_runs(registry, monkeypatch) -> None:
+    monkeypatch.setenv(HEARTBEAT_ENV, "0.1")
+    exporter = Exporter()  # its runs come later, like `curvewatch train --all-models`
+    try:
+        port = exporter.start(port=0, registry_url=registry.url)
+        address = f"127.0.0.1:{port}"
+        assert _rows(registry)[address]["run_id"] == ""
+        exporter.add(CurveRecorder(), "first")
+        exporter.add(CurveRecorder(), "second")
+        poll(lambda: _rows(registry)[address]["run_id"] == "first,second", 10, "the next heartbeat")
+    finally:
+        exporter.stop()

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from .errors import ArchiveError
 
 __all__ = [
+    "RUN_ID_MAX_CHARS",
     "create_registrations",
     "delete_registration",
     "heartbeat",
@@ -31,12 +32,13 @@ __all__ = [
     "registrations",
 ]
 
+RUN_ID_MAX_CHARS = 255
 _metadata = sa.MetaData()
 registrations = sa.Table(
     "endpoint_registrations",
     _metadata,
     sa.Column("address", sa.String(255), primary_key=True),  # host:port (or [v6]:port) Prometheus scrapes
-    sa.Column("run_id", sa.String(255), nullable=False),
+    sa.Column("run_id", sa.String(RUN_ID_MAX_CHARS), nullable=False),  # the endpoint's runs, joined by ","
     sa.Column("rank", sa.Integer, nullable=False),
     sa.Column("labels", sa.JSON, nullable=False),  # extra target labels: {"name": "value"}
     sa.Column("registered_at", sa.Float, nullable=False),  # unix seconds, database clock

@@ -13,6 +13,8 @@ tests/test_scale_registrations.py):
   ``HEARTBEAT_INTERVAL_S``.
 - a_bad_label_name_is_refused_before_anything_is_registered: one bad name would make Prometheus drop the
   whole HTTP SD answer, every other trainer's target included.
+- the_run_id_follows_the_endpoints_runs: ``run_id`` may be a callable, read at every heartbeat (an exporter
+  that adds runs after it started; its ids joined by ``,``).
 - a_database_outage_never_stops_training: a failing heartbeat is logged (at most once a minute) and retried;
   the next one that succeeds restores the row, even one the sd-server already expired.
 """
@@ -23,10 +25,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import sqlalchemy as sa
-from curvewatch.archive.registrations import delete_registration, heartbeat
+from curvewatch.archive.registrations import RUN_ID_MAX_CHARS, delete_registration, heartbeat
 from curvewatch.archive.registry import Registry
 from curvewatch.discovery.http_sd import valid_label_name
 from curvewatch.discovery.settings import CONNECT_TIMEOUT_S, HEARTBEAT_ENV, HEARTBEAT_INTERVAL_S, WARN_EVERY_S
@@ -44,7 +46,7 @@ class EndpointRegistration:
         db_url: str,
         address: str,
         *,
-        run_id: str,
+        run_id: str | Callable[[], str],
         rank: int = 0,
         labels: Mapping[str, str] | None = None,
         interval: float | None = None,
@@ -66,6 +68,11 @@ class EndpointRegistration:
         self._engine: sa.Engine | None = None  # no pool: no idle connection between beats
         self._last_warning = -float("inf")
         self.beats = 0  # heartbeats that reached the database
+
+    def current_run_id(self) -> str:
+        """The run id to record now (``run_id`` may be a callable: an endpoint whose runs change)."""
+        run_id = self.run_id() if callable(self.run_id) else self.run_id
+        return run_id[:RUN_ID_MAX_CHARS]
 
     def start(self) -> EndpointRegistration:
         """Register now, then refresh the heartbeat in a daemon thread until :meth:`stop`."""
@@ -104,7 +111,7 @@ class EndpointRegistration:
             if self._engine is None:
                 self._engine = _open(self.db_url)
             with self._engine.begin() as conn:
-                heartbeat(conn, self.address, run_id=self.run_id, rank=self.rank, labels=self.labels)
+                heartbeat(conn, self.address, run_id=self.current_run_id(), rank=self.rank, labels=self.labels)
             self.beats += 1
         except (sa.exc.SQLAlchemyError, OSError) as exc:
             now = time.monotonic()

@@ -259,6 +259,7 @@ def _registration(exporter: Exporter, db_url: str, address: str, labels: Mapping
     """Register ``address`` with a heartbeat (imported here: SQLAlchemy is loaded only when asked for)."""
     from curvewatch.discovery import EndpointRegistration
 
-    runs = exporter.collector.runs()
-    run_id = runs[0].run_id if runs else ""
-    return EndpointRegistration(db_url, address, run_id=run_id, rank=exporter.rank, labels=labels).start()
+    def run_ids() -> str:  # read at every heartbeat: runs may be added after start()
+        return ",".join(dict.fromkeys(info.run_id for info in exporter.collector.runs()))
+
+    return EndpointRegistration(db_url, address, run_id=run_ids, rank=exporter.rank, labels=labels).start()
