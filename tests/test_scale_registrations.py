@@ -216,14 +216,26 @@ def test_watch_registers_its_endpoint_too(registry) -> None:
     assert _rows(registry) == {}
 
 
+def _two_free_ports() -> int:
+    """A port p of 127.0.0.1 such that p and p + 1 were free a moment ago."""
+    for _ in range(50):
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            base = first.getsockname()[1]
+            try:
+                second.bind(("127.0.0.1", base + 1))
+            except OSError:
+                continue
+            return base
+    raise AssertionError("No two consecutive free ports on 127.0.0.1.")
+
+
 def test_each_torchrun_rank_registers_its_own_address(registry) -> None:
-    base = 0
-    exporters = []
+    base, exporters = _two_free_ports(), []
     try:
         for rank, local_rank in ((2, 0), (3, 1)):  # two ranks of one host (RANK/LOCAL_RANK as torchrun sets them)
             exporter = Exporter(CurveRecorder(), run="ddp", environ={"RANK": str(rank), "LOCAL_RANK": str(local_rank)})
-            port = exporter.start(port=base, registry_url=registry.url)
-            base = base or port - local_rank  # the first rank picked a free port; the second takes base + 1
+            assert exporter.start(port=base, registry_url=registry.url) == base + local_rank
             exporters.append(exporter)
         rows = _rows(registry)
         assert {a: (r["run_id"], r["rank"]) for a, r in rows.items()} == {
