@@ -20,8 +20,11 @@ from pathlib import Path
 import pytest
 import requests
 from curvewatch.discovery.settings import HEARTBEAT_ENV, SD_PATH
+from curvewatch.monitoring import DEFAULT_CONFIG, check_files, generate_files
+from curvewatch.monitoring.hosts import HOSTS_PROMETHEUS_FILE, SD_REFRESH, SD_URL, hosts_prometheus_config
 from fixtures.prometheus import ServerProcess, free_port, poll, query, start_prometheus, wait_for
 
+REPO = Path(__file__).resolve().parents[1]
 TRAINER = Path(__file__).with_name("scale_trainer.py")
 HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 LATE_HOST = "127.0.0.5"
@@ -76,12 +79,13 @@ def sd_server(registry: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory, sd_server: str) -> Iterator[ServerProcess]:
-    job = {
-        "job_name": "curvewatch",
-        "http_sd_configs": [{"url": sd_server, "refresh_interval": "1s"}],
-        # The run id the trainer registered, copied from its meta label to prove relabelling sees it.
-        "relabel_configs": [{"source_labels": ["__meta_curvewatch_run_id"], "target_label": "registered_run"}],
-    }
+    # The trainer job of the generated deploy/hosts/prometheus.yml, pointed at this test's sd-server.
+    job = next(j for j in hosts_prometheus_config(DEFAULT_CONFIG)["scrape_configs"]
+               if j["job_name"] == DEFAULT_CONFIG.trainer_job)
+    assert job["http_sd_configs"] == [{"url": SD_URL, "refresh_interval": SD_REFRESH}]
+    job["http_sd_configs"] = [{"url": sd_server, "refresh_interval": "1s"}]
+    # The run id the trainer registered, copied from its meta label to prove relabelling sees it.
+    job["relabel_configs"] = [{"source_labels": ["__meta_curvewatch_run_id"], "target_label": "registered_run"}]
     server = start_prometheus(tmp_path_factory.mktemp("prometheus"), extra_scrape_configs=[job])
     yield server
     server.stop()
@@ -165,3 +169,12 @@ def test_a_trainer_started_later_is_scraped_within_one_refresh(prometheus, train
         assert result[0]["metric"]["instance"].startswith(f"{LATE_HOST}:")
     finally:
         _stop(late)
+
+
+def test_the_hosts_prometheus_config_is_generated_checked_and_valid() -> None:
+    files = generate_files(DEFAULT_CONFIG)
+    assert HOSTS_PROMETHEUS_FILE in files and check_files(REPO, files) == []
+    checked = subprocess.run(["promtool", "check", "config", str(REPO / HOSTS_PROMETHEUS_FILE)],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "2 rule files found" in checked.stdout  # the generated rules, found relative to the file

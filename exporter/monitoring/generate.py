@@ -13,6 +13,7 @@ from curvewatch._atomic import atomic_write_text
 from curvewatch.monitoring.compose import compose_files
 from curvewatch.monitoring.config import DEFAULT_CONFIG, MonitoringConfig
 from curvewatch.monitoring.grafana_files import grafana_files
+from curvewatch.monitoring.hosts import hosts_files
 from curvewatch.monitoring.kubernetes import kubernetes_files
 from curvewatch.monitoring.prometheus_files import prometheus_files
 from curvewatch.monitoring.rule_tests import rule_test_files
@@ -24,7 +25,7 @@ def generate_files(config: MonitoringConfig = DEFAULT_CONFIG) -> dict[str, str]:
     """Relative path (``/``-separated, from the repository root) -> text of every generated file."""
     config.validate()
     files = {**prometheus_files(config), **rule_test_files(config), **grafana_files(config), **compose_files(config)}
-    files.update(kubernetes_files(config))  # deploy/kubernetes/
+    files.update({**kubernetes_files(config), **hosts_files(config)})  # deploy/kubernetes/, deploy/hosts/
     return dict(sorted(files.items()))
 
 
