@@ -9,7 +9,7 @@ RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorc
 COPY pyproject.toml setup.py README.md ./
 COPY exporter ./exporter
 COPY trainers ./trainers
-RUN pip install --no-cache-dir ".[trainers]"
+RUN pip install --no-cache-dir ".[trainers,postgres]"
 
 RUN useradd --create-home curvewatch && mkdir -p /data && chown curvewatch /data
 USER curvewatch

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GIT_TIMEOUT_S", "PACKAGES", "PROVENANCE_KEY", "git_state", "provenance"]
+__all__ = ["GIT_TIMEOUT_S", "PACKAGES", "PROVENANCE_KEY", "git_state", "provenance", "with_provenance"]
 
 PROVENANCE_KEY = "provenance"  # its key in metadata.json
 PACKAGES = ("curvewatch", "torch", "numpy")  # whose versions are recorded
@@ -75,9 +75,11 @@ def _digest(path: Path) -> dict[str, Any]:
         return {"path": str(path.absolute()), "sha256": None, "error": f"{type(exc).__name__}: {exc.strerror}"}
 
 
-def provenance(*, data_files: Iterable[str | os.PathLike[str]] = (), resumed_from: str | os.PathLike[str] | None = None,
+def provenance(*, data_files: Iterable[str | os.PathLike[str]] = (), data_digests: Iterable[dict[str, Any]] = (),
+               resumed_from: str | os.PathLike[str] | None = None,
                cwd: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """The provenance of a run made by this process now (see the module docstring)."""
+    """The provenance of a run made by this process now (see the module docstring); ``data_digests`` are
+    digests computed already (``{"path", "sha256"}``), ``data_files`` are hashed here."""
     main = sys.modules.get("__main__")
     return {
         "recorded_at": dt.datetime.now(dt.UTC).isoformat(),
@@ -91,6 +93,11 @@ def provenance(*, data_files: Iterable[str | os.PathLike[str]] = (), resumed_fro
         "python": platform.python_version(),
         "packages": {name: _package_version(name) for name in PACKAGES},
         "git": git_state(cwd),
-        "data": [_digest(Path(p)) for p in data_files],
+        "data": [*map(dict, data_digests), *(_digest(Path(p)) for p in data_files)],
         "resumed_from": None if resumed_from is None else str(resumed_from),
     }
+
+
+def with_provenance(metadata: dict[str, Any]) -> dict[str, Any]:
+    """``metadata`` with this process's provenance added when it has none (``ModelArchive.commit``)."""
+    return metadata if PROVENANCE_KEY in metadata else {**metadata, PROVENANCE_KEY: provenance()}

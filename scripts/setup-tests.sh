@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Set up everything the test suite needs, on top of scripts/setup.sh: the Debian servers and tools
 # the tests start on 127.0.0.1 (Prometheus 2.42 + promtool, Pushgateway, Alertmanager + amtool,
-# PostgreSQL, docker-compose for `config -q`, gcc and the Python headers for the C log buffer), then
+# PostgreSQL, docker-compose for `config -q`, gcc and the Python headers for the C log buffer, headless
+# chromium for the report page), then
 # curvewatch's [dev] extra (every extra plus the pinned test tools), torch kept as installed.
 # Idempotent: a second run installs nothing new.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(prometheus prometheus-pushgateway prometheus-alertmanager postgresql docker-compose gcc)
-DEBIAN_BINARIES=(promtool prometheus-pushgateway amtool pg_ctlcluster docker-compose gcc)
+DEBIAN_PACKAGES=(prometheus prometheus-pushgateway prometheus-alertmanager postgresql docker-compose gcc chromium)
+DEBIAN_BINARIES=(promtool prometheus-pushgateway amtool pg_ctlcluster docker-compose gcc chromium)
 PYTHON="${PYTHON:-python3}"
 
 missing=()

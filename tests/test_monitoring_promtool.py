@@ -116,7 +116,9 @@ def _compose_env(**extra: str) -> dict[str, str]:
 
 
 def test_docker_compose_config_is_valid() -> None:
-    _ok(_run("docker-compose", "-f", REPO / COMPOSE_FILE, "config", "-q", env=_compose_env(GRAFANA_ADMIN_PASSWORD="x")))
+    _ok(_run("docker-compose", "-f", REPO / COMPOSE_FILE, "config", "-q",
+             env=_compose_env(GRAFANA_ADMIN_PASSWORD="x", CURVEWATCH_REGISTRY_PASSWORD="x",
+                              CURVEWATCH_GRAFANA_DB_PASSWORD="x")))
 
 
 def test_docker_compose_refuses_to_start_without_an_admin_password() -> None:
@@ -132,7 +134,7 @@ def compose() -> dict:
 
 def test_compose_binds_ports_to_localhost_and_pins_images(compose: dict) -> None:
     services = compose["services"]
-    assert set(services) == {"prometheus", "alertmanager", "pushgateway", "grafana", "trainer"}
+    assert set(services) == {"prometheus", "alertmanager", "pushgateway", "grafana", "trainer", "registry-db"}
     for name, service in services.items():
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
@@ -164,5 +166,5 @@ def test_dockerfile_installs_the_cpu_torch_pin_then_the_project() -> None:
     assert text.startswith("#") and "FROM python:3.11-slim" in text
     torch_line = next(line for line in text.splitlines() if "torch==" in line)
     assert "torch==2.13.0" in torch_line and "--index-url https://download.pytorch.org/whl/cpu" in torch_line
-    assert text.index("torch==2.13.0") < text.index("pip install --no-cache-dir \".[trainers]\"")
+    assert text.index("torch==2.13.0") < text.index("pip install --no-cache-dir \".[trainers,postgres]\"")
     assert '"curvewatch", "train"' in text

@@ -151,6 +151,9 @@ def test_leaving_without_finish_marks_the_version_failed(tmp_path, caplog) -> No
     status = json.loads((run.handle.path / "status.json").read_text())
     assert status["reason"] == "finish() was not called"
     assert any("without run.finish(model)" in r.getMessage() for r in caplog.records)
+    run = curvewatch.RunTracker("exp", root=tmp_path / "m", serve=False).start()  # without `with`
+    run.close()
+    assert [r.status for r in archive.list()] == ["failed", "failed"]
     archive.close()
 
 
@@ -215,3 +218,50 @@ def test_repr_is_compact(tmp_path) -> None:
         assert repr(run) == "RunTracker('experiments/exp/model-v1', state='running', step=100)"
         run.epoch_end(1, val_loss=1.0)
         run.finish(torch.nn.Linear(1, 1))
+
+
+def test_experiment_versions_are_rebuilt_and_guarded_like_the_seed_layout(tmp_path) -> None:
+    from curvewatch.archive import RegistryCorruptError
+
+    root = tmp_path / "m"
+    for _ in range(2):
+        with curvewatch.RunTracker("exp_1", model_type="resnet_18", root=root, serve=False) as run:
+            run.epoch_end(1, val_loss=0.1)
+            run.finish(torch.nn.Linear(1, 1))
+    (root / "versions.json").unlink()
+    archive = ModelArchive(root)
+    with pytest.raises(RegistryCorruptError, match="missing but the archive has models"):
+        archive.allocate(ModelKey.experiment("exp_1", model_type="resnet_18"))
+    result = archive.rebuild()
+    assert result.versions == {"experiments/exp_1/resnet_18": 2} and result.rows == 2 and not result.skipped
+    assert [r.version for r in archive.list(status="complete")] == [1, 2]
+    assert archive.allocate(ModelKey.experiment("exp_1", model_type="resnet_18")).version == 3
+    archive.close()
+
+
+def test_a_failed_start_leaves_nothing_reserved_or_serving(tmp_path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(curvewatch.PortInUseError):
+            with curvewatch.RunTracker("exp", root=tmp_path / "m", port=port):
+                pass
+    archive = ModelArchive(tmp_path / "m")
+    assert [r.status for r in archive.list()] == ["failed"]
+    reason = json.loads((archive.list()[0].path / "status.json").read_text())["reason"]
+    assert reason.startswith("PortInUseError")
+    archive.close()
+
+
+def test_log_hyperparams_takes_a_namespace_and_refuses_other_things_with_a_sentence(tmp_path) -> None:
+    import argparse
+
+    run = curvewatch.RunTracker("exp", root=tmp_path / "m", serve=False)
+    run.log_hyperparams(argparse.Namespace(lr=0.1, path=tmp_path))
+    run.log_hyperparams({"layers": (1, 2), "lr": 0.2})
+    assert run.hparams == {"lr": 0.2, "path": str(tmp_path), "layers": [1, 2]}
+    with pytest.raises(TypeError, match="takes a dict or an object with attributes"):
+        run.log_hyperparams(5)

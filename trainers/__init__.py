@@ -34,7 +34,15 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'trainers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    try:
+        value = getattr(importlib.import_module(module, __name__), name)
+    except ModuleNotFoundError as exc:  # the trainers extra is not installed: a sentence naming it
+        from curvewatch.extras import MissingExtraError
+
+        error = MissingExtraError.of(exc, f"curvewatch.trainers.{name}")
+        if error is exc:
+            raise
+        raise error from exc
     globals()[name] = value
     return value
 

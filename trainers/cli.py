@@ -20,16 +20,33 @@ _NOT_WITH_ALL_MODELS = {
     "model": "--model is not used with --all-models, which trains every model type; drop one of the two",
     "resume": "--resume is not supported with --all-models; resume one model with --model",
 }
+
+
+def _count(minimum: int):
+    """An argparse type for a whole number >= ``minimum``: ``--epochs 0`` is refused with a sentence."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number of at least {minimum}, got {text!r}")
+        return value
+    parse.__name__ = f"count>={minimum}"
+    return parse
+
+
+_POSITIVE, _NON_NEGATIVE = _count(1), _count(0)
 # TrainConfig options: (flag, type, help); each defaults to None so that a left-out option is known
 _HOW_OPTIONS = (
-    ("--batch-size", int, "batch size"),
+    ("--batch-size", _POSITIVE, "batch size"),
     ("--lr", float, "learning rate"),
     ("--optimizer", str, "adam, adamw or sgd"),
     ("--scheduler", str, "none, cosine, step or plateau"),
     ("--grad-clip", float, "max gradient norm (0: off)"),
-    ("--patience", int, "early-stopping patience in epochs (0: off)"),
+    ("--patience", _NON_NEGATIVE, "early-stopping patience in epochs (0: off)"),
     ("--min-delta", float, "smallest val_loss improvement that resets patience"),
-    ("--checkpoint-every", int, "checkpoint_epoch_N.pth every K epochs (0: never)"),
+    ("--checkpoint-every", _NON_NEGATIVE, "checkpoint_epoch_N.pth every K epochs (0: never)"),
     ("--seed", int, "random seed"),
     ("--device", str, "auto (cuda when available), cpu or cuda[:N]"),
 )
@@ -58,13 +75,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       "(default: built-in generated data)")
     what.add_argument("--quick", action="store_true", help="small built-in data, few epochs, tiny models")
     how = train.add_argument_group("how to train")
-    how.add_argument("--epochs", type=int, default=None,
+    how.add_argument("--epochs", type=_POSITIVE, default=None,
                      help=f"epochs (default: {DEFAULT_EPOCHS}; {QUICK_EPOCHS} with --quick)")
     # an option left out takes TrainConfig's default (with --all-models --quick: the main job's quick one)
     for flag, kind, text in _HOW_OPTIONS:
         how.add_argument(flag, type=kind, default=None, help=f"{text} (default: {TRAIN_DEFAULTS[_dest(flag)]})")
-    how.add_argument("--lookback", type=int, default=28)
-    how.add_argument("--horizon", type=int, default=7)
+    how.add_argument("--lookback", type=_POSITIVE, default=28)
+    how.add_argument("--horizon", type=_POSITIVE, default=7)
     how.add_argument("--resume", help="checkpoint_*.pth to continue from (same options as that run; "
                      "not with --all-models)")
     where = train.add_argument_group("where")
@@ -91,7 +108,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     predict = subparsers.add_parser("predict", help="forecast the next days with an archived version")
     predict.add_argument("--version-path", required=True, help="a version directory, e.g. saved_models/.../v1")
-    predict.add_argument("--days", type=int, default=14)
+    predict.add_argument("--days", type=_POSITIVE, default=14)
     predict.add_argument("--data", help="sales CSV to forecast from (default: the data the version was trained "
                          "on; a CSV must be unchanged since then)")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -136,7 +153,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.all_models and (conflict := _all_models_conflicts(args)):
         return _fail("train", ValueError(conflict))
     try:
-        epochs = args.epochs or (QUICK_EPOCHS if args.quick else DEFAULT_EPOCHS)
+        epochs = args.epochs if args.epochs is not None else (QUICK_EPOCHS if args.quick else DEFAULT_EPOCHS)
         if args.all_models and args.mode == "product" and args.product is None:
             args.product = "P001"  # the main job's default series
         series = SeriesSpec(args.mode, product=args.product, store=args.store, scope=args.scope,

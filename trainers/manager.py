@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from curvewatch.provenance import provenance
 
 from .config import resolve_device
 from .data import SalesData
@@ -153,6 +154,8 @@ def build_metadata(prepared: Prepared, result: FitResult | None) -> dict:
         "resumed_from": request.resume_from,
         "device": str(resolve_device(request.config.device)),
         "software": {"torch": torch.__version__, "python": platform.python_version()},
+        "provenance": provenance(data_digests=[prepared.data.source] if "sha256" in prepared.data.source else [],
+                                 resumed_from=request.resume_from),
     }
     if result is not None:
         meta["result"] = {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch,

@@ -142,6 +142,7 @@ class ModelArchive:
 
         ``model.pth`` must already be in the version directory (``atomic_torch_save``).
         """
+        from curvewatch.provenance import with_provenance
         from curvewatch.recorder import decode_document, encode_document, save_png, validate_document
 
         status = self._reserved_status(handle)
@@ -170,7 +171,8 @@ class ModelArchive:
         with atomic_write(handle.path / LOSS_CURVE_FILE) as tmp:
             save_png(decode_document(text), tmp)
         self._stage("metadata")
-        atomic_write_json(handle.path / METADATA_FILE, {**_plain(dict(metadata or {})), "archive": archive_info})
+        meta = with_provenance(_plain(dict(metadata or {})))  # every version records where it came from
+        atomic_write_json(handle.path / METADATA_FILE, {**meta, "archive": archive_info})
         self._stage("manifest")
         remove_temp_files(handle.path)  # left by writers that died before commit
         digest = write_manifest(handle.path)

@@ -37,6 +37,7 @@ __all__ = [
     "CURVES_FILE",
     "FIELD_SEPARATOR",
     "GLOBAL_SCOPES",
+    "LAYOUT_DIRS",
     "LOCK_SUFFIX",
     "LOSS_CURVE_FILE",
     "MANIFEST_FILE",
@@ -93,6 +94,7 @@ MODES = ("product", "store", "global", "experiment")
 ALL_SCOPE = "all"
 GLOBAL_SCOPES = ("all", "stores", "products", "custom")
 EXPERIMENTS_DIR = "experiments"  # experiment keys: experiments/{experiment}/{model_type}
+LAYOUT_DIRS = ("product", "store", "global", EXPERIMENTS_DIR)  # the top-level directories of the layout
 FIELD_SEPARATOR = "_"  # between the fields of a sales key's identifier
 MAX_FIELD_LENGTH = 64
 NAME_CHARACTERS = "ASCII letters, digits, '_', '-' and '.', starting with a letter or digit"

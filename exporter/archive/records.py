@@ -78,7 +78,7 @@ class VersionRecord:
     metrics_summary: dict[str, Any] = field(default_factory=dict)
     best_step: int | None = None
     manifest_sha256: str | None = None
-    curves: dict[str, Any] | None = None  # the curves document (JSON form); None in list() results
+    curves: dict[str, Any] | None = field(default=None, repr=False)  # the curves document; None in list() results
     id: int | None = None
 
     @property

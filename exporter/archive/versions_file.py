@@ -23,8 +23,8 @@ import filelock
 from .atomic import atomic_write_json
 from .errors import RegistryCorruptError, VersionStateError
 from .naming import (
+    LAYOUT_DIRS,
     LOCK_SUFFIX,
-    MODES,
     STARTING_VERSION,
     STATE_RESERVED,
     VERSIONS_FILE,
@@ -58,7 +58,7 @@ class VersionsFile:
         return filelock.FileLock(self.lock_path, timeout=self.lock_timeout)
 
     def _archive_has_models(self) -> bool:
-        return any((self.root / mode).is_dir() for mode in MODES)
+        return any((self.root / top).is_dir() for top in LAYOUT_DIRS)
 
     def read(self) -> dict[str, int]:
         """The mapping; ``{}`` for a new archive. Raises ``RegistryCorruptError`` if corrupt or missing."""

@@ -20,8 +20,22 @@ _COMMAND_MODULES = (
     "curvewatch.trainers.cli",  # curvewatch train | predict | models (the bundled forecasters)
     "curvewatch.cli.monitoring",  # curvewatch monitoring generate [--check]
     "curvewatch.cli.serve",  # curvewatch serve (exporter endpoint over a curves.json)
+    "curvewatch.cli.views",  # curvewatch compare | report (archived curves as a PNG overlay / an HTML page)
+    "curvewatch.cli.tensorboard",  # curvewatch import-tb | tail-tb (TensorBoard logdirs)
     "curvewatch.cli.sd_server",  # curvewatch sd-server (HTTP service discovery from the registry)
 )
+
+
+def _version() -> str:
+    """The installed distribution's version (the package's own when run from a source tree)."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("curvewatch")
+    except importlib.metadata.PackageNotFoundError:
+        from curvewatch import __version__
+
+        return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="curvewatch",
         description="Watch, keep and audit PyTorch training curves.",
     )
+    parser.add_argument("--version", action="version", version=f"curvewatch {_version()}",
+                        help="print curvewatch's version and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         try:
@@ -47,7 +63,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ModuleNotFoundError as exc:  # an optional extra is not installed: say which one
+        from curvewatch.extras import MissingExtraError
+
+        error = MissingExtraError.of(exc, f"curvewatch {args.command}")
+        if not isinstance(error, MissingExtraError):
+            raise
+        print(f"curvewatch {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,6 +2,11 @@
 
 Exit codes: 0 ok; 1 ``verify`` found problems; 2 the command could not run (the message says why and
 what to do). Every sub-command takes ``--root``, ``--db-url`` and ``--json``.
+
+- every_error_is_a_sentence: a version number out of range, a malformed identifier, a bad ``--db-url``
+  (unparsable, unknown dialect, missing driver, unreachable) print one sentence and exit 2, no traceback.
+- read_only_commands_create_no_registry: ``list``, ``show`` and ``verify`` on a SQLite registry that does
+  not exist say so instead of creating it (or its directory).
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import sys
 from typing import Any
 
 from curvewatch.archive.settings import DB_URL_ENV, DEFAULT_ROOT, ROOT_ENV, default_db_url, default_root
+
+from .provenance_text import provenance_lines, read_provenance
 
 __all__ = ["register"]
 
@@ -53,12 +60,15 @@ def _cmd_list(archive: Any, args: argparse.Namespace) -> int:
 
 def _cmd_show(archive: Any, args: argparse.Namespace) -> int:
     record = archive.get(args.identifier, _version_arg(args.version))
+    provenance = read_provenance(record.path)
     if args.json:
-        print(json.dumps(record.to_json(with_curves=args.curves), indent=2))
+        print(json.dumps({**record.to_json(with_curves=args.curves), "provenance": provenance}, indent=2))
         return 0
     for name, value in record.to_json().items():
         shown = _metrics_text(value) if name == "metrics_summary" else value
         print(f"{name + ':':<17} {shown if shown not in (None, '') else '-'}")
+    for line in provenance_lines(provenance):
+        print(line)
     return 0
 
 
@@ -103,6 +113,7 @@ def _cmd_rebuild(archive: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_delete(archive: Any, args: argparse.Namespace) -> int:
+    args.version = _version_number(args.version)
     archive.delete(args.identifier, args.version, force=args.force)
     if args.json:
         print(json.dumps({"deleted": {"identifier": args.identifier, "version": args.version}}))
@@ -111,34 +122,75 @@ def _cmd_delete(archive: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _version_number(text: str, latest: bool = False) -> int:
+    """A VERSION argument: the N of a ``v{N}`` directory (1 to 999999999), else a sentence."""
+    from curvewatch.archive.naming import parse_version_dir
+
+    version = parse_version_dir(f"v{text.strip()}") if isinstance(text, str) else None
+    if version is None:
+        what = "an integer or 'latest'" if latest else "an integer"
+        raise SystemExit(f"VERSION must be {what} (a whole number from 1 to 999999999), got {text!r}.")
+    return version
+
+
 def _version_arg(text: str) -> int | str:
-    if text == "latest":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise SystemExit(f"VERSION must be an integer or 'latest', got {text!r}.") from None
+    return text if text == "latest" else _version_number(text, latest=True)
 
 
-def _guarded(func: Any) -> Any:
+def _sqlite_file(archive_root: str, db_url: str | None) -> str | None:
+    """The SQLite file of the registry (the default one next to the root, or a ``sqlite:`` URL), else None."""
+    from curvewatch.archive.naming import REGISTRY_DB_FILE
+    from sqlalchemy.engine import make_url
+
+    if db_url is None:
+        return os.path.join(os.path.dirname(os.path.abspath(archive_root)), REGISTRY_DB_FILE)
+    url = make_url(db_url)
+    return url.database if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") else None
+
+
+def _db_url_problem(exc: BaseException) -> str | None:
+    """The sentence for an unusable ``--db-url`` (None: not that kind of error)."""
+    import sqlalchemy.exc as sa_exc
+
+    if isinstance(exc, sa_exc.NoSuchModuleError):  # an ArgumentError too: test it first
+        return "names a database curvewatch does not support; use postgresql+psycopg:// or sqlite://"
+    if isinstance(exc, sa_exc.ArgumentError):
+        return "is not a database URL; use e.g. postgresql+psycopg://user@host/db or sqlite:////path/registry.sqlite3"
+    if isinstance(exc, ModuleNotFoundError):
+        extra = " (pip install 'curvewatch[postgres]')" if exc.name and exc.name.startswith("psycopg") else ""
+        return f"needs the Python driver {exc.name!r}, which is not installed{extra}"
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.DatabaseError):
+        return f"cannot be used ({getattr(exc, 'orig', exc)})"
+    return None
+
+
+def _guarded(func: Any, *, read_only: bool = False) -> Any:
     def run(args: argparse.Namespace) -> int:
         from curvewatch.archive import ArchiveError, ModelArchive
-        from sqlalchemy.exc import OperationalError
 
         if not os.path.isdir(args.root):
             print(f"curvewatch versions: no archive at {args.root}; pass --root or set ${ROOT_ENV}.", file=sys.stderr)
             return 2
         try:
+            sqlite_file = _sqlite_file(args.root, args.db_url) if read_only else None
+            if sqlite_file is not None and not os.path.isfile(sqlite_file):
+                print(f"curvewatch versions: no registry at {sqlite_file}; pass --db-url, or run `curvewatch "
+                      f"versions rebuild --root {args.root}` to index the versions on disk.", file=sys.stderr)
+                return 2
             with ModelArchive(args.root, db_url=args.db_url) as archive:
                 return func(archive, args)
-        except OperationalError as exc:
-            print(f"curvewatch versions: cannot use the registry ({exc.orig}); check --db-url.", file=sys.stderr)
-            return 2
         except ArchiveError as exc:
             print(f"curvewatch versions: {exc}", file=sys.stderr)
             return 2
         except SystemExit as exc:
             print(exc.code, file=sys.stderr)
+            return 2
+        except Exception as exc:
+            problem = _db_url_problem(exc)
+            if problem is None:
+                raise
+            print(f"curvewatch versions: the registry {args.db_url or 'URL'} {problem}; check --db-url "
+                  f"(or ${DB_URL_ENV}).", file=sys.stderr)
             return 2
 
     return run
@@ -165,25 +217,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--identifier")
     p.add_argument("--model-type")
     p.add_argument("--status", choices=("reserved", "complete", "failed"))
-    p.set_defaults(func=_guarded(_cmd_list))
+    p.set_defaults(func=_guarded(_cmd_list, read_only=True))
 
     p = sub.add_parser("show", parents=[common], help="show one version")
     p.add_argument("identifier")
     p.add_argument("version", nargs="?", default="latest", help="an integer or 'latest' (default)")
     p.add_argument("--curves", action="store_true", help="include the curves document (with --json)")
-    p.set_defaults(func=_guarded(_cmd_show))
+    p.set_defaults(func=_guarded(_cmd_show, read_only=True))
 
     p = sub.add_parser("verify", parents=[common], help="recompute digests and check the curves schema")
     p.add_argument("identifier", nargs="?")
     p.add_argument("version", nargs="?", default="latest", help="an integer or 'latest' (default)")
     p.add_argument("--all", action="store_true", help="verify every complete version")
-    p.set_defaults(func=_guarded(_cmd_verify))
+    p.set_defaults(func=_guarded(_cmd_verify, read_only=True))
 
     p = sub.add_parser("rebuild", parents=[common], help="rebuild versions.json and the table from the tree")
     p.set_defaults(func=_guarded(_cmd_rebuild))
 
     p = sub.add_parser("delete", parents=[common], help="delete one version's directory and row")
     p.add_argument("identifier")
-    p.add_argument("version", type=int)
+    p.add_argument("version", help="an integer from 1")
     p.add_argument("--force", action="store_true", help="also delete a reserved (maybe training) version")
     p.set_defaults(func=_guarded(_cmd_delete))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from curvewatch.monitoring._yaml import GENERATED_HEADER, dump_yaml
+from curvewatch.monitoring.archive_dashboards import add_registry_database
 from curvewatch.monitoring.config import MonitoringConfig
 from curvewatch.monitoring.grafana_files import DASHBOARDS_IN_CONTAINER
 from curvewatch.monitoring.prometheus_files import ALERTMANAGER_FILE
@@ -91,4 +92,4 @@ def compose(config: MonitoringConfig) -> dict[str, Any]:
 
 def compose_files(config: MonitoringConfig) -> dict[str, str]:
     header = _HEADER.format(webhook=config.webhook_url, env=config.webhook_url_env)
-    return {COMPOSE_FILE: dump_yaml(compose(config), header=header)}
+    return {COMPOSE_FILE: dump_yaml(add_registry_database(compose(config)), header=header)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from curvewatch._atomic import atomic_write_text
+from curvewatch.monitoring.archive_dashboards import archive_files
 from curvewatch.monitoring.compose import compose_files
 from curvewatch.monitoring.config import DEFAULT_CONFIG, MonitoringConfig
 from curvewatch.monitoring.grafana_files import grafana_files
@@ -24,7 +25,8 @@ __all__ = ["check_files", "generate_files", "write_files"]
 def generate_files(config: MonitoringConfig = DEFAULT_CONFIG) -> dict[str, str]:
     """Relative path (``/``-separated, from the repository root) -> text of every generated file."""
     config.validate()
-    files = {**prometheus_files(config), **rule_test_files(config), **grafana_files(config), **compose_files(config)}
+    files = {**prometheus_files(config), **rule_test_files(config), **grafana_files(config), **compose_files(config),
+             **archive_files(config)}
     files.update({**kubernetes_files(config), **hosts_files(config)})  # deploy/kubernetes/, deploy/hosts/
     return dict(sorted(files.items()))
 

@@ -85,6 +85,7 @@ class RunTracker:
         self.recorder = CurveRecorder(budget=budget)
         self.recorder.track_best(best, mode)
         self._charts = ChartPlanner(self.recorder, charts)
+        self._seen, self._record = self._charts.seen, self.recorder.log  # the hot path's lookups, once
         self.hparams: dict[str, Any] = {}
         self.data_files = [Path(p) for p in data_files]
         self.resumed_from = None if resumed_from is None else str(resumed_from)
@@ -116,25 +117,36 @@ class RunTracker:
         """Allocate the version (rank 0), share its run id with every rank, start the endpoint."""
         if self._state != "new":
             raise RuntimeError(f"This run is already {self._state}; create a new RunTracker for a new run.")
-        run_id = None
-        if self.is_zero:
-            from curvewatch.archive import ModelArchive
+        try:
+            run_id = None
+            if self.is_zero:
+                from curvewatch.archive import ModelArchive
 
-            self.archive = self.archive or ModelArchive(self._root, db_url=self._db_url)
-            self.handle = self.archive.allocate(self.key)
-            run_id = self.handle.run_id
-        self.run_id = share_run_id(run_id)
-        self._state = "running"
-        if self.serve:
-            from curvewatch.prom import Exporter, RunInfo
-
-            version = "" if self.handle is None else self.handle.version
-            run = RunInfo(run_id=self.run_id, model_type=self.key.model_type, mode=self.key.mode,
-                          scope="/".join(self.key.scope), version=version,
-                          experiment=self.key.subject if self.key.mode == "experiment" else "", rank=self.rank)
-            self.exporter = Exporter(self.recorder, run=run, ranks=self.ranks)
-            self.exporter.start(port=self.port, addr=self.addr)
+                self.archive = self.archive or ModelArchive(self._root, db_url=self._db_url)
+                self.handle = self.archive.allocate(self.key)
+                run_id = self.handle.run_id
+            self.run_id = share_run_id(run_id)
+            self._state = "running"
+            if self.serve:
+                self._serve()
+        except BaseException as exc:  # nothing may stay reserved, serving or connected after a failed start
+            if self.handle is not None and self._state == "new":
+                self._state = "running"
+            if self._state == "running":
+                self._fail_keeping(exc)
+            self.close()
+            raise
         return self
+
+    def _serve(self) -> None:
+        from curvewatch.prom import Exporter, RunInfo
+
+        version = "" if self.handle is None else self.handle.version
+        run = RunInfo(run_id=self.run_id, model_type=self.key.model_type, mode=self.key.mode,
+                      scope="/".join(self.key.scope), version=version,
+                      experiment=self.key.subject if self.key.mode == "experiment" else "", rank=self.rank)
+        self.exporter = Exporter(self.recorder, run=run, ranks=self.ranks)
+        self.exporter.start(port=self.port, addr=self.addr)
 
     def __enter__(self) -> RunTracker:
         return self.start()
@@ -147,16 +159,19 @@ class RunTracker:
     def log(self, step: int | None = None, **metrics: Any) -> None:
         """Record ``metrics`` (floats, ints, numpy scalars, one-element tensors) at ``step``, or at the next
         step (last step + 1) when omitted."""
-        if not self._charts.seen.issuperset(metrics):
+        if not self._seen.issuperset(metrics):
             self._charts.observe(metrics)
-        self.global_step = self.global_step + 1 if step is None else step
-        self.recorder.log(self.global_step, **metrics)
+        self.global_step = step = self.global_step + 1 if step is None else step
+        self._record(step, **metrics)
         if self.best in metrics:
             self._latest_best = metrics[self.best]
 
     def log_hyperparams(self, params: Mapping[str, Any]) -> None:
         """Store hyperparameters (merged with earlier calls) in the version's ``metadata.json``."""
         if not isinstance(params, Mapping):
+            if not hasattr(params, "__dict__"):
+                raise TypeError(f"log_hyperparams() takes a dict or an object with attributes (argparse.Namespace), "
+                                f"got {type(params).__name__}.")
             params = vars(params)  # argparse.Namespace and the like
         self.hparams.update(jsonable(dict(params)))
 
@@ -236,21 +251,23 @@ class RunTracker:
             self.exporter.stop()
 
     def close(self) -> None:
-        """Stop the endpoint and release the archive's connections (idempotent)."""
-        if self.exporter is not None:
-            self.exporter.stop()
-        if self.archive is not None and self._own_archive:
-            self.archive.close()
+        """End the run: one still running (no ``finish()``) is marked failed with a warning; then stop the
+        endpoint and release the archive's connections (idempotent; leaving ``with`` calls it)."""
+        try:
+            if self._state == "running":
+                log.warning("%s: the run ended without run.finish(model); the version is marked failed.",
+                            self.run_id)
+                self.fail(NOT_FINISHED_REASON)
+        finally:
+            if self.exporter is not None:
+                self.exporter.stop()
+            if self.archive is not None and self._own_archive:
+                self.archive.close()
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         try:
-            if self._state == "running":
-                if exc is None:
-                    log.warning("%s: the `with RunTracker(...)` block ended without run.finish(model); "
-                                "the version is marked failed.", self.run_id)
-                    self.fail(NOT_FINISHED_REASON)
-                else:
-                    self._fail_keeping(exc)
+            if self._state == "running" and exc is not None:
+                self._fail_keeping(exc)
         finally:
             self.close()
 

@@ -1,0 +1,155 @@
+"""PyTorch Lightning: ``Trainer(logger=CurvewatchLogger(experiment="digits", monitor="val_loss", mode="min"))``.
+
+The logger only translates Lightning's hooks into :class:`curvewatch.RunTracker` calls:
+
+- Lightning creates the logger's ``experiment`` on every rank before ``fit`` sets up: that starts the
+  tracker (rank 0 allocates ``experiments/{experiment}/{model_type}/v{N}/``; the run id reaches every
+  rank) and its Prometheus endpoint (``logger.url``; rank 0 only unless ``ranks="all"``).
+- ``log_metrics`` (rank 0): every metric becomes a curve at Lightning's step; the ``epoch`` key Lightning
+  adds becomes the run's epoch, not a curve. A call holding ``monitor`` closes an epoch
+  (``RunTracker.epoch_end``), which decides the best epoch.
+- ``log_hyperparams`` (rank 0): stored in the version's ``metadata.json`` (``hparams``).
+- ``after_save_checkpoint``: a ``ModelCheckpoint`` that monitors the same metric and mode is the best
+  checkpoint; the logger then writes none of its own. Without one, the logger saves
+  ``checkpoint_best.pth`` itself from the module Lightning hands to ``log_graph`` when ``fit`` starts.
+- ``finalize("success")`` commits the version: ``model.pth`` = the best checkpoint's weights,
+  ``checkpoint_best.pth``, curves, PNG, metadata, manifest. ``finalize("failed")`` (an exception or
+  Ctrl-C in ``fit``) or any other status (a signal) marks the version failed. Later calls (a
+  ``trainer.test`` after ``fit``) leave the committed version alone.
+
+Needs the ``lightning`` extra (``pip install 'curvewatch[lightning]'``).
+"""
+
+from __future__ import annotations
+
+import logging
+from argparse import Namespace
+from collections.abc import Mapping
+from typing import Any
+
+from curvewatch.integrations._extras import require
+from curvewatch.tracking import RunTracker
+
+_loggers = require("lightning.pytorch.loggers", "CurvewatchLogger")
+_rank_zero = require("lightning.pytorch.utilities.rank_zero", "CurvewatchLogger")
+rank_zero_only = _rank_zero.rank_zero_only
+
+__all__ = ["EPOCH_KEY", "CurvewatchLogger"]
+
+log = logging.getLogger("curvewatch.integrations.lightning")
+
+EPOCH_KEY = "epoch"  # what Lightning adds to every metrics dict: the run's epoch, not a curve
+SUCCESS = "success"
+
+
+class CurvewatchLogger(_loggers.Logger):
+    """Records, serves and archives a Lightning run; keyword arguments beyond these go to ``RunTracker``."""
+
+    def __init__(self, experiment: str = "lightning", *, model_type: str | None = None, monitor: str = "val_loss",
+                 mode: str = "min", ranks: str = "zero", **tracker_options: Any) -> None:
+        super().__init__()
+        self._experiment_name = experiment
+        self._options = {"model_type": model_type, "best": monitor, "mode": mode, "ranks": ranks,
+                         **tracker_options}
+        self.monitor, self.mode = monitor, mode
+        RunTracker(experiment, **self._options)  # bad arguments fail here, with the tracker's sentence
+        self._tracker: RunTracker | None = None
+        self._module: Any = None  # from log_graph: checkpoint source when no ModelCheckpoint cooperates
+        self._checkpoint_callback: Any = None
+        self.record: Any = None  # the committed VersionRecord (rank 0), after a successful finalize
+        self._done = False
+        self._warned = False
+
+    # -- what Lightning asks of every logger ------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._experiment_name
+
+    @property
+    def version(self) -> int | str | None:
+        tracker = self._tracker
+        return None if tracker is None or tracker.handle is None else tracker.handle.version
+
+    @property
+    def experiment(self) -> RunTracker:
+        """The started :class:`RunTracker` (created on first use, on every rank)."""
+        if self._tracker is None:
+            self._tracker = RunTracker(self._experiment_name, **self._options).start()
+        return self._tracker
+
+    @property
+    def url(self) -> str | None:
+        """The Prometheus scrape URL while ``fit`` runs (None before, after, and on ranks that do not serve)."""
+        return None if self._tracker is None else self._tracker.url
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        if self._done:
+            if not self._warned:
+                self._warned = True
+                log.warning("CurvewatchLogger: the version was already committed by fit(); metrics logged after "
+                            "it (e.g. by trainer.test) are not recorded. Use a new logger for a new run.")
+            return
+        run = self.experiment
+        values = dict(metrics)
+        epoch = values.pop(EPOCH_KEY, None)
+        if epoch is not None:
+            run.recorder.set_epoch(int(epoch))
+        if not values:
+            return
+        run.log(step, **values)
+        if self.monitor in values:
+            model = None if self._cooperating() else self._module
+            run.epoch_end(int(epoch) if epoch is not None else (run.epoch or 0), model)
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Mapping[str, Any] | Namespace, *args: Any, **kwargs: Any) -> None:
+        if not self._done:
+            self.experiment.log_hyperparams(params)
+
+    def log_graph(self, model: Any, input_array: Any = None) -> None:
+        self._module = model
+
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        if self._matches(checkpoint_callback):
+            self._checkpoint_callback = checkpoint_callback
+
+    def finalize(self, status: str) -> None:
+        if self._done or self._tracker is None:
+            return
+        self._done = True
+        run = self._tracker
+        try:
+            if status != SUCCESS:
+                run.fail(f"Lightning ended the fit with status {status!r}")
+                return
+            best = self._best_checkpoint()
+            model = None if best is not None or run.handle is None or run.handle.best_checkpoint_path.is_file() \
+                else self._module  # no best checkpoint at all (monitor never logged): the final weights
+            try:
+                self.record = run.finish(model, best_checkpoint=best)
+            except Exception as exc:  # e.g. `monitor` never logged: the version says why it failed
+                run.fail(f"the version could not be committed: {type(exc).__name__}: {exc}")
+                raise
+        finally:
+            run.close()
+
+    # -- cooperation with ModelCheckpoint ---------------------------------------------------
+    def _matches(self, callback: Any) -> bool:
+        return getattr(callback, "monitor", None) == self.monitor and getattr(callback, "mode", None) == self.mode
+
+    def _cooperating(self) -> bool:
+        """Whether a ModelCheckpoint of the trainer keeps the best checkpoint of ``monitor``/``mode``."""
+        if self._checkpoint_callback is not None:
+            return True
+        trainer = getattr(self._module, "_trainer", None)
+        return any(self._matches(cb) for cb in getattr(trainer, "checkpoint_callbacks", ()) or ())
+
+    def _best_checkpoint(self) -> str | None:
+        callback = self._checkpoint_callback
+        if callback is None:
+            trainer = getattr(self._module, "_trainer", None)
+            callback = next((cb for cb in getattr(trainer, "checkpoint_callbacks", ()) or () if self._matches(cb)),
+                            None)
+        path = getattr(callback, "best_model_path", "") if callback is not None else ""
+        return path or None
