@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 import yaml
 from curvewatch.monitoring import DEFAULT_CONFIG, check_files, generate_files
+from curvewatch.monitoring.dashboards import DASHBOARD_FILES
 from curvewatch.monitoring.kubernetes import (
     DATASOURCE_UID,
     DIRECTORY,
@@ -123,7 +124,7 @@ def test_the_prometheus_rule_holds_the_generated_rules_and_promtool_accepts_them
 
 def test_dashboards_are_sidecar_config_maps_on_the_cluster_datasource() -> None:
     maps = [d for d in _committed() if d["kind"] == "ConfigMap"]
-    shipped = {p.stem: json.loads(p.read_text()) for p in (REPO / "grafana" / "dashboards").glob("*.json")}
+    shipped = {uid: json.loads((REPO / path).read_text()) for uid, path in DASHBOARD_FILES.items()}  # Prometheus ones
     assert len(maps) == len(shipped)
     for config_map in maps:
         assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
