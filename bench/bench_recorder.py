@@ -1,8 +1,9 @@
-"""Recorder benchmark (issue 3, section 4): fidelity, cost per scalar and memory, side by side.
+"""Recorder benchmark: the grid against offline MinMaxLTTB (issue 12), other methods (issue 3),
+cost per scalar and memory, side by side.
 
-    .venv/bin/python bench/bench_recorder.py            # full run (~10 min on 2 busy cores)
-    .venv/bin/python bench/bench_recorder.py --quick    # lengths up to 10^5, fewer repetitions
-    .venv/bin/python bench/bench_recorder.py --only cost
+    .venv/bin/python bench/bench_recorder.py                 # grid + cost (~10 min on 2 busy cores)
+    .venv/bin/python bench/bench_recorder.py --quick         # lengths up to 10^5, fewer repetitions
+    .venv/bin/python bench/bench_recorder.py --only grid --only cost --only fidelity --only memory
 
 Writes bench/results/recorder.md (markdown tables) and prints it. See bench/README.md.
 """
@@ -18,7 +19,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +29,11 @@ from curvewatch import CurveRecorder
 from curvewatch.recorder._logbuf import compiled
 from curvewatch.synthetic import synthetic_run
 from raster import Frame, pixel_error, rasterise
+from recorder_cost import cost
+from recorder_grid import BUDGETS as GRID_BUDGETS
+from recorder_grid import LENGTHS as GRID_LENGTHS
+from recorder_grid import grid
+from recorder_report import render
 
 HERE = Path(__file__).resolve().parent
 BUDGETS = (1000, 4000)
@@ -188,94 +193,6 @@ def _spikes_kept(frame: Frame, kx, ky, spikes, y) -> float:
     return float(near.any(axis=1).mean())
 
 
-# -- cost per scalar -----------------------------------------------------------------------
-def cost(reps: int, n: int) -> dict[str, list[float]]:
-    """ns per scalar of each way to record a float, repetitions interleaved."""
-    import prometheus_client
-    import torch
-    from torch.utils.tensorboard import SummaryWriter
-
-    xs = np.random.default_rng(0).random(n).tolist()
-    tensors = [torch.tensor(v) for v in xs[: n // 10]]
-    tmp = tempfile.TemporaryDirectory()
-
-    def noop_call():
-        f = _noop  # the floor of any f(step, **metrics) API: a call and a kwargs dict
-        for s, v in enumerate(xs):
-            f(s, loss=v)
-        return n
-
-    def append():
-        lst = []
-        for _s, v in enumerate(xs):
-            lst.append(v)
-        return n
-
-    def gauge():
-        g = prometheus_client.Gauge("x", "x", registry=prometheus_client.CollectorRegistry())
-        for _s, v in enumerate(xs):
-            g.set(v)
-        return n
-
-    def log1():
-        log = CurveRecorder(budget=1000).log
-        for s, v in enumerate(xs):
-            log(s, loss=v)
-        return n
-
-    def log4():
-        log = CurveRecorder(budget=1000).log
-        for s, v in enumerate(xs[: n // 4]):
-            log(s, a=v, b=v, c=v, d=v)
-        return 4 * (n // 4)
-
-    def pure_python(case):  # the same call on the fallback for machines without a C compiler
-        def run():
-            os.environ["CURVEWATCH_PURE_PYTHON"] = "1"
-            try:
-                return case()
-            finally:
-                del os.environ["CURVEWATCH_PURE_PYTHON"]
-        return run
-
-    def log_tensor():
-        rec = CurveRecorder(budget=1000)
-        for s, t in enumerate(tensors):
-            rec.log(s, loss=t)
-        rec.snapshot()  # converts the last buffered tensors too
-        return len(tensors)
-
-    def add_scalar():
-        w = SummaryWriter(tempfile.mkdtemp(dir=tmp.name))
-        for s, v in enumerate(xs[:2000]):
-            w.add_scalar("loss", v, s)
-        w.close()  # flushes the event file
-        return 2000
-
-    cases = {"list.append": append, "no-op f(step, /, **metrics)": noop_call, "prometheus Gauge.set": gauge,
-             "rec.log(step, loss=x)": log1,
-             "rec.log(step, a=, b=, c=, d=) per scalar": log4,
-             "rec.log(step, loss=x), pure-Python fallback": pure_python(log1),
-             "rec.log(step, a=, b=, c=, d=) per scalar, pure-Python fallback": pure_python(log4),
-             "rec.log(step, loss=tensor) CPU 0-d": log_tensor,
-             "SummaryWriter.add_scalar": add_scalar}
-    out: dict[str, list[float]] = {k: [] for k in cases}
-    for r in range(reps):
-        names = list(cases)
-        names = names[r % len(names):] + names[: r % len(names)]  # rotate the order each repetition
-        for name in names:
-            gc.collect()
-            t0 = time.perf_counter()
-            count = cases[name]()
-            out[name].append((time.perf_counter() - t0) / count * 1e9)
-    tmp.cleanup()
-    return out
-
-
-def _noop(step: int, /, **metrics: float) -> None:
-    pass
-
-
 # -- memory --------------------------------------------------------------------------------
 def rss_child(n: int) -> None:
     """Log n steps (2 metrics each) into a fresh recorder; print RSS before and after, in KiB."""
@@ -308,20 +225,21 @@ def memory(lengths: list[int]) -> list[dict]:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="lengths up to 10^5, fewer repetitions")
-    ap.add_argument("--only", choices=("fidelity", "cost", "memory"), action="append")
+    ap.add_argument("--only", choices=("grid", "fidelity", "cost", "memory"), action="append")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "recorder.md")
     ap.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
-    from recorder_report import render  # noqa: E402  (imports this module's constants)
-
     if a.rss_child:
         rss_child(a.rss_child)
         sys.exit(0)
-    parts = a.only or ["fidelity", "cost", "memory"]
+    parts = a.only or ["grid", "cost"]
     started = time.perf_counter()
     res: dict = {"mode": "quick" if a.quick else "full", "python": platform.python_version(),
                  "numpy": np.__version__, "tsdownsample": tsdownsample.__version__, "cpus": os.cpu_count(),
-                 "load": os.getloadavg()[0], "log_buffer": "compiled" if compiled() else "pure Python"}
+                 "load": os.getloadavg()[0], "log_buffer": "compiled" if compiled() else "pure Python",
+                 "config": {"budgets": BUDGETS, "methods": list(METHODS), "ref": REF, "seeds": SEEDS, "spiky": SPIKY}}
+    if "grid" in parts:
+        res["grid"] = grid(tuple(n for n in GRID_LENGTHS if not a.quick or n <= 10**5), GRID_BUDGETS)
     if "fidelity" in parts:
         res["fidelity"] = fidelity([10**k for k in range(3, 6 if a.quick else 8)])
     if "cost" in parts:

@@ -1,99 +1,108 @@
-"""Training throughput (samples/s) per model: curvewatch recording + exposing vs the bare loop.
+"""Forecast accuracy: each model's validation MAE ÷ the 4-week same-weekday mean's, next to the noise floor.
 
-Run by hand: ``.venv/bin/python bench/bench_trainers.py [--epochs 6] [--repeats 3]``. Both variants run the
-same ``trainers.fit`` on the same built-in data; "curvewatch" adds a recorder with the trainer charts and
-an Exporter endpoint scraped once a second by a background thread (as Prometheus would). Variants
-alternate (the order flips every repeat); the median and the best (least disturbed) of the repeats are
-reported; overhead target: at most 2 %. "in curvewatch" is the share of the instrumented run's wall time
-spent inside curvewatch (``log``/``set_epoch``/``state_dict`` calls and the scrapes, which hold the GIL):
-an upper bound of the overhead that, unlike the throughput ratio, the machine's noise cannot hide.
-torch uses one thread by default (``--threads``): with two
-threads on two cores, the scrape thread and the OS make the timings swing by +-10 %.
+Run by hand: ``.venv/bin/python bench/bench_trainers.py [--seeds 0 1] [--epochs N] [--quick]``.
+On the built-in data (``BUILTIN_DATA``: 3 stores × 4 products × 730 days), for three series in each of
+the product, store and global modes, every model is trained with its default settings (``TrainConfig()``
+and default sizes; ``--quick``: the main job's small models and settings) and scored on the same
+validation windows as the baselines. Columns are ratios to the MAE of the 4-week same-weekday mean
+(below 1 beats it; target: every model ≤ 0.85 in the median and < 1 on every series): last week's value
+(seasonal naive), the generator's own mean (the noise floor: no forecaster beats it on average), and each
+model's median over the seeds. ``--target-transform none`` trains on raw sales instead of log1p, to
+measure what the transform buys. torch uses one thread per process (``--threads``); ``--jobs N`` trains
+N runs at a time in separate processes (the numbers do not depend on it: each run is seeded).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import threading
 import time
-import urllib.request
+from concurrent.futures import ProcessPoolExecutor
 
+import numpy as np
 import torch
-from curvewatch.trainers import MODEL_TYPES, SeriesSpec, TrainConfig, build_model, fit, generate_sales, make_recorder
-from curvewatch.trainers.data import make_windows, select_series
+from curvewatch.trainers import MODEL_TYPES, SeriesSpec, TrainConfig, TrainRequest, fit, prepare
+from curvewatch.trainers.data import generate_sales_with_mean, make_windows, select_series
+from curvewatch.trainers.data.selection import Series
+from curvewatch.trainers.loop import predict_windows
+from curvewatch.trainers.main_job import QUICK_MODEL_PARAMS
+from curvewatch.trainers.request import BUILTIN_DATA
+
+SERIES = {
+    "product": [SeriesSpec("product", product=p) for p in ("P001", "P002", "P003")],
+    "store": [SeriesSpec("store", store=s) for s in ("S001", "S002", "S003")],
+    # global stores/products scopes would repeat the store/product series above: these three differ
+    "global": [SeriesSpec("global", scope="all"), SeriesSpec("global", scope="all", aggregation="mean"),
+               SeriesSpec("global", scope="custom", store="S002", product="P003")],
+}
 
 
-def _scraper(url: str, stop: threading.Event) -> None:
-    while not stop.wait(1.0):
-        urllib.request.urlopen(url, timeout=5).read()
+def _name(spec: SeriesSpec) -> str:
+    ids = (spec.store, spec.product) if spec.mode == "global" else (spec.product or spec.store,)
+    return "/".join(v for v in (spec.mode, *ids, spec.scope, spec.aggregation if spec.mode == "global" else "") if v)
 
 
-def _timed(fn, spent: list[float]):
-    """``fn`` that adds its wall time to ``spent[0]``."""
-    def wrapper(*args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            spent[0] += time.perf_counter() - t0
-    return wrapper
+def _floor(spec: SeriesSpec, data, mean, windows) -> float:
+    """MAE of the generator's own mean on the validation windows."""
+    expected = select_series(type(data)(data.dates, data.store_ids, data.product_ids, mean), spec).sales
+    as_series = Series(data.dates, expected, np.zeros((len(expected), 0)), ())
+    truth = make_windows(as_series, windows.lookback, windows.horizon, target_transform="none").val_sales
+    return float((truth - windows.val_sales).abs().mean())
 
 
-SHARES: dict[str, list[float]] = {}
-
-
-def _one(model_type: str, windows, config: TrainConfig, instrumented: bool) -> float:
-    torch.manual_seed(0)
-    model = build_model(model_type, windows.n_features, windows.lookback, windows.horizon)
-    recorder = exporter = None
-    stop = threading.Event()
-    if instrumented:
-        from curvewatch.prom import Exporter, RunInfo
-
-        recorder = make_recorder()
-        exporter = Exporter(recorder, run=RunInfo(run_id=f"bench-{model_type}", model_type=model_type))
-        spent = [0.0]  # wall time inside curvewatch: log/set_epoch/state_dict, and scrapes (they hold the GIL)
-        for name in ("log", "set_epoch", "state_dict"):
-            setattr(recorder, name, _timed(getattr(recorder, name), spent))
-        exporter.collector.collect = _timed(exporter.collector.collect, spent)
-        exporter.start(port=0, addr="127.0.0.1")
-        threading.Thread(target=_scraper, args=(exporter.url, stop), daemon=True).start()
-    start = time.perf_counter()
-    fit(model, windows, config, recorder=recorder)
-    elapsed = time.perf_counter() - start
-    stop.set()
-    if exporter is not None:
-        exporter.stop()
-        SHARES.setdefault(model_type, []).append(spent[0] / elapsed)
-    return len(windows.train_x) * config.epochs / elapsed
+def _model_mae(model_type: str, spec: SeriesSpec, seed: int, args) -> float:
+    torch.set_num_threads(args.threads)
+    data = generate_sales_with_mean(**BUILTIN_DATA)[0]
+    config = TrainConfig(seed=seed, device="cpu", checkpoint_every=0,
+                         **({"epochs": args.epochs} if args.epochs else {}),
+                         **({"batch_size": 64, "lr": 3e-3, "patience": 5} if args.quick else {}))
+    request = TrainRequest(model_type, spec, config, target_transform=args.target_transform,
+                           model_params=QUICK_MODEL_PARAMS[model_type] if args.quick else {})
+    prepared = prepare(request, data)
+    fit(prepared.model, prepared.windows, config)
+    forecasts = predict_windows(prepared.model, prepared.windows.val_x, prepared.windows.val_future,
+                                prepared.windows.scaler)
+    return float((forecasts - prepared.windows.val_sales).abs().mean())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1])
+    parser.add_argument("--epochs", type=int, default=None, help="default: TrainConfig's")
+    parser.add_argument("--quick", action="store_true", help="the main job's small models and settings")
     parser.add_argument("--models", nargs="*", default=list(MODEL_TYPES))
+    parser.add_argument("--modes", nargs="*", default=list(SERIES))
+    parser.add_argument("--series-per-mode", type=int, default=3)
+    parser.add_argument("--target-transform", default="log1p")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    data = generate_sales(stores=3, products=4, days=730)
-    windows = make_windows(select_series(data, SeriesSpec("product", product="P001")), 28, 7)
-    config = TrainConfig(epochs=args.epochs, batch_size=32, patience=0, checkpoint_every=0, device="cpu")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(windows.train_x)} train windows")
-    print(f"{'model':12s} {'bare samples/s':>15s} {'curvewatch':>12s} {'overhead':>9s} "
-          f"{'best bare':>10s} {'best cw':>8s} {'overhead':>9s} {'in curvewatch':>14s}")
-    for model_type in args.models:
-        _one(model_type, windows, TrainConfig(epochs=1, device="cpu"), False)  # warm-up
-        bare, watched = [], []
-        for i in range(args.repeats):
-            for instrumented in (False, True) if i % 2 == 0 else (True, False):
-                (watched if instrumented else bare).append(_one(model_type, windows, config, instrumented))
-        b, w = statistics.median(bare), statistics.median(watched)
-        bb, bw = max(bare), max(watched)
-        print(f"{model_type:12s} {b:15.0f} {w:12.0f} {100 * (b - w) / b:8.2f}% "
-              f"{bb:10.0f} {bw:8.0f} {100 * (bb - bw) / bb:8.2f}% {100 * statistics.median(SHARES[model_type]):13.3f}%",
-              flush=True)
+    data, mean = generate_sales_with_mean(**BUILTIN_DATA)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), seeds {args.seeds}, epochs "
+          f"{args.epochs or TrainConfig().epochs}{' (--quick)' if args.quick else ''}, target "
+          f"{args.target_transform}; ratios = MAE / MAE of the 4-week same-weekday mean", flush=True)
+    print(f"{'series':22s} {'4w MAE':>7s} {'naive':>6s} {'floor':>6s} " + " ".join(f"{m:>11s}" for m in args.models))
+    ratios: dict[str, list[float]] = {m: [] for m in args.models}
+    started = time.perf_counter()
+    specs = [spec for mode in args.modes for spec in SERIES[mode][: args.series_per_mode]]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        runs = {(i, m, s): pool.submit(_model_mae, m, spec, s, args)
+                for i, spec in enumerate(specs) for m in args.models for s in args.seeds}
+        for i, spec in enumerate(specs):
+            windows = make_windows(select_series(data, spec), 28, 7)
+            base = {k: float((v - windows.val_sales).abs().mean()) for k, v in windows.val_baselines.items()}
+            mean4 = base["weekday_mean_4w"]
+            row = [f"{_name(spec):22s} {mean4:7.2f} {base['seasonal_naive'] / mean4:6.2f} "
+                   f"{_floor(spec, data, mean, windows) / mean4:6.2f}"]
+            for model_type in args.models:
+                ratio = statistics.median(runs[i, model_type, s].result() / mean4 for s in args.seeds)
+                ratios[model_type].append(ratio)
+                row.append(f"{ratio:11.3f}")
+            print(" ".join(row), flush=True)
+    print(f"{'median over series':44s} " + " ".join(f"{statistics.median(ratios[m]):11.3f}" for m in args.models))
+    print(f"{'worst series':44s} " + " ".join(f"{max(ratios[m]):11.3f}" for m in args.models))
+    print(f"wall time {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -81,3 +81,19 @@ def test_png_is_written_with_every_chart(tmp_path) -> None:
     width = int.from_bytes(data[16:20], "big")
     assert width >= 1000  # two charts side by side
     assert not list(tmp_path.glob(".*tmp*"))  # written through a temp file, nothing left behind
+
+
+def test_per_line_purged_points_are_optional_so_older_documents_still_validate() -> None:
+    rec = CurveRecorder(budget=8)
+    for s in range(5):
+        rec.log(s, loss=float(s))
+    rec.log(2, loss=9.0)  # loss goes back: 3 of its points are purged
+    doc = json.loads(encode_document(rec.finalize()))
+    line = doc["charts"][0]["lines"][0]
+    assert line["purged_points"] == 3 == doc["purged_points"]
+    validate_document(doc)
+    del line["purged_points"]  # a document written before the field existed
+    validate_document(doc)
+    line["purged_points"] = -1
+    with pytest.raises(CurveDocumentError, match="purged_points"):
+        validate_document(doc)

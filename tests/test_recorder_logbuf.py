@@ -30,13 +30,25 @@ def _implementations() -> list:
 
 
 class Calls:
-    """The three callbacks, recording what they were asked."""
+    """The five callbacks, recording what they were asked."""
 
     def __init__(self) -> None:
         self.steps: list[object] = []
         self.values: list[tuple[str, object, int]] = []
+        self.new: list[str] = []
+        self.back: list[tuple[str, int]] = []
+        self.floors: dict[str, int] = {}  # what on_new answers (default -1: never logged)
         self.fulls = 0
         self.fail_full = False
+
+    def on_new(self, name: str) -> int:
+        self.new.append(name)
+        if name == "":
+            raise RecorderError("bad name")
+        return self.floors.get(name, -1)
+
+    def on_back(self, name: str, step: int) -> None:
+        self.back.append((name, step))
 
     def on_step(self, step: object) -> int:
         self.steps.append(step)
@@ -65,7 +77,7 @@ def unpack(chunk) -> tuple[list[int], list[float], list[tuple[int, object]]]:
 @pytest.mark.parametrize("impl", _implementations())
 def test_log_buffer_stores_floats_and_reads_without_consuming(impl) -> None:
     c = Calls()
-    buf = impl(100, c.on_step, c.on_value, c.on_full)
+    buf = impl(100, c.on_step, c.on_value, c.on_new, c.on_back, c.on_full)
     for s in range(5):
         buf.log(s, loss=s / 2, lr=0.1)
     buf.log(7, loss=-0.0)
@@ -73,7 +85,8 @@ def test_log_buffer_stores_floats_and_reads_without_consuming(impl) -> None:
     assert unpack(buf.read("loss", 1, 3)) == ([1, 2], [0.5, 1.0], [])
     assert unpack(buf.read("loss", 4, 99)) == ([4, 7], [2.0, -0.0], [])
     assert buf.sizes() == {"loss": 6, "lr": 5}  # read() consumed nothing
-    assert buf.floor == 7 and c.steps == [] and c.values == [] and c.fulls == 0
+    assert buf.floor == 0 and c.steps == [] and c.values == [] and c.fulls == 0  # log() never moves floor
+    assert c.new == ["loss", "lr"] and c.back == []
     taken = buf.take()
     assert unpack(taken["lr"]) == ([0, 1, 2, 3, 4], [0.1] * 5, [])
     assert buf.sizes() == {}
@@ -86,17 +99,19 @@ def test_log_buffer_stores_floats_and_reads_without_consuming(impl) -> None:
 @pytest.mark.parametrize("impl", _implementations())
 def test_log_buffer_calls_on_step_for_a_step_not_an_int_below_floor_or_closed(impl) -> None:
     c = Calls()
-    buf = impl(100, c.on_step, c.on_value, c.on_full)
+    buf = impl(100, c.on_step, c.on_value, c.on_new, c.on_back, c.on_full)
     buf.log(5, x=1.0)
     buf.log(np.int64(6), x=2.0)  # not an exact int: checked, then used as returned
-    buf.log(3, x=3.0)  # below floor (a purge)
+    buf.floor = 4  # what the recorder sets to hear about the next step (a resume)
+    buf.log(3, x=3.0)  # below floor: on_step; below x's own last step: on_back
+    buf.floor = 0
     with pytest.raises(RecorderError, match="bad step -1"):
         buf.log(-1, x=4.0)
     with pytest.raises(RecorderError, match="bad step 2.5"):
         buf.log(2.5, x=4.0)
     buf.closed = True
     buf.log(10, x=5.0)
-    assert c.steps == [np.int64(6), 3, -1, 2.5, 10]
+    assert c.steps == [np.int64(6), 3, -1, 2.5, 10] and c.back == [("x", 3)]
     assert unpack(buf.take()["x"])[0] == [5, 6, 3, 10]
     buf.floor = 2**40
     assert buf.floor == 2**40 and buf.closed
@@ -105,7 +120,7 @@ def test_log_buffer_calls_on_step_for_a_step_not_an_int_below_floor_or_closed(im
 @pytest.mark.parametrize("impl", _implementations())
 def test_log_buffer_a_call_with_a_refused_value_stores_nothing(impl) -> None:
     c = Calls()
-    buf = impl(100, c.on_step, c.on_value, c.on_full)
+    buf = impl(100, c.on_step, c.on_value, c.on_new, c.on_back, c.on_full)
     buf.log(0, a=1.0)
     with pytest.raises(RecorderError, match="bad value 'no'"):
         buf.log(1, a=2.0, new=3.0, b=7, c="no", d=5.0)
@@ -117,7 +132,7 @@ def test_log_buffer_a_call_with_a_refused_value_stores_nothing(impl) -> None:
 @pytest.mark.parametrize("impl", _implementations())
 def test_log_buffer_keeps_objects_as_nan_with_their_index(impl) -> None:
     c = Calls()
-    buf = impl(100, c.on_step, c.on_value, c.on_full)
+    buf = impl(100, c.on_step, c.on_value, c.on_new, c.on_back, c.on_full)
     t1, t2 = torch.tensor(1.5), torch.tensor(2.5)
     buf.log(0, x=0.5)
     buf.log(1, x=t1)
@@ -133,7 +148,7 @@ def test_log_buffer_keeps_objects_as_nan_with_their_index(impl) -> None:
 @pytest.mark.parametrize("impl", _implementations())
 def test_log_buffer_calls_on_full_at_capacity_and_loses_nothing_when_the_fold_fails(impl) -> None:
     c = Calls()
-    buf = impl(4, c.on_step, c.on_value, c.on_full)
+    buf = impl(4, c.on_step, c.on_value, c.on_new, c.on_back, c.on_full)
     for s in range(3):
         buf.log(s, x=float(s))
     assert c.fulls == 0
@@ -151,7 +166,7 @@ def test_log_buffer_calls_on_full_at_capacity_and_loses_nothing_when_the_fold_fa
 @pytest.mark.parametrize("impl", _implementations())
 def test_log_buffer_takes_many_metrics_in_one_call(impl) -> None:
     c = Calls()
-    buf = impl(100, c.on_step, c.on_value, c.on_full)
+    buf = impl(100, c.on_step, c.on_value, c.on_new, c.on_back, c.on_full)
     metrics = {f"m{i}": (i if i % 2 else float(i)) for i in range(100)}  # past the C stack array
     buf.log(1, **metrics)
     assert len(buf.sizes()) == 100
@@ -163,7 +178,7 @@ def test_log_buffer_takes_many_metrics_in_one_call(impl) -> None:
 @pytest.mark.parametrize("impl", _implementations())
 def test_log_buffer_keeps_no_reference_once_taken_or_refused(impl) -> None:
     c = Calls()
-    buf = impl(8, c.on_step, c.on_value, c.on_full)
+    buf = impl(8, c.on_step, c.on_value, c.on_new, c.on_back, c.on_full)
     tensor, step, big = torch.tensor(1.0), 10**12 + 7, np.float64(2.5)
     counts = [sys.getrefcount(o) for o in (tensor, step, big)]
     for i in range(20):  # through on_full too (capacity 8)
@@ -180,7 +195,7 @@ def test_log_buffer_keeps_no_reference_once_taken_or_refused(impl) -> None:
 def test_log_buffer_refuses_a_capacity_out_of_range(impl) -> None:
     for capacity in (0, 2**40 + 1, 2**61 + 1):
         with pytest.raises(ValueError, match="capacity must be between 1 and"):
-            impl(capacity, int, float, lambda: None)
+            impl(capacity, int, float, lambda n: -1, lambda n, s: None, lambda: None)
 
 
 @pytest.mark.parametrize("impl", _implementations())
@@ -193,7 +208,7 @@ def test_log_buffer_shows_no_value_of_a_call_while_it_checks_the_call(impl) -> N
             raise RecorderError("bad")
         return float(value)
 
-    buf = impl(100, int, on_value, lambda: None)
+    buf = impl(100, int, on_value, lambda n: -1, lambda n, s: None, lambda: None)
     buf.log(0, a=1.0)
     with pytest.raises(RecorderError):
         buf.log(1, a=2.0, b=3.0, c="bad")
@@ -215,7 +230,7 @@ def test_log_buffer_a_call_failing_while_storing_stores_nothing(impl) -> None:
 
         __eq__ = str.__eq__
 
-    buf = impl(100, int, float, lambda: None)
+    buf = impl(100, int, float, lambda n: -1, lambda n, s: None, lambda: None)
     with pytest.raises(RuntimeError, match="hash failed"):
         buf.log(7, **{"a": 1.0, FailingName("z"): 3.0})
     assert buf.sizes() == {} and buf.floor == 0
@@ -224,11 +239,33 @@ def test_log_buffer_a_call_failing_while_storing_stores_nothing(impl) -> None:
 @pytest.mark.parametrize("impl", _implementations())
 def test_log_buffer_floor_beyond_the_last_int64_step_sends_every_step_to_on_step(impl) -> None:
     c = Calls()
-    buf = impl(100, c.on_step, c.on_value, c.on_full)
+    buf = impl(100, c.on_step, c.on_value, c.on_new, c.on_back, c.on_full)
     buf.floor = 2**63  # what load_state_dict sets after a run that ended at step 2**63 - 1
     assert buf.floor == 2**63
     buf.log(2**63 - 1, x=1.0)
-    assert c.steps == [2**63 - 1] and buf.floor == 2**63 - 1
+    assert c.steps == [2**63 - 1] and buf.floor == 2**63  # only the recorder moves it
+
+
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_asks_on_new_once_per_metric_and_on_back_only_for_the_metric_that_went_back(impl) -> None:
+    c = Calls()
+    c.floors["val"] = 50  # folded already, up to step 50
+    buf = impl(100, c.on_step, c.on_value, c.on_new, c.on_back, c.on_full)
+    for s in range(10, 20):
+        buf.log(s, train=float(s))
+    buf.log(5, other=1.0)  # its own first step: older than train's, nothing goes back
+    buf.log(40, val=1.0)  # below val's folded last step (on_new's floor)
+    buf.take()  # an emptied buffer keeps each metric's floor
+    buf.log(12, train=0.5)  # below train's own last step, and only train
+    buf.log(12, train=0.6, other=2.0)  # the same step again is not going back
+    assert c.new == ["train", "other", "val"] and c.back == [("val", 40), ("train", 12)]
+    with pytest.raises(RecorderError, match="bad name"):
+        buf.log(13, train=1.0, **{"": 2.0})
+    assert buf.sizes() == {"train": 2, "other": 1}  # the refused call stored nothing
+    buf.clear()
+    c.floors["train"] = 3
+    buf.log(1, train=1.0)  # after clear() the floor comes from on_new again
+    assert c.new[-1] == "train" and c.back[-1] == ("train", 1)
 
 
 def test_resuming_after_the_largest_step_purges_it_when_logged_again(each_log_buffer) -> None:
@@ -244,7 +281,7 @@ GC_REENTRY = """
 import gc, sys
 from curvewatch.recorder._clogbuf import LogBuffer
 target, action = sys.argv[1], sys.argv[2]
-buf = LogBuffer(1 << 20, int, lambda n, v, s: v, lambda: None)
+buf = LogBuffer(1 << 20, int, lambda n, v, s: v, lambda n: -1, lambda n, s: None, lambda: None)
 for i in range(200):
     buf.log(i, t=[i], u=[i])
 fired = []
@@ -253,6 +290,7 @@ def callback(phase, info):  # a collection runs Python code: finalizers, weakref
         fired.append(1)
         if len(fired) == 3:
             getattr(buf, action)()
+drained = [(i, None) for i in range(5000)]  # an empty 2-tuple free list: read()'s pairs are new allocations
 gc.callbacks.append(callback)
 gc.set_threshold(1)
 if target == "read":

@@ -106,8 +106,10 @@ def test_windows_split_by_time_without_leakage(data):
 def test_scaler_is_fitted_on_the_training_part_only(data):
     series = select_series(data, SeriesSpec("product", product="P001"))
     w = make_windows(series, lookback=14, horizon=3, val_fraction=0.25)
-    assert w.scaler.mean[0] == pytest.approx(series.sales[: w.split_index].mean())
-    assert w.scaler.mean[0] != pytest.approx(series.sales.mean())
+    assert w.scaler.mean[0] == pytest.approx(np.log1p(series.sales[: w.split_index]).mean())  # log1p target
+    assert w.scaler.mean[0] != pytest.approx(np.log1p(series.sales).mean())
+    plain = make_windows(series, lookback=14, horizon=3, val_fraction=0.25, target_transform="none")
+    assert plain.scaler.mean[0] == pytest.approx(series.sales[: w.split_index].mean())
     restored = type(w.scaler).from_dict(w.scaler.to_dict())
     assert restored == w.scaler and all(isinstance(v, float) for v in w.scaler.to_dict()["std"])
 

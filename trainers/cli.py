@@ -9,7 +9,15 @@ import sys
 from pathlib import Path
 
 from curvewatch.archive.settings import DB_URL_ENV, ROOT_ENV, default_db_url, default_root
-from curvewatch.trainers._constants import DEFAULT_EPOCHS, MODEL_TYPES, QUICK_EPOCHS, QUICK_TRAIN, TRAIN_DEFAULTS
+from curvewatch.trainers._constants import (
+    DEFAULT_EPOCHS,
+    DEFAULT_TARGET_TRANSFORM,
+    MODEL_TYPES,
+    QUICK_EPOCHS,
+    QUICK_TRAIN,
+    TARGET_TRANSFORMS,
+    TRAIN_DEFAULTS,
+)
 
 __all__ = ["register"]
 
@@ -82,6 +90,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         how.add_argument(flag, type=kind, default=None, help=f"{text} (default: {TRAIN_DEFAULTS[_dest(flag)]})")
     how.add_argument("--lookback", type=_POSITIVE, default=28)
     how.add_argument("--horizon", type=_POSITIVE, default=7)
+    how.add_argument("--target-transform", choices=TARGET_TRANSFORMS, default=DEFAULT_TARGET_TRANSFORM,
+                     help=f"train on log(1 + sales) or on sales as they are (default: {DEFAULT_TARGET_TRANSFORM})")
     how.add_argument("--resume", help="checkpoint_*.pth to continue from (same options as that run; "
                      "not with --all-models)")
     where = train.add_argument_group("where")
@@ -111,6 +121,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--days", type=_POSITIVE, default=14)
     predict.add_argument("--data", help="sales CSV to forecast from (default: the data the version was trained "
                          "on; a CSV must be unchanged since then)")
+    predict.add_argument("--future", help="CSV of the forecast days' known features: date, store_id, product_id "
+                         "and the data's feature columns (planned promotions ...); without it, built-in "
+                         "holidays and the calendar only, with a note on stderr")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     predict.set_defaults(func=_predict)
 
@@ -166,11 +179,13 @@ def _train(args: argparse.Namespace) -> int:
                          db_url=args.db_url, linger=args.linger, quiet=args.quiet, sd_file=args.sd_file,
                          sd_address=args.sd_address,
                          data_csv=args.data, lookback=args.lookback, horizon=args.horizon,
+                         target_transform=args.target_transform,
                          experiment=args.experiment or main_job.MAIN_JOB_EXPERIMENT, serve=not args.no_serve)
             return 0
         model = args.model or _DEFAULT_MODEL
         request = TrainRequest(model, series, config, lookback=args.lookback, horizon=args.horizon,
                                data_csv=args.data, experiment=args.experiment or _DEFAULT_EXPERIMENT,
+                               target_transform=args.target_transform,
                                resume_from=args.resume,
                                builtin=dict(main_job.QUICK_DATA) if args.quick else {},
                                model_params=main_job.QUICK_MODEL_PARAMS.get(model, {}) if args.quick else {})
@@ -181,6 +196,7 @@ def _train(args: argparse.Namespace) -> int:
     except TrainerInputError as exc:
         return _fail("train", exc)
     print(f"{outcome.handle.run_id}: {outcome.fit.stop_reason}; {main_job.best_text(outcome.fit)}")
+    print(main_job.baseline_text(outcome.record.metrics_summary))
     print(f"version: {outcome.version_path}")
     return 0
 
@@ -189,9 +205,11 @@ def _predict(args: argparse.Namespace) -> int:
     from curvewatch.trainers import TrainerInputError, forecast
 
     try:
-        result = forecast(args.version_path, days=args.days, data_csv=args.data)
+        result = forecast(args.version_path, days=args.days, data_csv=args.data, future_csv=args.future)
     except TrainerInputError as exc:
         return _fail("predict", exc)
+    for note in result.notes:
+        print(f"curvewatch predict: note: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -1,9 +1,11 @@
-"""``fit``: the one training loop of all four models (and of any ``(batch, L, F) -> (batch, H)`` module).
+"""``fit``: the one training loop of all four models (and of any ``(x, future) -> (batch, H)`` module).
 
 Per step: the batch MSE and the learning rate go to the recorder as they are (tensors, no ``.item()``).
 Per epoch: the mean train MSE over the epoch's batches (accumulated on the device), then validation in
 ``eval()`` + ``no_grad()``: ``val_loss`` is the MSE on scaled targets (comparable with the train loss),
-``val_rmse``/``val_mae``/``val_mape``/``val_r2`` are in sales units. One host sync per epoch reads them.
+``val_rmse``/``val_mae``/``val_mape``/``val_r2`` are in sales units, ``val_mase`` is ``val_mae`` ÷ the
+seasonal-naive MAE on the same windows. The baselines' MAE is logged beside them every epoch
+(``BASELINE_METRICS``: flat reference lines in the ``errors`` chart). One host sync per epoch reads them.
 Files: ``checkpoint_best.pth`` whenever ``val_loss`` improves (strictly; NaN never does, and ties keep the
 earliest epoch, as the recorder's best point), ``checkpoint_epoch_N.pth`` every K epochs, ``model.pth``
 at the end (the best epoch's weights with ``restore_best``, the default; else the last epoch's).
@@ -21,14 +23,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ._constants import BEST_MODE, CHECKPOINT_FORMAT_VERSION
+from ._constants import BASELINE_METRICS, BEST_MODE, CHECKPOINT_FORMAT_VERSION
+from .baselines import mase
 from .checkpoint import load_checkpoint, rng_state, save_file, set_rng_state
 from .config import TrainConfig, build_optimizer, build_scheduler, resolve_device
 from .data.windows import WindowedData
 from .early_stopping import EarlyStoppingState, early_stopping_decision
 from .metrics import RegressionSums
 
-__all__ = ["EpochResult", "FitResult", "fit"]
+__all__ = ["EpochResult", "FitResult", "fit", "predict_windows"]
 
 _SHUFFLE_SEED_STRIDE = 1_000_003  # epoch e shuffles with seed * stride + e: independent of resume points
 
@@ -46,6 +49,7 @@ class EpochResult:
     val_mape: float
     val_r2: float
     lr: float
+    val_mase: float = math.nan  # after lr: checkpoints written before MASE existed still load
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,9 +112,11 @@ def fit(
             best_weights = state["best_model"]
     else:
         torch.manual_seed(config.seed)
-    train_x, train_y = data.train_x.to(device), data.train_y.to(device)
-    val_x, val_y = data.val_x.to(device), data.val_y.to(device)
-    target_mean, target_std = data.scaler.mean[0], data.scaler.std[0]
+    train = (data.train_x.to(device), data.train_future.to(device), data.train_y.to(device))
+    val = (data.val_x.to(device), data.val_future.to(device), data.val_y.to(device), data.val_sales.to(device))
+    baselines = {BASELINE_METRICS[name]: float((forecast - data.val_sales).abs().mean())
+                 for name, forecast in data.val_baselines.items()}
+    naive_mae = baselines[BASELINE_METRICS["seasonal_naive"]]
 
     def checkpoint(epoch: int) -> dict:
         return {
@@ -128,16 +134,16 @@ def fit(
     for epoch in range(start_epoch, config.epochs + 1):
         if recorder is not None:
             recorder.set_epoch(epoch)
-        train_mse, last_loss, lr = _train_epoch(model, optimizer, config, train_x, train_y, epoch, result,
-                                                recorder)
-        sums = _validate(model, val_x, val_y, config.batch_size, target_mean, target_std)
+        train_mse, last_loss, lr = _train_epoch(model, optimizer, config, *train, epoch, result, recorder)
+        sums, scaled_mse = _validate(model, *val, config.batch_size, data.scaler)
         metrics = sums.metrics()
-        values = torch.stack([train_mse.double(), metrics["mse"] / target_std**2,  # MSE in scaled units
+        values = torch.stack([train_mse.double(), scaled_mse,
                               *(metrics[k] for k in ("rmse", "mae", "mape", "r2"))]).tolist()
-        epoch_result = EpochResult(epoch, result.global_step, *values, lr=lr)
+        epoch_result = EpochResult(epoch, result.global_step, *values, lr=lr, val_mase=mase(values[3], naive_mae))
         result.history.append(epoch_result)
         if recorder is not None:
-            recorder.log(result.global_step, train_loss=last_loss, lr=lr, **_epoch_metrics(epoch_result))
+            recorder.log(result.global_step, train_loss=last_loss, lr=lr, **_epoch_metrics(epoch_result),
+                         **baselines)
         if scheduler is not None:
             if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 scheduler.step(epoch_result.val_loss)
@@ -170,7 +176,7 @@ def fit(
     return result
 
 
-def _train_epoch(model, optimizer, config, x, y, epoch, result, recorder):
+def _train_epoch(model, optimizer, config, x, future, y, epoch, result, recorder):
     model.train()
     generator = torch.Generator().manual_seed(config.seed * _SHUFFLE_SEED_STRIDE + epoch)
     order = torch.randperm(len(x), generator=generator).to(x.device)
@@ -181,7 +187,7 @@ def _train_epoch(model, optimizer, config, x, y, epoch, result, recorder):
     for i, index in enumerate(batches):
         lr = optimizer.param_groups[0]["lr"]
         optimizer.zero_grad(set_to_none=True)
-        loss = nn.functional.mse_loss(model(x[index]), y[index])
+        loss = nn.functional.mse_loss(model(x[index], future[index]), y[index])
         loss.backward()
         if config.grad_clip:
             nn.utils.clip_grad_norm_(params, config.grad_clip)
@@ -195,16 +201,29 @@ def _train_epoch(model, optimizer, config, x, y, epoch, result, recorder):
 
 
 @torch.no_grad()
-def _validate(model, x, y, batch_size, target_mean, target_std) -> RegressionSums:
+def _validate(model, x, future, y, sales, batch_size, scaler) -> tuple[RegressionSums, torch.Tensor]:
+    """Metrics in sales units (against the raw sales) and the MSE in scaled units, both on the device."""
     model.eval()
-    sums = RegressionSums(x.device)
+    sums, sq_err = RegressionSums(x.device), torch.zeros((), dtype=torch.float64, device=x.device)
     for start in range(0, len(x), batch_size):
-        prediction, target = model(x[start : start + batch_size]), y[start : start + batch_size]
-        sums.update(prediction * target_std + target_mean, target * target_std + target_mean)
-    return sums
+        batch = slice(start, start + batch_size)
+        prediction = model(x[batch], future[batch])
+        sq_err += ((prediction - y[batch]).double() ** 2).sum()
+        sums.update(scaler.inverse_target(prediction.double()), sales[batch])
+    return sums, sq_err / max(y.numel(), 1)
+
+
+@torch.no_grad()
+def predict_windows(model: nn.Module, x: torch.Tensor, future: torch.Tensor, scaler, batch_size: int = 256):
+    """``model``'s forecasts of the windows ``x``/``future``, in sales units (float64, on the CPU)."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = [scaler.inverse_target(model(x[s : s + batch_size].to(device), future[s : s + batch_size].to(device))
+                                 .double()).cpu() for s in range(0, len(x), batch_size)]
+    return torch.cat(out)
 
 
 def _epoch_metrics(r: EpochResult) -> dict[str, float]:
     return {"train_mse": r.train_mse, "val_loss": r.val_loss, "val_rmse": r.val_rmse, "val_mae": r.val_mae,
-            "val_mape": r.val_mape, "val_r2": r.val_r2}
+            "val_mape": r.val_mape, "val_r2": r.val_r2, "val_mase": r.val_mase}
 

@@ -13,14 +13,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._constants import MODEL_TYPES, QUICK_EPOCHS, QUICK_TRAIN
+from ._constants import BASELINES, DEFAULT_TARGET_TRANSFORM, MODEL_TYPES, QUICK_EPOCHS, QUICK_TRAIN
 from .config import TrainConfig
 from .data import SeriesSpec, generate_sales, load_sales_csv
 from .loop import FitResult
 from .manager import TrainingManager, TrainOutcome
 from .request import BUILTIN_DATA, TrainRequest, prepare
 
-__all__ = ["QUICK_DATA", "QUICK_EPOCHS", "best_text", "run"]
+__all__ = ["QUICK_DATA", "QUICK_EPOCHS", "baseline_text", "best_text", "run"]
 
 QUICK_DATA = {"stores": 2, "products": 3, "days": 365, "seed": 0}
 QUICK_MODEL_PARAMS = {"mlstm": {"d_model": 16, "num_blocks": 1}, "kan": {"hidden": 16},
@@ -35,12 +35,14 @@ def run(root: str | Path = "saved_models", *, models: Sequence[str] = MODEL_TYPE
         sd_file: str | Path | None = None, sd_address: str | None = None,
         data_csv: str | Path | None = None, lookback: int = 28,
         horizon: int = 7, experiment: str = MAIN_JOB_EXPERIMENT, serve: bool = True,
-        overrides: dict[str, Any] | None = None) -> list[TrainOutcome]:
+        overrides: dict[str, Any] | None = None,
+        target_transform: str = DEFAULT_TARGET_TRANSFORM) -> list[TrainOutcome]:
     """Train each of ``models`` once; return their outcomes. ``linger`` keeps the endpoint up that many
     seconds after the last run (Ctrl-C ends it early) so Prometheus can scrape the finished runs;
     ``sd_file`` registers the endpoint for Prometheus' file-based discovery while it is up. ``data_csv``
     trains on a sales CSV instead of the built-in data; ``serve=False`` runs without an endpoint.
-    Without ``config``, the job's own one is used with ``overrides`` (TrainConfig fields) applied."""
+    Without ``config``, the job's own one is used with ``overrides`` (TrainConfig fields) applied.
+    ``target_transform`` is the requests' (``log1p`` or ``none``)."""
     from curvewatch.prom import Exporter
 
     series = series or SeriesSpec("product", product="P001", scope="all")
@@ -54,7 +56,7 @@ def run(root: str | Path = "saved_models", *, models: Sequence[str] = MODEL_TYPE
     data = generate_sales(**builtin) if data_csv is None else load_sales_csv(data_csv)
     requests = [TrainRequest(m, series, config, lookback=lookback, horizon=horizon, data_csv=data_csv,
                              model_params=QUICK_MODEL_PARAMS[m] if quick else {}, builtin=builtin,
-                             experiment=experiment) for m in models]
+                             experiment=experiment, target_transform=target_transform) for m in models]
     for request in requests:  # every check before the archive and the endpoint exist
         prepare(request, data)
     exporter = bound = None
@@ -92,9 +94,23 @@ def best_text(fit: FitResult) -> str:
     return f"best val_loss {fit.best_val_loss:.4g} at epoch {fit.best_epoch}"
 
 
+def baseline_text(summary: dict) -> str:
+    """``validation MAE 4.1 (MASE 0.62); last week's value: MAE 6.6 (model 0.62×); ...``: the model's
+    validation MAE next to each baseline's, on the same windows (from a ``metrics_summary``)."""
+    mae, mase = summary.get("val_mae"), summary.get("val_mase")
+    parts = [f"validation MAE {mae:.3g} (MASE {mase:.2f})" if isinstance(mae, float) and isinstance(mase, float)
+             else "no validation MAE"]
+    for name, description in BASELINES.items():
+        ratio = summary.get(f"mae_vs_{name}")
+        shown = f" (model {ratio:.2f}×)" if isinstance(ratio, float) else ""
+        parts.append(f"{description}: MAE {summary[f'baseline_{name}_mae']:.3g}{shown}")
+    return "; ".join(parts)
+
+
 def _report(outcome: TrainOutcome, out: Callable[[str], None]) -> None:
     path, fit = outcome.version_path, outcome.fit
     out(f"  {outcome.handle.run_id}: {fit.epochs_run} epochs, {best_text(fit)}")
+    out(f"    {baseline_text(outcome.record.metrics_summary)}")
     out(f"    curves: {path / 'curves.json'}")
     out(f"    plot:   {path / 'loss_curve.png'}")
     out(f"    model:  {path / 'model.pth'} (+ checkpoint_best.pth, metadata.json, manifest.json)")

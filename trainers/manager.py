@@ -25,14 +25,16 @@ from pathlib import Path
 import torch
 from curvewatch.provenance import provenance
 
+from ._constants import BASELINES
+from .baselines import baseline_scores, scores
 from .config import resolve_device
 from .data import SalesData
-from .loop import FitResult, fit
+from .loop import FitResult, fit, predict_windows
 from .progress import EpochProgress
 from .recording import DEFAULT_BUDGET, make_recorder
 from .request import Prepared, TrainRequest, prepare
 
-__all__ = ["TrainOutcome", "TrainingManager", "build_metadata", "mark_failed"]
+__all__ = ["TrainOutcome", "TrainingManager", "build_metadata", "mark_failed", "summary"]
 
 log = logging.getLogger("curvewatch.trainers")
 
@@ -92,8 +94,9 @@ class TrainingManager:
                          resume_from=request.resume_from, on_epoch_end=[progress, *on_epoch_end],
                          checkpoint_extra={"metadata": build_metadata(prepared, None)})
             progress.close()
-            record = self.archive.commit(handle, recorder, metadata=build_metadata(prepared, result),
-                                         metrics_summary=_summary(result))
+            metadata = build_metadata(prepared, result)
+            record = self.archive.commit(handle, recorder, metadata=metadata,
+                                         metrics_summary=summary(result, metadata["baselines"]))
         except BaseException as exc:
             progress.close()
             if exporter is not None:
@@ -134,8 +137,14 @@ def mark_failed(archive, handle, exc: BaseException) -> None:
 
 
 def build_metadata(prepared: Prepared, result: FitResult | None) -> dict:
-    """metadata.json: everything ``predict`` needs to rebuild the model and its input, as plain JSON."""
+    """metadata.json: everything ``predict`` needs to rebuild the model and its input, as plain JSON.
+
+    ``baselines`` scores the seasonal-naive and 4-week weekday-mean forecasts on the validation windows
+    (MAE, RMSE, MAPE, R², MASE, per-horizon-day MAE); with a result, ``validation`` scores the model's
+    final weights on the same windows, with its per-horizon-day MAE.
+    """
     request, windows = prepared.request, prepared.windows
+    baselines = {k: v.numpy() for k, v in windows.val_baselines.items()}
     meta = {
         "model_type": request.model_type,
         "model_params": dict(request.model_params),
@@ -149,6 +158,9 @@ def build_metadata(prepared: Prepared, result: FitResult | None) -> dict:
                  "split_date": windows.split_date, "train_windows": len(windows.train_x),
                  "val_windows": len(windows.val_x)},
         "scaler": windows.scaler.to_dict(),
+        "target_transform": windows.scaler.target_transform,
+        "known_future_features": list(windows.scaler.columns[1:]),
+        "baselines": baseline_scores(baselines, windows.val_sales.numpy()),
         "training": request.config.to_dict(),
         "experiment": request.experiment,
         "resumed_from": request.resume_from,
@@ -163,13 +175,23 @@ def build_metadata(prepared: Prepared, result: FitResult | None) -> dict:
                           "stop_reason": result.stop_reason, "global_step": result.global_step,
                           "model_weights": "best epoch" if request.config.restore_best else "last epoch"}
         meta["history"] = [h.to_dict() for h in result.history]
+        forecasts = predict_windows(prepared.model, windows.val_x, windows.val_future, windows.scaler)
+        naive_mae = meta["baselines"]["seasonal_naive"]["mae"]
+        meta["validation"] = scores(forecasts, windows.val_sales, naive_mae)
     return meta
 
 
-def _summary(result: FitResult) -> dict:
-    """Metrics of the best epoch (the weights in model.pth with ``restore_best``), plus the epoch counts."""
+def summary(result: FitResult, baselines: dict) -> dict:
+    """Metrics of the best epoch (the weights in model.pth with ``restore_best``), the epoch counts, each
+    baseline's validation MAE (``baseline_<name>_mae``) and the model's MAE as a share of it
+    (``mae_vs_<name>``: below 1 beats the baseline)."""
     best = next((h for h in result.history if h.epoch == result.best_epoch), None)
-    summary = {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run}
+    out = {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run}
     if best is not None:
-        summary.update({k: v for k, v in best.to_dict().items() if k not in ("epoch", "step", "lr")})
-    return summary
+        out.update({k: v for k, v in best.to_dict().items() if k not in ("epoch", "step", "lr")})
+    for name in BASELINES:
+        mae = baselines[name]["mae"]
+        out[f"baseline_{name}_mae"] = mae
+        if best is not None:
+            out[f"mae_vs_{name}"] = best.val_mae / mae if mae > 0 else None
+    return out

@@ -12,13 +12,13 @@ from .data import (
     SalesData,
     Scaler,
     SeriesSpec,
-    calendar_features,
     feature_matrix,
     generate_sales,
     load_sales_csv,
     select_series,
 )
 from .errors import TrainerInputError
+from .future import future_features
 from .models import build_model
 
 __all__ = ["Forecast", "forecast", "load_version_model", "training_data"]
@@ -30,9 +30,10 @@ class Forecast:
 
     dates: tuple[str, ...]
     sales: tuple[float, ...]
+    notes: tuple[str, ...] = ()  # what the forecast had to assume (e.g. unknown promotions)
 
     def to_dict(self) -> dict:
-        return {"dates": list(self.dates), "sales": list(self.sales)}
+        return {"dates": list(self.dates), "sales": list(self.sales), "notes": list(self.notes)}
 
 
 def load_version_model(version_path: str | Path) -> tuple[torch.nn.Module, dict]:
@@ -71,18 +72,24 @@ def training_data(source: dict) -> SalesData:
     return data
 
 
-def forecast(version_path: str | Path, days: int = 14, data_csv: str | Path | None = None) -> Forecast:
+def forecast(version_path: str | Path, days: int = 14, data_csv: str | Path | None = None,
+             future_csv: str | Path | None = None) -> Forecast:
     """Forecast ``days`` days after the end of the version's data (or of ``data_csv``).
 
     Without ``data_csv``, a version trained on a CSV re-reads it (see ``training_data``): a moved or
     changed file is an error that says to pass ``--data``.
 
-    Beyond the model's horizon the forecast rolls forward on its own predictions, with the optional
-    features (promotion, holiday, CSV extras) set to zero and the calendar features computed.
+    The model gets the forecast days' known features (``trainers/future.py``): the calendar, and the
+    flags from ``future_csv`` (refused with a sentence if it lacks a forecast day); without it, the
+    built-in data's holidays and 0 for the rest, said in ``Forecast.notes``. Beyond the model's horizon
+    the forecast rolls forward on its own predictions.
     """
     if days < 1:
         raise TrainerInputError(f"days must be at least 1, got {days}.")
     model, meta = load_version_model(version_path)
+    if "known_future_features" not in meta:
+        raise TrainerInputError(f"{version_path} was trained before the forecasters took the forecast days' "
+                                "known features; train it again to forecast with this version of curvewatch.")
     data = load_sales_csv(data_csv) if data_csv is not None else training_data(meta["data_source"])
     series = select_series(data, SeriesSpec(**meta["series"]))
     scaler = Scaler.from_dict(meta["scaler"])
@@ -93,20 +100,23 @@ def forecast(version_path: str | Path, days: int = 14, data_csv: str | Path | No
     if len(matrix) < lookback:
         raise TrainerInputError(f"The data has {len(matrix)} days; the model needs the last {lookback}.")
     rows = list(scaler.transform(matrix[-lookback:]))
-    last = series.dates[-1]
-    future = last + np.arange(1, days + 1)
-    calendar = calendar_features(future)
-    n_exog = len(columns) - 1 - calendar.shape[1]
+    horizon = meta["horizon"]
+    future = series.dates[-1] + np.arange(1, days + 1)
+    known, notes = future_features(meta, future, future_csv)
+    padding = -days % horizon  # the last horizon's days after the last one asked for: calendar only
+    if padding:
+        known = np.concatenate([known, future_features(meta, future[-1] + np.arange(1, padding + 1))[0]])
+    steps = days + padding
+    known_scaled = scaler.transform(np.concatenate([np.zeros((steps, 1)), known], axis=1))
     predicted: list[float] = []
     with torch.no_grad():
         while len(predicted) < days:
+            start = len(predicted)
             x = torch.tensor(np.asarray(rows[-lookback:])[None], dtype=torch.float32)
-            step = model(x)[0].double().numpy()[: days - len(predicted)]
-            for value in step:
-                i = len(predicted)
-                raw = np.concatenate([[0.0], np.zeros(n_exog), calendar[i]])
-                row = scaler.transform(raw[None])[0]
+            ahead = torch.tensor(known_scaled[None, start : start + horizon, 1:], dtype=torch.float32)
+            for i, value in enumerate(model(x, ahead)[0].double().numpy()[: days - start]):
+                row = known_scaled[start + i].copy()
                 row[0] = value
                 rows.append(row)
-                predicted.append(max(0.0, float(scaler.inverse_target(value))))
-    return Forecast(dates=tuple(str(d) for d in future), sales=tuple(predicted))
+                predicted.append(float(scaler.inverse_target(np.float64(value))))
+    return Forecast(dates=tuple(str(d) for d in future), sales=tuple(max(0.0, v) for v in predicted), notes=notes)

@@ -10,7 +10,8 @@ DEFAULT_BUDGET = 1000
 
 
 def make_recorder(budget: int = DEFAULT_BUDGET, live_window: float = 60.0):
-    """A recorder with the charts ``loss``, ``errors``, ``mape``, ``r2``, ``lr`` and the best ``val_loss`` (min)."""
+    """A recorder with the charts of ``CHARTS`` (``loss``, ``errors``, ``mase``, ``mape``, ``r2``, ``lr``) and
+    the best ``val_loss`` (min)."""
     from curvewatch.recorder import CurveRecorder
 
     recorder = CurveRecorder(budget=budget, live_window=live_window)

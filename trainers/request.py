@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from ._constants import DEFAULT_TARGET_TRANSFORM
 from .config import TrainConfig
 from .data import SalesData, SeriesSpec, WindowedData, generate_sales, load_sales_csv, make_windows, select_series
 from .errors import TrainerInputError
@@ -24,6 +25,7 @@ class TrainRequest:
     ``data_csv`` is a sales CSV; without it the built-in generator runs with ``builtin`` (see
     ``BUILTIN_DATA``). ``model_params`` are the model's size arguments. ``resume_from`` is a checkpoint of
     an earlier run with the same request; the new version continues its curves and epochs.
+    ``target_transform`` is ``log1p`` (default: train on log(1 + sales), see ``TARGET_TRANSFORMS``) or ``none``.
     """
 
     model_type: str
@@ -37,6 +39,7 @@ class TrainRequest:
     builtin: dict = field(default_factory=lambda: dict(BUILTIN_DATA))
     experiment: str = "default"
     resume_from: str | None = None
+    target_transform: str = DEFAULT_TARGET_TRANSFORM
 
 
 @dataclass
@@ -83,7 +86,8 @@ def prepare(request: TrainRequest, data: SalesData | None = None) -> Prepared:
     key = model_key(request.model_type, request.series)
     data = load_data(request) if data is None else data
     series = select_series(data, request.series)
-    windows = make_windows(series, request.lookback, request.horizon, request.val_fraction)
+    windows = make_windows(series, request.lookback, request.horizon, request.val_fraction,
+                           request.target_transform)
     torch.manual_seed(request.config.seed)
     model = build_model(request.model_type, windows.n_features, request.lookback, request.horizon,
                         **request.model_params)

@@ -5,11 +5,14 @@
  * an exact float is appended to its metric's int64/float64 arrays without a Python call, and
  * everything else goes to the recorder's callbacks:
  *   on_step(step)               a step that is not an exact int, is below `floor`, or `closed`
- *   on_value(name, value, step) a value that is not an exact float; returns a float, or the
- *                               object itself (a tensor), stored as NaN plus (index, object)
+ *   on_value(name, value, step) a value that is not an exact float; returns a float, or an
+ *                               object (a staged device value), stored as NaN plus (index, object)
+ *   on_new(name) -> int         a metric without a series (first logged, or after clear()): checks
+ *                               the name and returns the metric's floor (its last recorded step)
+ *   on_back(name, step)         a metric logged below its own floor: the recorder purges its tail
  *   on_full()                   a metric's buffer reached `capacity` values: fold now
- * A call checks every value and makes room for every metric before it stores anything, so a call
- * that raises stores nothing.
+ * A call checks every value and name, and makes room for every metric, before it stores anything,
+ * so a call that raises stores nothing (on_back may have purged that metric's stale tail).
  *
  * Re-entrancy: allocating a GC-tracked object may run a collection, and so arbitrary Python code
  * (finalizers, gc callbacks) that may call this buffer again. So no raw pointer or count is kept
@@ -30,6 +33,7 @@ typedef struct {
     PyObject_HEAD
     Py_ssize_t n;
     Py_ssize_t cap;
+    long long floor; /* the metric's last step: a lower one calls on_back */
     int64_t *steps;
     double *values;
     PyObject **objects; /* NULL, or cap slots: the object kept for point i (its value is NaN), or NULL */
@@ -82,6 +86,7 @@ static Series *series_new(Py_ssize_t cap) {
     if (s == NULL) return NULL;
     s->n = 0;
     s->cap = cap;
+    s->floor = LLONG_MIN;
     s->objects = NULL;
     s->steps = PyMem_New(int64_t, cap);
     s->values = PyMem_New(double, cap);
@@ -132,6 +137,7 @@ static void series_store(Series *s, int64_t step, PyObject *value) {
         s->objects[s->n] = Py_NewRef(value);
     }
     s->steps[s->n] = step;
+    s->floor = step;
     s->n++;
 }
 
@@ -179,6 +185,8 @@ typedef struct {
     int closed;
     PyObject *on_step;
     PyObject *on_value;
+    PyObject *on_new;
+    PyObject *on_back;
     PyObject *on_full;
 } LogBuffer;
 
@@ -186,6 +194,8 @@ static int logbuf_traverse(LogBuffer *self, visitproc visit, void *arg) {
     Py_VISIT(self->series);
     Py_VISIT(self->on_step);
     Py_VISIT(self->on_value);
+    Py_VISIT(self->on_new);
+    Py_VISIT(self->on_back);
     Py_VISIT(self->on_full);
     return 0;
 }
@@ -195,6 +205,8 @@ static int logbuf_clear_refs(LogBuffer *self) {
     Py_CLEAR(self->floor_beyond);
     Py_CLEAR(self->on_step);
     Py_CLEAR(self->on_value);
+    Py_CLEAR(self->on_new);
+    Py_CLEAR(self->on_back);
     Py_CLEAR(self->on_full);
     return 0;
 }
@@ -216,15 +228,18 @@ static PyObject *logbuf_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
     self->capacity = 1;
     self->on_step = Py_NewRef(Py_None);
     self->on_value = Py_NewRef(Py_None);
+    self->on_new = Py_NewRef(Py_None);
+    self->on_back = Py_NewRef(Py_None);
     self->on_full = Py_NewRef(Py_None);
     return (PyObject *)self;
 }
 
 static int logbuf_init(LogBuffer *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"capacity", "on_step", "on_value", "on_full", NULL};
+    static char *kwlist[] = {"capacity", "on_step", "on_value", "on_new", "on_back", "on_full", NULL};
     Py_ssize_t capacity;
-    PyObject *on_step, *on_value, *on_full;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "nOOO", kwlist, &capacity, &on_step, &on_value, &on_full))
+    PyObject *on_step, *on_value, *on_new, *on_back, *on_full;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "nOOOOO", kwlist, &capacity, &on_step, &on_value, &on_new,
+                                     &on_back, &on_full))
         return -1;
     if (capacity < 1 || capacity > MAX_CAPACITY) {
         PyErr_Format(PyExc_ValueError, "capacity must be between 1 and %zd.", MAX_CAPACITY);
@@ -237,6 +252,8 @@ static int logbuf_init(LogBuffer *self, PyObject *args, PyObject *kwds) {
     self->closed = 0;
     Py_XSETREF(self->on_step, Py_NewRef(on_step));
     Py_XSETREF(self->on_value, Py_NewRef(on_value));
+    Py_XSETREF(self->on_new, Py_NewRef(on_new));
+    Py_XSETREF(self->on_back, Py_NewRef(on_back));
     Py_XSETREF(self->on_full, Py_NewRef(on_full));
     return 0;
 }
@@ -291,7 +308,8 @@ static PyObject *logbuf_log(LogBuffer *self, PyObject *const *args, Py_ssize_t n
         converted[i] = PyObject_Vectorcall(self->on_value, call_args, 3, NULL);
         if (converted[i] == NULL) goto done;
     }
-    /* 2. every metric gets its series (creating one may run a GC, so nothing is reserved yet) */
+    /* 2. every metric gets its series (creating one may run a GC, so nothing is reserved yet); a new
+       series asks on_new for the metric's floor (and whether its name is acceptable) */
     for (i = 0; i < nkw; i++) {
         PyObject *name = PyTuple_GET_ITEM(kwnames, i);
         Series *s = (Series *)PyDict_GetItemWithError(self->series, name);
@@ -299,8 +317,21 @@ static PyObject *logbuf_log(LogBuffer *self, PyObject *const *args, Py_ssize_t n
             Py_INCREF(s);
         } else {
             if (PyErr_Occurred()) goto undo;
+            PyObject *floor_obj = PyObject_CallOneArg(self->on_new, name);
+            if (floor_obj == NULL) goto undo;
+            long long floor = PyLong_AsLongLong(floor_obj);
+            Py_DECREF(floor_obj);
+            if (floor == -1 && PyErr_Occurred()) goto undo;
+            s = (Series *)PyDict_GetItemWithError(self->series, name); /* on_new may have run anything */
+            if (s != NULL) {
+                Py_INCREF(s);
+                series[i] = s;
+                continue;
+            }
+            if (PyErr_Occurred()) goto undo;
             s = series_new(self->capacity);
             if (s == NULL) goto undo;
+            s->floor = floor;
             if (PyDict_SetItem(self->series, name, (PyObject *)s) < 0) {
                 Py_DECREF(s);
                 goto undo;
@@ -309,6 +340,15 @@ static PyObject *logbuf_log(LogBuffer *self, PyObject *const *args, Py_ssize_t n
             n_created++;
         }
         series[i] = s;
+    }
+    /* 2b. a metric logged below its own last step: on_back purges that metric's stale tail */
+    for (i = 0; i < nkw; i++) {
+        if (step >= series[i]->floor) continue;
+        PyObject *call_args[2] = {PyTuple_GET_ITEM(kwnames, i), step_obj};
+        PyObject *r = PyObject_Vectorcall(self->on_back, call_args, 2, NULL);
+        if (r == NULL) goto undo;
+        Py_DECREF(r);
+        series[i]->floor = step;
     }
     /* 3. room for every point (allocates nothing GC-tracked: no code runs from here to the store) */
     for (i = 0; i < nkw; i++) {
@@ -321,8 +361,6 @@ static PyObject *logbuf_log(LogBuffer *self, PyObject *const *args, Py_ssize_t n
         series_store(series[i], step, converted[i] != NULL ? converted[i] : args[1 + i]);
         if (series[i]->n >= self->capacity) full = 1;
     }
-    self->floor = step;
-    Py_CLEAR(self->floor_beyond);
     if (full) {
         result = PyObject_CallNoArgs(self->on_full);
         if (result == NULL) goto done;
@@ -476,7 +514,8 @@ static PyTypeObject LogBufferType = {
     .tp_name = "curvewatch.recorder._clogbuf.LogBuffer",
     .tp_basicsize = sizeof(LogBuffer),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "LogBuffer(capacity, on_step, on_value, on_full): CurveRecorder.log()'s buffer, compiled.",
+.tp_doc = "LogBuffer(capacity, on_step, on_value, on_new, on_back, on_full): CurveRecorder.log()'s buffer, "
+              "compiled.",
     .tp_traverse = (traverseproc)logbuf_traverse,
     .tp_clear = (inquiry)logbuf_clear_refs,
     .tp_dealloc = (destructor)logbuf_dealloc,

@@ -26,6 +26,7 @@ class Line:
         self.raw_values = np.empty(0, dtype=np.float64)
         self.buckets: M4Buckets | None = None
         self.count = 0
+        self.purged = 0  # kept points dropped by purges (a metric that went back, a resume)
         self.nonfinite_count = 0
         self.first_nonfinite: Point | None = None
         self.first: Point | None = None
@@ -93,12 +94,16 @@ class Line:
         return self.buckets.points()
 
     def curve(self, yscale: str = "linear") -> tuple[np.ndarray, np.ndarray]:
-        """At most ``budget`` points: all of them when the line is small, else a MinMaxLTTB pick
-        of the M4 candidates that always holds first, last, min, max and the first non-finite."""
+        """At most ``budget`` points: all of them when the line is small, else a pick of the M4
+        candidates (and the true last point) that always holds first, last, min, max, the first
+        non-finite and the spikes (see ``_select``)."""
         steps, values = self.kept_points()
         if self.buckets is None:
             return steps, values
-        required = [p for p in (self.first, self.last, self.min, self.max, self.first_nonfinite) if p]
+        last = self.last
+        if last is not None and not _holds(steps, values, last):  # a NaN/inf tail: M4 keeps finite lasts
+            steps, values = np.append(steps, last[0]), np.append(values, last[1])
+        required = [p for p in (self.first, last, self.min, self.max, self.first_nonfinite) if p]
         return select_points(steps, values, self.budget, required, yscale)
 
     def value_at_or_before(self, step: int) -> Point | None:
@@ -119,6 +124,7 @@ class Line:
             self.buckets = None
         else:
             dropped = self.buckets.truncate(step)
+        self.purged += dropped
         steps, values = self.kept_points()
         self.first = (int(steps[0]), float(values[0])) if steps.size else None
         self.last = (int(steps[-1]), float(values[-1])) if steps.size else None
@@ -140,6 +146,7 @@ class Line:
             "raw_values": self.raw_values.tolist(),
             "buckets": None if self.buckets is None else self.buckets.state_dict(),
             "count": self.count,
+            "purged": self.purged,
             "nonfinite_count": self.nonfinite_count,
             "first_nonfinite": _pt(self.first_nonfinite),
             "first": _pt(self.first),
@@ -158,6 +165,15 @@ class Line:
         for name in ("first_nonfinite", "first", "last", "min", "max"):
             p = state[name]
             setattr(self, name, None if p is None else (int(p[0]), float(p[1])))
+        self.purged = int(state.get("purged", 0))  # absent in states saved before per-line purge counts
+
+
+def _holds(steps: np.ndarray, values: np.ndarray, p: Point) -> bool:
+    """Whether the last of (steps, values) is the point ``p`` (NaN equal to NaN)."""
+    if not steps.size or steps[-1] != p[0]:
+        return False
+    v = float(values[-1])
+    return v == p[1] or (v != v and p[1] != p[1])
 
 
 def _pt(p: Point | None) -> list[Any] | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -20,7 +20,9 @@ from ._values import chunk_arrays, count_steps
 from .live import BestLive, LineLive, LiveView
 
 if TYPE_CHECKING:
-    from .recorder import CurveRecorder
+    from ._charts import Charts
+    from ._line import Line
+    from .best import BestTracker
 
 __all__ = ["PendingLive", "build_live_view"]
 
@@ -57,7 +59,24 @@ class PendingLive:
                 self.best = (int(steps[i]), v)
 
 
-def build_live_view(rec: CurveRecorder) -> LiveView:
+class Scanned(Protocol):
+    """What a live scan reads and writes of a recorder (``CurveRecorder`` is one)."""
+
+    _best: BestTracker | None
+    _buf: Any
+    _pending_live: dict[str, PendingLive]
+    _lines: dict[str, Line]
+    _live_steps: tuple[int, int]
+    _last_log_unixtime: float | None
+    _document: dict[str, Any] | None
+    charts: Charts
+    epoch: int | None
+    live_window: float
+
+    def _line(self, metric: str) -> Line: ...
+
+
+def build_live_view(rec: Scanned) -> LiveView:
     now = time.monotonic()
     best = rec._best
     new_steps = []
@@ -89,7 +108,7 @@ def build_live_view(rec: CurveRecorder) -> LiveView:
                     rec._document is not None, tuple(lines), bests)
 
 
-def _line_live(rec: CurveRecorder, metric: str, pending: PendingLive | None, now: float) -> LineLive:
+def _line_live(rec: Scanned, metric: str, pending: PendingLive | None, now: float) -> LineLive:
     line = rec._lines[metric]
     last, nonfinite, first_nf, count = line.last, line.nonfinite_count, line.first_nonfinite, line.count
     if pending is not None and pending.count:

@@ -1,15 +1,22 @@
 """The log buffer: what ``CurveRecorder.log()`` does per call, and nothing else.
 
 ``log(step, **metrics)`` appends each value to its metric's buffer (an int64 step array and a
-float64 value array) and leaves every decision to three callbacks of the recorder:
+float64 value array) and leaves every decision to five callbacks of the recorder:
 
-- ``on_step(step) -> int``: a step that is not an exact ``int``, is below ``floor`` (a purge), or
-  any step once ``closed`` (finalized). It returns the checked step or raises.
+- ``on_step(step) -> int``: a step that is not an exact ``int``, is below ``floor`` (the recorder
+  sets it to arm a resume; ``log()`` never moves it), or any step once ``closed`` (finalized). It
+  returns the checked step or raises.
 - ``on_value(name, value, step)``: a value that is not an exact ``float``. It returns a float, or
-  the object itself (a tensor: stored as NaN plus ``(index, object)``, converted in batches at the
-  fold), or raises. Every value of a call is checked before any is stored, so a call that raises
-  stores nothing.
+  an object (a device tensor's staged copy: stored as NaN plus ``(index, object)``, converted in
+  batches at the fold), or raises.
+- ``on_new(name) -> int``: a metric the buffer holds no series for (its first call, or the first
+  after ``clear()``). It checks the name and returns the metric's floor: its last recorded step.
+- ``on_back(name, step)``: a metric logged at a step below its own floor (its last step); the
+  recorder purges that metric's stale tail. The metric's floor is then ``step``.
 - ``on_full()``: after a call that filled some metric's buffer to ``capacity`` values (fold now).
+
+Every value and name of a call is checked (on_value, on_new) before on_back runs and before any
+value is stored, so a call that raises stores nothing.
 
 Readers: ``sizes()`` (buffered values per metric), ``read(name, start, stop)`` (a copy, for the
 live view of a scrape thread), ``take()`` (everything, emptied: the fold), ``clear()``.
@@ -46,11 +53,14 @@ class PyLogBuffer:
     """The pure-Python log buffer (the reference for the compiled one).
 
     Each metric's points go to one flat list ``[step, value, step, value, ...]`` (list appends are
-    the cheapest thing Python does per value; arrays are built at ``read``); objects (tensors)
-    are stored as NaN there and as ``(index, object)`` in ``_objects``.
+    the cheapest thing Python does per value; arrays are built at ``read``); objects are stored as
+    NaN there and as ``(index, object)`` in ``_objects``. A metric's floor is the step of its last
+    buffered point, or (buffer empty) the one kept in ``_floors``; ``_top`` is the largest floor,
+    so a call at a step >= ``_top`` sends no metric back.
     """
 
     def __init__(self, capacity: int, on_step: Callable[[Any], int], on_value: Callable[[str, Any, int], Any],
+                 on_new: Callable[[str], int], on_back: Callable[[str, int], None],
                  on_full: Callable[[], None]) -> None:
         if not 1 <= capacity <= MAX_CAPACITY:
             raise ValueError(f"capacity must be between 1 and {MAX_CAPACITY}.")
@@ -59,35 +69,44 @@ class PyLogBuffer:
         self.closed = False
         self._series: dict[str, list[Any]] = {}
         self._objects: dict[str, list[tuple[int, Any]]] = {}
+        self._floors: dict[str, int] = {}
+        self._top = -1
         self._full_len = 2 * capacity
         self._on_step, self._on_value, self._on_full = on_step, on_value, on_full
+        self._on_new, self._on_back = on_new, on_back
 
     def log(self, step: Any, /, **metrics: Any) -> None:
         """Buffer one value per metric at ``step``."""
         if type(step) is not int or step < self.floor or step > _MAX_STEP or self.closed:
             step = self._on_step(step)
-        for value in metrics.values():  # all checked before any is stored (a scrape may read meanwhile)
-            if type(value) is not float:
+        series = self._series
+        if step < self._top:
+            self._log_slow(step, metrics)
+            return
+        for name, value in metrics.items():  # all checked before any is stored (a scrape may read meanwhile)
+            if type(value) is not float or name not in series:
                 self._log_slow(step, metrics)
                 return
-        series = self._series
         full = False
         for name, value in metrics.items():
-            buf = series.get(name)
-            if buf is None:
-                buf = series[name] = []
+            buf = series[name]
             buf.append(step)
             buf.append(value)
             if len(buf) >= self._full_len:
                 full = True
-        self.floor = step
+        self._top = step
         if full:
             self._on_full()
 
     def _log_slow(self, step: int, metrics: dict[str, Any]) -> None:
-        """A call with a value that is not a float: check all of them, then store them."""
+        """A call with a value that is not a float, a new metric or a metric going back."""
         on_value = self._on_value
         checked = {n: v if type(v) is float else on_value(n, v, step) for n, v in metrics.items()}
+        floors = {n: self._on_new(n) for n in checked if n not in self._series}
+        for name in checked:
+            floor = floors[name] if name in floors else self._floor(name)
+            if step < floor:
+                self._on_back(name, step)
         full = False
         for name, value in checked.items():
             buf = self._series.setdefault(name, [])
@@ -97,9 +116,13 @@ class PyLogBuffer:
             buf.append(step)
             buf.append(value)
             full = full or len(buf) >= self._full_len
-        self.floor = step
+        self._top = max(self._top, step, *floors.values())
         if full:
             self._on_full()
+
+    def _floor(self, name: str) -> int:
+        buf = self._series[name]
+        return buf[-2] if buf else self._floors[name]
 
     def sizes(self) -> dict[str, int]:
         series = list(self._series.items())  # one step: the training thread may add a metric meanwhile
@@ -117,6 +140,7 @@ class PyLogBuffer:
     def take(self) -> dict[str, Chunk]:
         out = {name: self.read(name, 0, len(buf) // 2) for name, buf in self._series.items() if buf}
         for name in out:
+            self._floors[name] = self._series[name][-2]
             self._series[name] = []
         self._objects.clear()
         return out
@@ -124,6 +148,8 @@ class PyLogBuffer:
     def clear(self) -> None:
         self._series.clear()
         self._objects.clear()
+        self._floors.clear()
+        self._top = -1
 
 
 def compiled() -> bool:
@@ -132,7 +158,8 @@ def compiled() -> bool:
 
 
 def new_log_buffer(capacity: int, on_step: Callable[[Any], int], on_value: Callable[[str, Any, int], Any],
+                   on_new: Callable[[str], int], on_back: Callable[[str, int], None],
                    on_full: Callable[[], None]) -> Any:
     """The compiled log buffer when :func:`compiled`, else :class:`PyLogBuffer`."""
     cls = _CLogBuffer if compiled() else PyLogBuffer
-    return cls(capacity, on_step, on_value, on_full)
+    return cls(capacity, on_step, on_value, on_new, on_back, on_full)

@@ -1,7 +1,9 @@
-"""Checking steps and values on the hot path, turning buffered values into float64 arrays, counting steps.
+"""Checking steps, names and values on the hot path, turning buffered values into float64 arrays,
+counting steps.
 
-Tensors (CPU or CUDA) are kept as they are in the buffer and converted in one batch per device
-when the buffer is folded, so ``log()`` never forces a device sync per step.
+A CPU tensor is read at its ``log()`` call (there is no device to wait for); a device tensor is
+copied asynchronously into a staging slot (``_staging.py``) read once per fold, so ``log()``
+never forces a device sync and every tensor is recorded with the value it had when logged.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from ._staging import Staging, read_slots
 from .errors import RecorderError
 
 _NUMPY_NUMBERS = frozenset({np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
                             np.uint64, np.uint32, np.uint16, np.uint8})
 
-__all__ = ["check_step", "check_value", "chunk_arrays", "coerce_value", "count_steps"]
+__all__ = ["check_metric_name", "check_step", "chunk_arrays", "coerce_value", "count_steps"]
 
 
 def check_step(step: Any) -> int:
@@ -35,35 +38,48 @@ def check_step(step: Any) -> int:
     return step
 
 
-def check_value(name: str, value: Any, step: int) -> bool:
-    """Accept a number or a one-element numeric tensor; return True when it is a tensor."""
+def check_metric_name(name: Any) -> None:
+    """Refuse a metric name that is empty or not printable (it could not be shown or exported)."""
+    if not isinstance(name, str) or not name or not name.isprintable():
+        raise RecorderError(f"A metric name must be a non-empty printable string, got {name!r}; "
+                            "name it like train_loss or val/acc.")
+
+
+def coerce_value(name: str, value: Any, step: int) -> Any:
+    """The log buffer's ``on_value``: a value that is not an exact float, as a float, or a device
+    tensor's staging slot. Raises a RecorderError naming the metric when it cannot be recorded."""
     cls = type(value)
+    if cls is _Tensor and value.is_cpu:  # a CPU tensor: read now (no device to sync with)
+        try:
+            v = value.item()
+        except RuntimeError:  # no single value (several elements, meta): _tensor says which
+            v = None
+        return v if type(v) is float else _tensor(name, value, step, v)
     if cls is int or cls in _NUMPY_NUMBERS:
-        return False
+        return _float(name, value, step)
     torch = sys.modules.get("torch")  # a tensor can only exist once torch is imported
     if torch is not None and isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise RecorderError(
-                f"Metric {name!r} at step {step} is a tensor of shape {tuple(value.shape)}; "
-                "log a one-element tensor (e.g. loss.detach() or tensor.mean())."
-            )
-        if value.dtype.is_complex or value.dtype == torch.bool:
-            raise RecorderError(
-                f"Metric {name!r} at step {step} is a {value.dtype} tensor; log a real number."
-            )
-        return True
+        _remember_tensor_type(torch.Tensor)
+        v = _item(value) if value.is_cpu else None
+        return v if type(v) is float else _tensor(name, value, step, v)
     if not isinstance(value, (bool, np.bool_)) and isinstance(value, (numbers.Real, np.integer, np.floating)):
-        return False
+        return _float(name, value, step)
     raise RecorderError(
         f"Metric {name!r} at step {step} got {type(value).__name__} {value!r:.60}; log a number "
         "(float, int, numpy scalar or one-element torch tensor), not a bool, str or None."
     )
 
 
-def coerce_value(name: str, value: Any, step: int) -> Any:
-    """The log buffer's ``on_value``: a value that is not a float, as a float, or the tensor itself."""
-    if check_value(name, value, step):
-        return value
+_Tensor: Any = None  # torch.Tensor, once a tensor was logged (torch is imported lazily)
+
+
+def _remember_tensor_type(cls: type) -> None:
+    global _Tensor
+    _Tensor = cls
+_STAGING = Staging()
+
+
+def _float(name: str, value: Any, step: int) -> float:
     try:
         return float(value)
     except OverflowError:
@@ -71,33 +87,47 @@ def coerce_value(name: str, value: Any, step: int) -> Any:
                             "log it scaled down (or as its logarithm).") from None
 
 
+def _item(value: Any) -> Any:
+    """A CPU tensor's ``item()``, or None when it has no single value."""
+    try:
+        return value.item()
+    except RuntimeError:
+        return None
+
+
+def _tensor(name: str, value: Any, step: int, item: Any) -> Any:
+    """A tensor off the fast path: ``item`` is its CPU value when it was read, else None."""
+    if value.numel() != 1:
+        raise RecorderError(f"Metric {name!r} at step {step} is a tensor of shape {tuple(value.shape)}; "
+                            "log a one-element tensor (e.g. loss.detach() or tensor.mean()).")
+    if value.dtype.is_complex or value.dtype == _torch().bool:
+        raise RecorderError(f"Metric {name!r} at step {step} is a {value.dtype} tensor; log a real number.")
+    if value.is_meta:
+        raise RecorderError(f"Metric {name!r} at step {step} is a meta tensor, which has no value; "
+                            "log a tensor that holds data.")
+    if value.is_cpu:
+        if type(item) is int:
+            return float(item)
+        raise RecorderError(f"Metric {name!r} at step {step} is a {value.dtype} tensor that cannot be "
+                            "read as a number; log a dense real tensor.")
+    if value.layout != _torch().strided or value.is_quantized:
+        raise RecorderError(f"Metric {name!r} at step {step} is a {value.layout} {value.dtype} tensor on "
+                            f"{value.device}; log a dense real tensor (e.g. t.to_dense() or t.dequantize()).")
+    try:
+        return _STAGING.put(value)
+    except RuntimeError as exc:
+        raise RecorderError(f"Metric {name!r} at step {step}: its tensor on {value.device} cannot be copied "
+                            f"without a sync ({str(exc).splitlines()[0]}); log it as a float.") from None
+
+
 def chunk_arrays(chunk: tuple[bytes, bytes, list[tuple[int, Any]]]) -> tuple[np.ndarray, np.ndarray]:
     """A log buffer chunk (``read``/``take``) as int64 steps and float64 values."""
     steps, values, objects = chunk
-    return np.frombuffer(steps, dtype=np.int64), _values_array(values, objects)
-
-
-def _values_array(values: bytes, objects: list[tuple[int, Any]]) -> np.ndarray:
-    """The float64 values, with the tensors (``(index, tensor)``) converted in one batch per device
-    (one sync), never one ``.item()`` per value."""
     out = np.frombuffer(values, dtype=np.float64)
-    if not objects:
-        return out
-    out = out.copy()
-    torch = _torch()
-    positions = [i for i, _ in objects]
-    tensors = [t for _, t in objects]
-    with torch.no_grad():
-        try:  # the common case: same shape, one device -> one stack, one copy, one sync
-            out[positions] = torch.stack(tensors).reshape(-1).to(torch.float64).cpu().numpy()
-        except RuntimeError:  # several devices or shapes: one stack per device
-            by_device: dict[Any, list[int]] = {}
-            for k, t in enumerate(tensors):
-                by_device.setdefault(t.device, []).append(k)
-            for ks in by_device.values():
-                group = torch.stack([tensors[k].reshape(()) for k in ks])
-                out[[positions[k] for k in ks]] = group.to(torch.float64).cpu().numpy()
-    return out
+    if objects:  # staged device values: one device-to-host copy per staging chunk
+        out = out.copy()
+        read_slots(out, [i for i, _ in objects], [slot for _, slot in objects])
+    return np.frombuffer(steps, dtype=np.int64), out
 
 
 def count_steps(step_arrays: list[np.ndarray], total: int, last: int) -> tuple[int, int]:

@@ -21,7 +21,8 @@ from .best import BestPoint
 from .errors import CurveDocumentError
 
 if TYPE_CHECKING:
-    from .recorder import CurveRecorder
+    from ._charts import Charts
+    from ._line import Line
 
 __all__ = [
     "SCHEMA_PATH",
@@ -37,13 +38,17 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "curves.schem
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
-def build(rec: CurveRecorder, best: BestPoint | None, final: bool) -> dict[str, Any]:
-    """The document of a recorder (its lines already folded), with ``best`` inserted."""
+def build(lines_by_metric: dict[str, Line], charts_of: Charts, run: dict[str, Any], best: BestPoint | None,
+          final: bool) -> dict[str, Any]:
+    """The document of a recorder's lines (already folded) and charts, with ``best`` inserted;
+    ``run`` holds ``budget``, ``steps_total``, ``epoch`` and ``purged_points``."""
     charts = []
-    for spec in rec.charts.specs.values():
+    lasts = [line.last[0] for line in lines_by_metric.values() if line.last is not None]
+    last_step = max(lasts) if lasts else None  # the step of a point that is in a line
+    for spec in charts_of.specs.values():
         lines = []
         for metric in spec.metrics:
-            line = rec._lines.get(metric)
+            line = lines_by_metric.get(metric)
             if line is None or line.count == 0:
                 continue
             steps, values = line.curve(spec.yscale)
@@ -57,6 +62,7 @@ def build(rec: CurveRecorder, best: BestPoint | None, final: bool) -> dict[str, 
                 "y": values.tolist(),
                 "best_index": best_index,
                 "points_logged": line.count,
+                "purged_points": line.purged,
                 "nonfinite_count": line.nonfinite_count,
                 "first_nonfinite": _point(line.first_nonfinite),
             })
@@ -67,11 +73,11 @@ def build(rec: CurveRecorder, best: BestPoint | None, final: bool) -> dict[str, 
         "schema_version": SCHEMA_VERSION,
         "generator": "curvewatch",
         "final": final,
-        "budget": rec.budget,
-        "last_step": rec._last_step if rec._last_step >= 0 else None,
-        "steps_total": rec._steps_total,
-        "epoch": rec.epoch,
-        "purged_points": rec.purged_points,
+        "budget": run["budget"],
+        "last_step": last_step,
+        "steps_total": run["steps_total"],
+        "epoch": run["epoch"],
+        "purged_points": run["purged_points"],
         "charts": charts,
         "best": None if best is None else best.to_json(),
     }

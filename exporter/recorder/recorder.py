@@ -15,7 +15,8 @@ from ._charts import Charts
 from ._line import Line
 from ._live_scan import PendingLive, build_live_view
 from ._logbuf import new_log_buffer
-from ._values import check_step, chunk_arrays, coerce_value, count_steps
+from ._purge import purge
+from ._values import check_metric_name, check_step, chunk_arrays, coerce_value, count_steps
 from .best import BestPoint, BestTracker
 from .errors import RecorderError
 from .live import LiveView
@@ -40,28 +41,45 @@ class CurveRecorder:
         doc = rec.finalize()                      # the curves document with the best point
         rec.save_json("curves.json"); rec.save_png("loss_curve.png")
 
-    Guarantees (each has a test named after it in tests/test_recorder_guarantees.py):
+    Guarantees (each has a test named after it in tests/test_recorder_*.py):
 
     1. Bounded: at most ``budget`` points per line (+ the best point) whatever the run length,
        without being told the length; memory is O(budget) per line.
     2. Exact when small: a line with at most ``budget`` points keeps every point.
     3. Faithful: streaming M4 (first, last, min, max per step bucket; buckets double and merge
-       exactly) keeps 4-8x ``budget`` candidates; at the end MinMaxLTTB picks the final points,
-       flat stretches cost two points (the budget goes where the curve moves), and of a few such
-       picks the one drawn most like the candidates wins. The global min, global max, first
-       point, last point and first non-finite value (NaN, +inf, -inf, with its step) of every
-       line are always kept.
-    4. Final best point only: decided once at ``finalize()``, min or max of the tracked metric;
+       exactly) keeps 4-8x ``budget`` candidates; at the end MinMaxLTTB and M4 picks are drawn,
+       flat stretches cost two points (the budget goes where the curve moves), and the pick
+       drawn most like the candidates wins (see ``_select.py``). The first point, the global min and
+       max, the first non-finite value (NaN, +inf, -inf, with its step) and the true last point
+       (the last value logged, NaN/inf included, with its step) of every line are always kept.
+    4. Spikes kept: a spike is a candidate whose distance from the median of its neighbouring
+       candidates exceeds ``SPIKE_FACTOR`` times their spread (see ``_spikes.py``), in a run of
+       at most ``SPIKE_RUN`` such candidates on the same side (a short excursion, not a level
+       change). Every spike is kept while there are at most ``budget // 2``; beyond that the
+       ``budget // 2`` largest. A logged spike is a candidate when it is the largest excursion of
+       its M4 bucket (two spikes in one bucket keep the larger).
+    5. Final best point only: decided once at ``finalize()``, min or max of the tracked metric;
        NaN/inf are never best; ties keep the earliest step; it holds every metric's value at
        that step (or its most recent earlier value and step) and is inserted, in step order,
        exactly once into every line it belongs to, marked by ``best_index``.
-    5. Deterministic: the same input gives byte-identical JSON.
-    6. Resumable: ``state_dict()`` / ``load_state_dict()``; after a resume, logging a step at or
-       below the last step drops the stale tail (``purged_points`` says how many kept points
-       were dropped); in one run, a step lower than the last one does the same.
-    7. Cheap: ``log()`` appends to a buffer folded with NumPy every ``FLUSH_EVERY`` values of a
-       metric (compiled when a C compiler was there at install: see ``_logbuf.py``); tensors
-       are converted in one batch per device, never with ``.item()`` per call.
+    6. Deterministic: the same input gives byte-identical JSON (in any process).
+    7. Purges only the metric that went back: metrics may be logged at their own cadence and in
+       their own step order (validation at an older step than training); a metric logged at a
+       step below its own last step drops its own points at that step and later (a restarted
+       loop re-logs them), and no other metric's. Only a resume purges every metric:
+       ``rec.resume(step)`` drops every line's points at ``step`` and later, and the first
+       ``log()`` after ``load_state_dict()`` at a step at or below the saved last step does the
+       same at that step. Each line's ``purged_points`` (and the document's total) counts them.
+    8. Resumable: ``state_dict()`` / ``load_state_dict()`` continue a run exactly.
+    9. Values as logged: a tensor is recorded with the value it had at its ``log()`` call (a CPU
+       tensor is read then; a device tensor is copied, asynchronously, into a per-device staging
+       buffer read once per fold: no per-step sync). A value that cannot be recorded (not a
+       number, several elements, complex, bool, meta; on a device: sparse, quantized, a copy
+       that fails) and a metric name that is empty or not printable are refused at the
+       ``log()`` call that got them, which then records nothing; everything logged before is
+       kept.
+    10. Cheap: ``log()`` appends to a buffer folded with NumPy every ``FLUSH_EVERY`` values of a
+        metric (compiled when a C compiler was there at install: see ``_logbuf.py``).
 
     Threads: call everything from the training thread, except ``live()``, which any thread (a
     Prometheus scrape) may call at any time.
@@ -80,14 +98,17 @@ class CurveRecorder:
         self._lines: dict[str, Line] = {}
         self._best: BestTracker | None = None
         # the hot path: log() is the buffer's own (compiled) method; it calls back only for an
-        # unusual step (_unusual_step), a value that is not a float (coerce_value), a full buffer (_flush)
-        self._buf = new_log_buffer(FLUSH_EVERY, self._unusual_step, coerce_value, self._flush)
+        # unusual step (_unusual_step), a value that is not a float (coerce_value), a metric it has
+        # no series for (_new_metric), a metric going back (_metric_went_back), a full buffer (_flush)
+        self._buf = new_log_buffer(FLUSH_EVERY, self._unusual_step, coerce_value, self._new_metric,
+                                   self._metric_went_back, self._flush)
         self.log = self._buf.log
         self._pending_live: dict[str, PendingLive] = {}  # what scrapes learnt of the buffers
         self._last_step = -1
         self._steps_total = 0
         self._live_steps = (0, -1)  # (steps_total, last_step) including the buffered values
         self._last_log_unixtime: float | None = None
+        self._resuming = False  # load_state_dict() ran: the next log() decides whether to purge
         self._document: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
@@ -122,13 +143,45 @@ class CurveRecorder:
         self._buf.log(step, **metrics)
 
     def _unusual_step(self, step: Any) -> int:
-        """The log buffer's slow path for a step: finalized, not an int, or a purge."""
+        """The log buffer's slow path for a step: finalized, not an int, or the first after a resume."""
         if self._document is not None:
             raise RecorderError("This recorder is finalized; create a new CurveRecorder for a new run.")
         step = check_step(step)
-        if step < self._buf.floor:
-            self._purge(step)
+        if self._resuming:
+            self._resuming, self._buf.floor = False, 0
+            if step <= self._last_step:
+                self.resume(step)
         return step
+
+    def _new_metric(self, name: str) -> int:
+        """The log buffer's check of a metric it has no series for: its name, and its last step."""
+        check_metric_name(name)
+        line = self._lines.get(name)
+        return line.last[0] if line is not None and line.last is not None else -1
+
+    def _metric_went_back(self, name: str, step: int) -> None:
+        """``name`` was logged below its own last step: drop its own points at ``step`` and later."""
+        self._flush()
+        with self._lock:
+            dropped = purge(self, step, [name])
+        log.warning("Metric %r went back to step %d: purged %d of its stale points at steps >= %d "
+                    "(a restarted loop re-logs them; other metrics keep theirs).", name, step, dropped, step)
+
+    def resume(self, step: int) -> int:
+        """Resume at ``step``: drop every line's points at ``step`` and later; return how many went.
+
+        Call it where a resumed run restarts its loop (``load_state_dict()`` does it by itself at
+        the first ``log()`` when that step is at or below the saved last step)."""
+        step = check_step(step)
+        if self._document is not None:
+            raise RecorderError("This recorder is finalized; create a new CurveRecorder for a new run.")
+        self._flush()
+        with self._lock:
+            dropped = purge(self, step, list(self._lines))
+            self._buf.clear()  # each metric's floor comes back from its line (_new_metric)
+            self._resuming, self._buf.floor = False, 0
+        log.warning("Resumed at step %d: purged %d stale points at steps >= %d.", step, dropped, step)
+        return dropped
 
     def set_epoch(self, epoch: int) -> None:
         """Record the current epoch (shown live)."""
@@ -178,32 +231,6 @@ class CurveRecorder:
         for metric, (s, v) in chunks.items():
             best.note(metric, s, v, before[metric])
 
-    def _purge(self, step: int) -> None:
-        self._flush()
-        with self._lock:
-            dropped = sum(line.truncate(step) for line in self._lines.values())
-            self.purged_points += dropped
-            self._last_step, self._buf.floor = step - 1, step  # re-logged steps count again
-            self._live_steps = (self._steps_total, self._last_step)
-            if self._best is not None and self._best.step is not None and self._best.step >= step:
-                self._rebuild_best()
-        log.warning("Step %d is at or below the last step logged: purged %d stale points at steps >= %d "
-                    "(a resumed run re-logs them).", step, dropped, step)
-
-    def _rebuild_best(self) -> None:
-        """After a purge removed the candidate: rebuild it from the points still held."""
-        assert self._best is not None
-        fresh = BestTracker(self._best.metric, self._best.mode)
-        line = self._lines.get(fresh.metric)
-        if line is not None:
-            steps, values = line.kept_points()
-            if fresh.consider(steps, values) and fresh.step is not None:
-                for metric, other in self._lines.items():
-                    p = other.value_at_or_before(fresh.step)
-                    if p is not None:
-                        fresh.values[metric] = p
-        self._best = fresh
-
     # -- reading -------------------------------------------------------------------------
     def live(self) -> LiveView:
         """The live view (thread-safe; folds nothing, so it costs the training loop nothing)."""
@@ -216,7 +243,7 @@ class CurveRecorder:
             return self._document
         self._flush()
         with self._lock:
-            return _doc.build(self, best=None, final=False)
+            return _doc.build(self._lines, self.charts, self._run_fields(), best=None, final=False)
 
     def finalize(self) -> dict[str, Any]:
         """Decide the best point, insert it, and return the final document (idempotent)."""
@@ -224,9 +251,13 @@ class CurveRecorder:
             self._flush()
             best = self._final_best()
             with self._lock:
-                self._document = _doc.build(self, best=best, final=True)
+                self._document = _doc.build(self._lines, self.charts, self._run_fields(), best=best, final=True)
                 self._buf.closed = True
         return self._document
+
+    def _run_fields(self) -> dict[str, Any]:
+        return {"budget": self.budget, "steps_total": self._steps_total, "epoch": self.epoch,
+                "purged_points": self.purged_points}
 
     def _final_best(self) -> BestPoint | None:
         if self._best is None:
@@ -272,7 +303,8 @@ class CurveRecorder:
             }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a recorder saved by :meth:`state_dict`; the next log at or below the last step purges."""
+        """Restore a recorder saved by :meth:`state_dict`; the first log at or below the saved last
+        step resumes there (:meth:`resume`)."""
         if state.get("state_version") != STATE_VERSION:
             raise RecorderError(f"Cannot load recorder state version {state.get('state_version')!r}; "
                                 f"this curvewatch writes version {STATE_VERSION}.")
@@ -295,4 +327,4 @@ class CurveRecorder:
             self._buf.closed = False
             self._pending_live, self._document = {}, None
             self._live_steps = (self._steps_total, self._last_step)
-            self._buf.floor = self._last_step + 1  # re-logging the last step purges it too
+            self._resuming, self._buf.floor = True, 2**63  # the next log() goes to _unusual_step

@@ -14,7 +14,17 @@ from .._constants import CSV_REQUIRED_COLUMNS
 from ..errors import SalesDataError
 from .sales import SalesData
 
-__all__ = ["load_sales_csv"]
+__all__ = ["load_future_csv", "load_sales_csv"]
+
+
+def load_future_csv(path: str | Path) -> tuple[SalesData, np.ndarray]:
+    """Read the known features of days to forecast: ``date, store_id, product_id`` plus feature columns,
+    the layout of a sales CSV without ``sales`` (a ``sales`` column, if any, is ignored).
+
+    Returns the dense grid (sales all 0) and a boolean ``(T, S, P)`` mask of the cells that had a row,
+    so ``predict`` can refuse a file that lacks a row it needs. Errors are those of ``load_sales_csv``.
+    """
+    return _load(Path(path), with_sales=False)
 
 
 def load_sales_csv(path: str | Path) -> SalesData:
@@ -25,7 +35,11 @@ def load_sales_csv(path: str | Path) -> SalesData:
     non-numeric sales value, a non-numeric feature, a duplicated (date, store_id, product_id), no rows.
     ``source`` records the file's absolute path and SHA-256, so ``predict`` can find it and check it later.
     """
-    path = Path(path)
+    return _load(Path(path), with_sales=True)[0]
+
+
+def _load(path: Path, with_sales: bool) -> tuple[SalesData, np.ndarray]:
+    required = CSV_REQUIRED_COLUMNS if with_sales else tuple(c for c in CSV_REQUIRED_COLUMNS if c != "sales")
     if not path.is_file():
         raise SalesDataError(f"Sales file {path} does not exist; pass the path of a CSV file.")
     raw = path.read_bytes()  # parsed and digested from the same bytes
@@ -36,27 +50,27 @@ def load_sales_csv(path: str | Path) -> SalesData:
     with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         columns = [c.strip() for c in (reader.fieldnames or [])]
-        missing = [c for c in CSV_REQUIRED_COLUMNS if c not in columns]
+        missing = [c for c in required if c not in columns]
         if missing:
             raise SalesDataError(
                 f"{path}: missing column(s) {', '.join(missing)}; the header must contain "
-                f"{', '.join(CSV_REQUIRED_COLUMNS)} (found: {', '.join(columns) or 'nothing'})."
+                f"{', '.join(required)} (found: {', '.join(columns) or 'nothing'})."
             )
         reader.fieldnames = columns
         feature_names = [c for c in columns if c not in CSV_REQUIRED_COLUMNS]
-        rows = [_parse_row(path, line, row, feature_names) for line, row in enumerate(reader, start=2)]
+        rows = [_parse_row(path, line, row, feature_names, with_sales) for line, row in enumerate(reader, start=2)]
     if not rows:
         raise SalesDataError(f"{path}: no data rows; add at least one line after the header.")
     return _to_grid(path, rows, feature_names, hashlib.sha256(raw).hexdigest())
 
 
-def _parse_row(path: Path, line: int, row: dict, feature_names: list[str]) -> tuple:
+def _parse_row(path: Path, line: int, row: dict, feature_names: list[str], with_sales: bool = True) -> tuple:
     where = f"{path}, line {line}"
     try:
         date = np.datetime64(row["date"].strip(), "D")
     except (ValueError, AttributeError):
         raise SalesDataError(f"{where}: bad date {row['date']!r}; write dates as YYYY-MM-DD.") from None
-    sales = _number(where, "sales", row["sales"])
+    sales = _number(where, "sales", row["sales"]) if with_sales else 0.0
     if sales < 0:
         raise SalesDataError(f"{where}: negative sales {row['sales']!r}; sales must be 0 or more.")
     features = tuple(_number(where, name, row[name]) for name in feature_names)
@@ -76,7 +90,7 @@ def _number(where: str, column: str, text: str | None) -> float:
     return value
 
 
-def _to_grid(path: Path, rows: list[tuple], feature_names: list[str], digest: str) -> SalesData:
+def _to_grid(path: Path, rows: list[tuple], feature_names: list[str], digest: str) -> tuple[SalesData, np.ndarray]:
     dates = np.array([r[0] for r in rows])
     first, last = dates.min(), dates.max()
     store_ids = tuple(sorted({r[1] for r in rows}))
@@ -104,4 +118,4 @@ def _to_grid(path: Path, rows: list[tuple], feature_names: list[str], digest: st
         sales=sales,
         features=features,
         source={"kind": "csv", "path": str(path.resolve()), "sha256": digest},
-    )
+    ), seen

@@ -27,7 +27,7 @@ from .._constants import AGGREGATIONS, GLOBAL_SCOPES, MODES, SCOPE_ALL
 from ..errors import TrainerInputError
 from .sales import SalesData
 
-__all__ = ["Series", "SeriesSpec", "select_series"]
+__all__ = ["Series", "SeriesSpec", "select_series", "selected_cells"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class Series:
 
 def select_series(data: SalesData, spec: SeriesSpec) -> Series:
     """The series that ``spec`` names, from ``data`` (see the module table); unknown ids raise clearly."""
-    stores, products, how = _selection(data, spec)
+    stores, products, how = selected_cells(data, spec)
     sales = data.sales[:, stores][:, :, products].reshape(len(data.dates), -1)
     sales = sales.sum(axis=1) if how == "sum" else sales.mean(axis=1)
     names = data.feature_names
@@ -102,7 +102,8 @@ def select_series(data: SalesData, spec: SeriesSpec) -> Series:
     return Series(dates=data.dates, sales=sales, features=features, feature_names=names)
 
 
-def _selection(data: SalesData, spec: SeriesSpec) -> tuple[list[int], list[int], str]:
+def selected_cells(data: SalesData, spec: SeriesSpec) -> tuple[list[int], list[int], str]:
+    """The store indices, product indices and aggregation (``sum``/``mean``) that ``spec`` selects."""
     all_stores, all_products = list(range(len(data.store_ids))), list(range(len(data.product_ids)))
     if spec.mode == "product":
         p = [data.product_index(spec.product)]

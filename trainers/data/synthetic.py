@@ -6,7 +6,7 @@ import numpy as np
 
 from .sales import SalesData
 
-__all__ = ["generate_sales"]
+__all__ = ["generate_sales", "generate_sales_with_mean", "holiday_flags"]
 
 # (month, day) of the fixed holidays: most stores sell little on these days.
 _HOLIDAYS = ((1, 1), (5, 1), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25))
@@ -18,12 +18,22 @@ _STOCKOUTS_PER_SERIES = 2
 def generate_sales(
     stores: int = 3, products: int = 4, days: int = 730, seed: int = 0, start: str = "2023-01-01"
 ) -> SalesData:
+    """Daily unit sales for ``stores`` × ``products`` over ``days`` days (see ``generate_sales_with_mean``)."""
+    return generate_sales_with_mean(stores, products, days, seed, start)[0]
+
+
+def generate_sales_with_mean(
+    stores: int = 3, products: int = 4, days: int = 730, seed: int = 0, start: str = "2023-01-01"
+) -> tuple[SalesData, np.ndarray]:
     """Daily unit sales for ``stores`` × ``products`` over ``days`` days starting at ``start``.
 
     Each series is Poisson noise around level × trend × weekly × yearly × promotion × holiday, with a few
     stock-out spells of zero sales. Guarantees: the same arguments give the same data (deterministic);
     sales are non-negative integers; the ``promotion`` and ``holiday`` features are 0/1 flags.
     Store ids are ``S001``…, product ids ``P001``….
+
+    Also returns the generator's own mean ``(days, stores, products)`` (0 in stock-outs): the noise
+    floor, the forecast no model can beat on average (``bench/bench_trainers.py`` quotes it).
     """
     if min(stores, products, days) < 1:
         raise ValueError("stores, products and days must all be at least 1.")
@@ -45,10 +55,11 @@ def generate_sales(
 
     promotion = _promotions(rng, shape)
     lift = 1.0 + promotion * rng.uniform(0.3, 0.8, size=(1, stores, products))
-    holiday = np.broadcast_to(_holiday_flags(dates)[:, None, None], shape).astype(np.float64)
+    holiday = np.broadcast_to(holiday_flags(dates)[:, None, None], shape).astype(np.float64)
     mean = level * trend * weekly * yearly * lift * np.where(holiday > 0, _HOLIDAY_FACTOR, 1.0)
     sales = rng.poisson(mean).astype(np.float64)
-    sales[_stockouts(rng, shape)] = 0.0
+    stockouts = _stockouts(rng, shape)
+    sales[stockouts] = 0.0
 
     return SalesData(
         dates=dates,
@@ -58,10 +69,11 @@ def generate_sales(
         features={"holiday": np.ascontiguousarray(holiday), "promotion": promotion},
         source={"kind": "builtin", "stores": stores, "products": products, "days": days, "seed": seed,
                 "start": start},
-    )
+    ), np.where(stockouts, 0.0, mean)
 
 
-def _holiday_flags(dates: np.ndarray) -> np.ndarray:
+def holiday_flags(dates: np.ndarray) -> np.ndarray:
+    """The built-in data's fixed holidays on ``dates`` (a calendar: known for any future day too)."""
     months = dates.astype("datetime64[M]").astype(int) % 12 + 1
     day = (dates - dates.astype("datetime64[M]")).astype(int) + 1
     flags = np.zeros(len(dates), dtype=bool)

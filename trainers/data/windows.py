@@ -1,4 +1,4 @@
-"""Sliding windows (look-back L → horizon H), a time split without leakage, and a train-only scaler."""
+"""Sliding windows (look-back L → horizon H, with the horizon's known features), a time split without leakage."""
 
 from __future__ import annotations
 
@@ -8,51 +8,25 @@ import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .._constants import CALENDAR_FEATURES
+from .._constants import CALENDAR_FEATURES, DEFAULT_TARGET_TRANSFORM
+from ..baselines import baseline_forecasts
 from ..errors import TrainerInputError
+from .scaler import Scaler
 from .selection import Series
 
 __all__ = ["Scaler", "WindowedData", "calendar_features", "feature_matrix", "make_windows"]
 
 
 @dataclass(frozen=True)
-class Scaler:
-    """Per-column standardisation ``(x - mean) / std``, stored as plain numbers (JSON-safe).
-
-    Column 0 is the sales target, so ``inverse_target`` maps scaled forecasts back to sales units.
-    """
-
-    columns: tuple[str, ...]
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-
-    @classmethod
-    def fit(cls, matrix: np.ndarray, columns: tuple[str, ...]) -> Scaler:
-        std = matrix.std(axis=0)
-        std = np.where(std > 1e-12, std, 1.0)  # a constant column is left unscaled instead of divided by 0
-        return cls(tuple(columns), tuple(float(v) for v in matrix.mean(axis=0)), tuple(float(v) for v in std))
-
-    def transform(self, matrix: np.ndarray) -> np.ndarray:
-        return (matrix - np.asarray(self.mean)) / np.asarray(self.std)
-
-    def inverse_target(self, values):
-        """Scaled sales (numpy array or tensor) back to sales units."""
-        return values * self.std[0] + self.mean[0]
-
-    def to_dict(self) -> dict:
-        return {"columns": list(self.columns), "mean": list(self.mean), "std": list(self.std)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Scaler:
-        return cls(tuple(d["columns"]), tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]))
-
-
-@dataclass(frozen=True)
 class WindowedData:
     """Train and validation windows as float32 tensors: ``x`` is ``(n, L, F)``, ``y`` is ``(n, H)`` (scaled).
 
-    Every training target lies strictly before ``split_index`` and every validation target at or after
-    it; the scaler saw only rows before ``split_index``.
+    ``future`` is ``(n, H, F - 1)``: the known-in-advance columns (every column but sales: holiday and
+    promotion flags, CSV features, calendar) of the ``H`` forecast days, scaled like ``x``. Every training
+    target lies strictly before ``split_index`` and every validation target at or after it; the scaler
+    saw only rows before ``split_index``. ``val_sales`` holds the validation targets in sales units
+    (float64) and ``val_baselines`` the baselines' forecasts of them (``trainers/baselines.py``), both
+    ``(n_val, H)``: validation window ``i`` forecasts days ``split_index + i`` onwards.
     """
 
     train_x: torch.Tensor
@@ -64,6 +38,10 @@ class WindowedData:
     horizon: int
     split_index: int
     split_date: str
+    train_future: torch.Tensor
+    val_future: torch.Tensor
+    val_sales: torch.Tensor
+    val_baselines: dict[str, torch.Tensor]
 
     @property
     def n_features(self) -> int:
@@ -84,9 +62,11 @@ def feature_matrix(series: Series) -> tuple[np.ndarray, tuple[str, ...]]:
     return matrix, ("sales", *series.feature_names, *CALENDAR_FEATURES)
 
 
-def make_windows(series: Series, lookback: int, horizon: int, val_fraction: float = 0.2) -> WindowedData:
+def make_windows(series: Series, lookback: int, horizon: int, val_fraction: float = 0.2,
+                 target_transform: str = DEFAULT_TARGET_TRANSFORM) -> WindowedData:
     """Split ``series`` by time (the last ``val_fraction``, at least ``horizon`` days, is validation) and cut
-    windows; raises ``TrainerInputError`` if either part is too short for one window."""
+    windows; raises ``TrainerInputError`` if either part is too short for one window. ``target_transform``
+    is the scaler's (``log1p`` or ``none``)."""
     if lookback < 1 or horizon < 1:
         raise TrainerInputError("Look-back and horizon must both be at least 1 day.")
     if not 0.0 < val_fraction < 1.0:
@@ -100,19 +80,25 @@ def make_windows(series: Series, lookback: int, horizon: int, val_fraction: floa
             f"{horizon} = {lookback + horizon} days; use more days of data or a shorter look-back/horizon."
         )
     matrix, columns = feature_matrix(series)
-    scaler = Scaler.fit(matrix[:split], columns)
+    scaler = Scaler.fit(matrix[:split], columns, target_transform)
     scaled = scaler.transform(matrix)
-    train_x, train_y = _cut(scaled[:split], lookback, horizon)
-    val_x, val_y = _cut(scaled[split - lookback :], lookback, horizon)
+    train_x, train_y, train_future = _cut(scaled[:split], lookback, horizon)
+    val_x, val_y, val_future = _cut(scaled[split - lookback :], lookback, horizon)
+    origins = split + np.arange(len(val_x))
+    val_sales = sliding_window_view(np.asarray(series.sales, dtype=np.float64)[split:], horizon)[: len(val_x)]
+    baselines = baseline_forecasts(series.sales, origins, horizon)
     return WindowedData(
         train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y, scaler=scaler, lookback=lookback,
-        horizon=horizon, split_index=split, split_date=str(series.dates[split]),
+        horizon=horizon, split_index=split, split_date=str(series.dates[split]), train_future=train_future,
+        val_future=val_future, val_sales=torch.tensor(np.ascontiguousarray(val_sales), dtype=torch.float64),
+        val_baselines={k: torch.tensor(v, dtype=torch.float64) for k, v in baselines.items()},
     )
 
 
-def _cut(scaled: np.ndarray, lookback: int, horizon: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _cut(scaled: np.ndarray, lookback: int, horizon: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Windows of ``scaled``: look-back ``x``, target sales ``y`` and the horizon's known columns."""
     n = len(scaled) - lookback - horizon + 1
     x = sliding_window_view(scaled[: n + lookback - 1], lookback, axis=0)[:n].transpose(0, 2, 1)
     y = sliding_window_view(scaled[lookback:, 0], horizon)[:n]
-    return (torch.tensor(np.ascontiguousarray(x), dtype=torch.float32),
-            torch.tensor(np.ascontiguousarray(y), dtype=torch.float32))
+    future = sliding_window_view(scaled[lookback:, 1:], horizon, axis=0)[:n].transpose(0, 2, 1)
+    return tuple(torch.tensor(np.ascontiguousarray(a), dtype=torch.float32) for a in (x, y, future))

@@ -1,4 +1,4 @@
-"""The four forecasters, each ``(batch, L, features) -> (batch, H)``, and ``build_model`` by name."""
+"""The four forecasters, each ``(x (batch, L, F), future (batch, H, F - 1)) -> (batch, H)``, and ``build_model``."""
 
 from .kan import KANForecaster, KANLinear
 from .mlstm import MLSTMForecaster

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._horizon import LinearBase, network_inputs, network_width
+
 __all__ = ["KANForecaster", "KANLinear"]
 
 
@@ -51,19 +53,24 @@ class KANLinear(nn.Module):
 
 
 class KANForecaster(nn.Module):
-    """``(batch, L, features) -> (batch, H)``: the flattened window through KAN layers ``L·F → hidden → H``.
+    """``(x, future) -> (batch, H)``: the flattened window and the horizon's known features (without the
+    day of year) through KAN layers ``→ hidden → H``, added to the linear base (``models/_horizon.py``).
 
-    >>> KANForecaster(n_features=7, lookback=28, horizon=7)(torch.zeros(2, 28, 7)).shape
+    >>> KANForecaster(n_features=7, lookback=28, horizon=7)(torch.zeros(2, 28, 7), torch.zeros(2, 7, 6)).shape
     torch.Size([2, 7])
     """
 
     def __init__(self, n_features: int, lookback: int, horizon: int, hidden: int = 32, grid_size: int = 5,
                  spline_order: int = 3) -> None:
         super().__init__()
+        self.base, width = LinearBase(n_features, lookback, horizon), network_width(n_features)
         self.layers = nn.Sequential(
-            KANLinear(n_features * lookback, hidden, grid_size, spline_order),
+            KANLinear(width * lookback + (width - 1) * horizon, hidden, grid_size, spline_order),
             KANLinear(hidden, horizon, grid_size, spline_order),
         )
+        nn.init.zeros_(self.layers[-1].base_weight)  # the model starts as its linear base
+        nn.init.zeros_(self.layers[-1].spline_weight)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x.flatten(1))
+    def forward(self, x: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
+        past, ahead = network_inputs(x, future)
+        return self.base(x, future) + self.layers(torch.cat([past.flatten(1), ahead.flatten(1)], dim=1))

@@ -30,7 +30,8 @@ def check_model_type(model_type: str) -> str:
 
 
 def build_model(model_type: str, n_features: int, lookback: int, horizon: int, **params) -> nn.Module:
-    """A fresh ``model_type`` forecaster ``(batch, lookback, n_features) -> (batch, horizon)``.
+    """A fresh ``model_type`` forecaster ``(x (batch, lookback, n_features), future (batch, horizon,
+    n_features - 1)) -> (batch, horizon)``: the look-back window and the forecast days' known features.
 
     ``params`` are the class's size arguments (``d_model``, ``hidden``, ``channels``, ...); an unknown one
     raises ``TrainerInputError``.

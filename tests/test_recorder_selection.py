@@ -1,0 +1,101 @@
+"""Guarantees 3 and 4 of CurveRecorder: the true last point and the spikes are kept."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from curvewatch import CurveRecorder
+from curvewatch.recorder._spikes import spikes
+
+pytestmark = pytest.mark.usefixtures("each_log_buffer")  # compiled and pure-Python log()
+
+
+def line_of(doc: dict, metric: str) -> dict:
+    return next(line for chart in doc["charts"] for line in chart["lines"] if line["metric"] == metric)
+
+
+def log_series(rec: CurveRecorder, metric: str, values: np.ndarray) -> None:
+    log = rec.log
+    for s, v in enumerate(values.tolist()):
+        log(s, **{metric: v})
+
+
+@pytest.mark.parametrize("budget", [8, 16, 250, 1000, 4000])
+@pytest.mark.parametrize("tail", [math.nan, math.inf, -math.inf])
+def test_faithful_keeps_the_true_last_point_of_a_non_finite_tail(budget: int, tail: float) -> None:
+    n = 60_000
+    y = 1.0 / np.sqrt(1.0 + np.arange(n))
+    y[n - 500:] = math.inf  # diverges to inf, then NaN, and ends on ``tail``
+    y[n - 400:] = math.nan
+    y[-1] = tail
+    rec = CurveRecorder(budget=budget)
+    log_series(rec, "loss", y)
+    doc = rec.finalize()
+    line = line_of(doc, "loss")
+    assert line["x"][-1] == n - 1 == doc["last_step"]
+    assert str(line["y"][-1]) == str(tail) and len(line["x"]) <= budget
+    assert line["first_nonfinite"] == {"step": n - 500, "value": math.inf}
+
+
+def spiky(n: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    y = (0.05 + 2.0 / np.sqrt(1.0 + t / 500.0)) * np.exp(0.03 * rng.standard_normal(n))
+    at = np.sort(rng.choice(np.arange(100, n - 100, n // count), size=count, replace=False))
+    at += rng.integers(0, n // count // 2, size=count)  # isolated: never two in one bucket
+    y[at] *= np.linspace(3.0, 20.0, count)[rng.permutation(count)]
+    return y, at
+
+
+@pytest.mark.parametrize(("budget", "count"), [(250, 60), (250, 125), (1000, 200), (1000, 500)])
+def test_spikes_kept_all_of_them_up_to_half_the_budget(budget: int, count: int) -> None:
+    y, at = spiky(200_000, count, seed=budget + count)
+    rec = CurveRecorder(budget=budget)
+    rec.chart("loss", yscale="log")
+    log_series(rec, "loss", y)
+    line = line_of(rec.finalize(), "loss")
+    kept = set(zip(line["x"], line["y"]))
+    assert [(int(s), float(y[s])) for s in at if (int(s), float(y[s])) not in kept] == []
+
+
+def test_spikes_kept_the_largest_when_there_are_more_than_half_the_budget() -> None:
+    y, at = spiky(100_000, 200, seed=5)
+    trend = 0.05 + 2.0 / np.sqrt(1.0 + at / 500.0)
+    big = np.zeros(at.size, dtype=bool)
+    big[np.random.default_rng(6).permutation(at.size)[:100]] = True
+    y[at] = trend * np.where(big, 40.0, 3.0)  # 100 large spikes, 100 small ones
+    rec = CurveRecorder(budget=200)  # room for 100 spikes
+    rec.chart("loss", yscale="log")
+    log_series(rec, "loss", y)
+    line = line_of(rec.finalize(), "loss")
+    kept = set(zip(line["x"], line["y"]))
+    assert [int(s) for s in at[big] if (int(s), float(y[s])) not in kept] == []
+
+
+def test_spikes_kept_a_level_change_or_noise_is_not_a_spike() -> None:
+    rng = np.random.default_rng(0)
+    step_down = np.where(np.arange(4000) < 2000, 0.1, 0.001)  # a learning-rate drop: one long run
+    noise = rng.standard_normal(4000)
+    assert spikes(np.log10(step_down), 100).size == 0
+    assert spikes(noise, 100).size <= 2  # Gaussian noise: beyond 8 robust spreads (5.4 sigma) is rare
+    bump = np.zeros(100)
+    bump[[20, 60, 61]] = [5.0, -5.0, -5.0]
+    assert spikes(bump, 10).tolist() == [20, 60, 61] and spikes(bump, 1).size == 1
+
+
+@pytest.mark.parametrize("budget", [8, 16, 1000])
+def test_values_near_the_float_limit_are_picked_without_overflow(budget: int) -> None:
+    """Finite values near +-1.8e308 (spans overflow to inf) still give a bounded line that keeps the extremes
+    and the last point; pytest turns numpy's overflow warnings into failures."""
+    big = np.finfo(np.float64).max
+    rng = np.random.default_rng(3)
+    values = rng.choice([big, -big, 0.0, 1.0, 1.7e308], size=20_000)
+    rec = CurveRecorder(budget=budget)
+    for step, value in enumerate(values):
+        rec.log(step, x=float(value))
+    line = rec.finalize()["charts"][0]["lines"][0]
+    assert len(line["x"]) <= budget
+    assert max(line["y"]) == big and min(line["y"]) == -big
+    assert (line["x"][-1], line["y"][-1]) == (19_999, float(values[-1]))
