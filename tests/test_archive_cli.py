@@ -73,7 +73,9 @@ def test_rebuild_and_delete(archive: ModelArchive, capsys: pytest.CaptureFixture
     code, _, err = _cli(archive, capsys, "list")  # list reads the table: still works
     assert code == 0
     code, out, _ = _cli(archive, capsys, "rebuild", "--json")
-    assert code == 0 and json.loads(out) == {"versions": {KEY.identifier: 2}, "rows": 2, "skipped": []}
+    assert code == 0 and json.loads(out) == {
+        "versions": {KEY.identifier: 2}, "rows": 2, "skipped": [], "unreadable": [], "conflicts": []
+    }
     code, out, err = _cli(archive, capsys, "delete", KEY.identifier, "2")
     assert code == 2 and "pass --force" in err
     code, out, _ = _cli(archive, capsys, "delete", KEY.identifier, "2", "--force")

@@ -195,7 +195,7 @@ def test_rebuild_never_reuses_numbers_of_deleted_versions(archive: ModelArchive)
 
 def test_allocate_indexes_the_reserved_row_while_holding_the_lock(archive: ModelArchive) -> None:
     held_during_insert: list[bool] = []
-    upsert = archive.registry.upsert
+    allocate = archive.registry.allocate
 
     def lock_is_held() -> bool:
         probe = filelock.FileLock(archive.versions.lock_path, timeout=0)  # a second, independent handle
@@ -206,12 +206,11 @@ def test_allocate_indexes_the_reserved_row_while_holding_the_lock(archive: Model
         probe.release()
         return False
 
-    def watching_upsert(row: dict, conn: object = None) -> None:
-        if conn is None:  # the outer call (upsert re-enters itself with its transaction)
-            held_during_insert.append(lock_is_held())
-        upsert(row, conn)
+    def watching_allocate(*args: object) -> int:
+        held_during_insert.append(lock_is_held())
+        return allocate(*args)
 
-    archive.registry.upsert = watching_upsert  # type: ignore[method-assign]
+    archive.registry.allocate = watching_allocate  # type: ignore[method-assign]
     handle = archive.allocate(KEY)
     assert held_during_insert == [True] and not lock_is_held()
     assert archive.get(KEY.identifier, handle.version).status == "reserved"

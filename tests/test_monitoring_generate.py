@@ -103,5 +103,28 @@ def test_thresholds_and_windows_come_from_the_config() -> None:
     by_name = {a.name.removeprefix(ALERT_PREFIX): a for a in alerts(config)}
     assert "> 7\n" in by_name["LossDiverging"].expr and "limit 7" in by_name["LossDiverging"].description
     assert "> 123\n" in by_name["NoImprovement"].expr
-    assert "deriv2h" in by_name["Overfitting"].expr
-    assert by_name["TargetDown"].expr == 'up{job="mine"} == 0'
+    assert 'deriv(curvewatch_value{job="mine", metric="train_mse"}[2h])' in by_name["Overfitting"].expr
+    assert 'up{job="mine"} == 0' in by_name["TargetDown"].expr
+
+
+def test_every_selector_follows_the_job_name_and_extra_selector() -> None:
+    from curvewatch.monitoring import Queries
+
+    config = DEFAULT_CONFIG.with_overrides({"trainer_job": "team-a", "selector": 'cluster="x"'})
+    exprs = [a.expr for a in alerts(config)] + [r.expr for r in Queries(config).recording_rules()]
+    for expr in exprs:
+        for selector in re.findall(r"\b(?:curvewatch_[a-z_]+|up)\{[^}]*\}", expr):
+            assert selector.split("{")[1].startswith('job="team-a", cluster="x"'), selector
+    assert 'job="curvewatch"' not in "".join(generate_files(config).values()).replace(
+        "curvewatch-pushgateway", "")
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"example_target_labels": "host=gpu-1"}, r"\['host'\] collide with curvewatch's own labels"),
+    ({"example_target_labels": "run_id=x,site=a"}, r"\['run_id'\] collide"),
+    ({"runbook_url": "prometheus/runbook.md"}, "runbook_url must be an absolute http"),
+    ({"alerting": "both"}, "alerting can be prometheus, grafana"),
+])
+def test_config_refuses_colliding_example_labels_relative_runbooks_and_two_alerting_paths(overrides, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        DEFAULT_CONFIG.with_overrides(overrides)

@@ -1,9 +1,11 @@
 """Real components: a real Prometheus scrapes real training processes found through file discovery.
 
-- Every PromQL expression of every dashboard panel, variable and recording rule returns data for a
-  healthy run; every committed alert expression is valid and its selectors return data. (Its windows,
-  up to an hour, cannot elapse here: that a healthy run raises nothing is checked in the end-to-end
-  test with short windows.)
+- Generated with a non-default job name, example labels, metric names and windows, every PromQL
+  expression of every dashboard panel, annotation and variable (variables substituted, repeated panels
+  once per chart or metric) and of every recording rule returns data for a run that logs a user's own
+  metric names (not the sales ones); every alert expression is valid and its selectors return data;
+  the rule tests of that config pass in promtool. (Alert windows, up to hours, cannot elapse here: that
+  a healthy run raises nothing is checked in the end-to-end test with short windows.)
 - A run pushed to a real Pushgateway is scraped by the generated honor_labels job and matched by
   the same selectors and recording rules as a scraped run.
 - End to end: a run that goes NaN and a run that hangs make the right alerts fire in Prometheus and
@@ -14,99 +16,93 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
-import sys
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
 from curvewatch.monitoring import (
     ALERT_PREFIX,
     DEFAULT_CONFIG,
     MonitoringConfig,
+    Queries,
     alerts,
-    dashboards,
     duration_seconds,
     generate_files,
     write_files,
 )
 from curvewatch.monitoring.prometheus_files import ALERTMANAGER_FILE, prometheus_config
-from curvewatch.monitoring.promql import Queries
+from curvewatch.monitoring.rule_tests import RULE_TESTS_FILE
+from fixtures.monitoring import dashboard_expressions, file_sd_job, fired
 from fixtures.prometheus import ServerProcess, poll, query, wait_for
+from monitoring_trainer import USER_BEST, USER_CHARTS, USER_RUN_INFO
 
 REPO = Path(__file__).resolve().parents[1]
-TRAINER = Path(__file__).with_name("monitoring_trainer.py")
 DATA_TIMEOUT_S = 40.0
 _SELECTOR = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\{[^}]*\}")
+# Everything a user might change: the job, extra target labels, the metric names the overfitting alert
+# reads, every window (short enough to hold data within the test).
+CUSTOM = {"trainer_job": "team-train", "example_target_labels": "site=lab-7", "val_metric": "val_ce",
+          "train_metric": "batch_ce", "loss_chart": "objective", "rate_window": "2m", "baseline_window": "2h",
+          "trend_window": "10m", "vanished_window": "10m", "nonfinite_count_window": "2m", "nonfinite_window": "3m",
+          "scrape_interval": "1s", "evaluation_interval": "1s", "dashboard_refresh": "5s"}
+# Queries that rightly return nothing for a healthy run: its firing alerts.
+_EMPTY_WHEN_HEALTHY = ("annotation curvewatch alerts",)
+_BEST_OF_CHART = "curvewatch-run-detail / $chart / D"
 
 
-@pytest.fixture
-def trainers(tmp_path: Path) -> Iterator[Callable[[str, str], subprocess.Popen]]:
-    """Factory: ``trainers(run_id, mode)`` starts tests/monitoring_trainer.py; stopped by PID at teardown."""
-    targets = tmp_path / "targets"
-    targets.mkdir()
-    started: list[subprocess.Popen] = []
-
-    def start(run_id: str, mode: str) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, str(TRAINER), run_id, mode, str(targets)], cwd=REPO,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        started.append(process)
-        return process
-
-    start.targets = targets  # type: ignore[attr-defined]
-    yield start
-    for process in started:
-        process.terminate()
-    for process in started:
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
-
-
-def _file_sd_job(targets: Path) -> dict:
-    """The trainers job of prometheus/prometheus.yml, with the test's targets folder."""
-    return {"job_name": DEFAULT_CONFIG.trainer_job,
-            "file_sd_configs": [{"files": [str(targets / "*.json")], "refresh_interval": "1s"}]}
-
-
-def _dashboard_expressions(run_id: str) -> list[tuple[str, str]]:
-    """``(where, expr)`` of every panel query and variable of every dashboard, variables substituted."""
-    found = []
-    for uid, board in dashboards(DEFAULT_CONFIG).items():
-        for panel in board["panels"]:
-            for target in panel["targets"]:
-                found.append((f"{uid} / {panel['title']} / {target['refId']}", target["expr"]))
-        for variable in board["templating"].get("list", []):
-            inner = re.fullmatch(r"label_values\((.+), run_id\)", variable["query"])
-            found.append((f"{uid} / ${variable['name']}", inner.group(1)))
-    return [(where, expr.replace("$run_ids", run_id).replace("$run_id", run_id)) for where, expr in found]
-
-
-def test_every_dashboard_and_recording_rule_expression_returns_data(prometheus_server, trainers) -> None:
-    run_id = "live-healthy"
-    trainers(run_id, "healthy")
-    prom = prometheus_server(rule_files=sorted((REPO / "prometheus" / "rules").glob("*.yml")),
-                             extra_scrape_configs=[_file_sd_job(trainers.targets)])
-    wait_for(prom.url, f'curvewatch:val_train_gap:value{{run_id="{run_id}"}}', timeout=DATA_TIMEOUT_S)
-    expressions = _dashboard_expressions(run_id)
-    expressions += [(f"recording rule {r.record}", r.expr) for r in Queries(DEFAULT_CONFIG).recording_rules()]
-    assert len(expressions) > 40
+def test_every_dashboard_and_recording_rule_expression_returns_data_for_a_user_run_under_a_custom_job(
+        tmp_path: Path, prometheus_server, trainers) -> None:
+    config = DEFAULT_CONFIG.with_overrides(CUSTOM)
+    bundle = tmp_path / "bundle"
+    write_files(bundle, generate_files(config))
+    rule_tests = subprocess.run(["promtool", "test", "rules", str(bundle / RULE_TESTS_FILE)], capture_output=True,
+                                text=True, timeout=120)
+    assert rule_tests.returncode == 0, rule_tests.stdout + rule_tests.stderr
+    run_id = "user-healthy"
+    trainers(run_id, "healthy", "user")
+    prom = prometheus_server(rule_files=sorted((bundle / "prometheus" / "rules").glob("*.yml")),
+                             extra_scrape_configs=[file_sd_job(config, trainers.targets)])
+    q = Queries(config)
+    wait_for(prom.url, f'{q.over_best}{{run_id="{run_id}"}}', timeout=DATA_TIMEOUT_S)
+    values = {"job": [config.trainer_job], "run_id": [run_id], "run_ids": [run_id], "__rate_interval": ["4s"],
+              **{label: [".*"] for label in ("experiment", "model_type", "host", "rank")},
+              "chart": list(USER_CHARTS), "metric": [m for lines in USER_CHARTS.values() for m in lines]}
+    expressions = dashboard_expressions(config, values)
+    expressions += [(f"recording rule {r.record}", r.expr) for r in q.recording_rules()
+                    if r.record != q.vanished]  # a healthy run has not vanished
+    assert len(expressions) > 60
+    some_chart: dict[str, list] = {}
     for where, expr in expressions:
-        result = wait_for(prom.url, expr, timeout=DATA_TIMEOUT_S)
-        assert result, f"{where}: {expr!r} returned no data"
-    for alert in alerts(DEFAULT_CONFIG):
+        if where.endswith(_EMPTY_WHEN_HEALTHY):
+            assert query(prom.url, expr) == [], where
+        elif where.startswith(_BEST_OF_CHART):  # only the chart holding the tracked metric has a best line
+            some_chart.setdefault(where.split(" [")[0], []).append(query(prom.url, expr))
+        else:
+            assert wait_for(prom.url, expr, timeout=DATA_TIMEOUT_S), f"{where}: {expr!r} returned no data"
+    assert some_chart and all(any(results) for results in some_chart.values()), some_chart
+    best = query(prom.url, f'curvewatch_best_value{{run_id="{run_id}"}}')
+    assert [(r["metric"]["metric"], r["metric"]["mode"]) for r in best] == [USER_BEST]
+    info = query(prom.url, f'curvewatch_run_info{{run_id="{run_id}"}}')[0]["metric"]
+    assert {k: info[k] for k in USER_RUN_INFO} == USER_RUN_INFO and info["job"] == "team-train"
+    for alert in alerts(config):
         # Valid PromQL over real data; silence for a healthy run is checked with short windows below.
         assert isinstance(query(prom.url, alert.expr), list), alert.name
         for selector in _SELECTOR.findall(alert.expr):
+            if 'mode="min"' in selector:  # the user run tracks a max-mode metric; divergence is for min-mode ones
+                continue
             assert wait_for(prom.url, selector, timeout=DATA_TIMEOUT_S), f"{alert.name}: {selector} selects nothing"
+
+
+def test_target_labels_name_the_run_on_up_but_not_on_scraped_series(prometheus_server, trainers) -> None:
+    config = DEFAULT_CONFIG.with_overrides(CUSTOM)
+    trainers("labelled", "healthy", "user")
+    prom = prometheus_server(extra_scrape_configs=[file_sd_job(config, trainers.targets)])
+    up = wait_for(prom.url, 'up{job="team-train", curvewatch_run_id="labelled", curvewatch_rank="0"} == 1',
+                  timeout=DATA_TIMEOUT_S)
+    assert up
+    series = wait_for(prom.url, 'curvewatch_step{run_id="labelled"}', timeout=DATA_TIMEOUT_S)
+    labels = series[0]["metric"]
+    assert "curvewatch_run_id" not in labels and not any(k.startswith("exported_") for k in labels), labels
 
 
 def test_a_pushed_run_is_selected_like_a_scraped_one(prometheus_server, pushgateway_server) -> None:
@@ -117,6 +113,7 @@ def test_a_pushed_run_is_selected_like_a_scraped_one(prometheus_server, pushgate
     for step in range(1, 21):
         recorder.log(step, train_loss=1.0 / step, lr=0.01)
     recorder.log(20, train_mse=0.06, val_loss=0.08)
+    recorder.log(21, train_loss=0.05, val_loss=0.16)
     gateway = pushgateway_server()
     Exporter(recorder, run=RunInfo(run_id="pushed-run", rank=0)).push(gateway.url)
     job = next(j for j in prometheus_config(DEFAULT_CONFIG)["scrape_configs"]
@@ -127,48 +124,19 @@ def test_a_pushed_run_is_selected_like_a_scraped_one(prometheus_server, pushgate
     q = Queries(DEFAULT_CONFIG)
     state = wait_for(prom.url, f'{q.state_code}{{run_id="pushed-run"}}', timeout=DATA_TIMEOUT_S)
     assert state[0]["value"][1] == "1"  # running
-    gap = wait_for(prom.url, f'{q.val_train_gap}{{run_id="pushed-run"}}', timeout=DATA_TIMEOUT_S)
-    assert abs(float(gap[0]["value"][1]) - 0.02) < 1e-9
-
-
-class _Webhook(BaseHTTPRequestHandler):
-    received: list[dict]
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.extend(json.loads(body)["alerts"])
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:  # keep pytest's output clean
-        pass
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, list[dict]]]:
-    received: list[dict] = []
-    handler = type("Handler", (_Webhook,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/curvewatch", received
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-
-
-def _fired(received: list[dict], alertname: str, run_id: str) -> dict | None:
-    return next((a for a in received if a["labels"]["alertname"] == alertname
-                 and a["labels"].get("run_id") == run_id and a["status"] == "firing"), None)
+    ratio = wait_for(prom.url, f'{q.over_best}{{run_id="pushed-run", metric="val_loss"}}', timeout=DATA_TIMEOUT_S)
+    assert abs(float(ratio[0]["value"][1]) - 2.0) < 1e-9  # 0.16 against the best 0.08
 
 
 # Short windows and for: so that every alert can fire within the test (the healthy run's check is not
-# vacuous); the healthy trainer improves every 10 steps (0.5 s), far under no_improvement_steps.
+# vacuous); the healthy trainer improves every 10 steps (0.5 s), far under no_improvement_steps. The
+# throughput baseline is the run's peak rate, so its for: rides out a 2.5 s stall on a busy machine.
 E2E_OVERRIDES = {
     "nonfinite_for": "1s", "stall_seconds": "3", "stall_for": "2s", "divergence_for": "1s",
     "trend_window": "10s", "overfitting_for": "1s", "no_improvement_steps": "60", "no_improvement_for": "1s",
-    "rate_window": "5s", "baseline_window": "15s", "throughput_for": "1s", "target_down_for": "1s",
-    "group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h",
+    "rate_window": "5s", "baseline_window": "15s", "throughput_for": "3s", "target_down_for": "1s",
+    "group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h", "vanished_for": "1s",
+    "scrape_interval": "1s", "evaluation_interval": "1s", "dashboard_refresh": "5s",
 }
 
 
@@ -205,10 +173,10 @@ def test_nan_and_stalled_runs_reach_the_webhook_and_a_healthy_run_raises_nothing
     for run_id, mode in (("e2e-nan", "nan"), ("e2e-stall", "stall"), ("e2e-ok", "healthy")):
         trainers(run_id, mode)
     prom = prometheus_server(rule_files=sorted((bundle / "prometheus" / "rules").glob("*.yml")),
-                             alertmanager_url=manager.url, extra_scrape_configs=[_file_sd_job(trainers.targets)])
+                             alertmanager_url=manager.url, extra_scrape_configs=[file_sd_job(config, trainers.targets)])
     expected = {f"{ALERT_PREFIX}NonFiniteValues": "e2e-nan", f"{ALERT_PREFIX}TrainingStalled": "e2e-stall"}
     try:
-        poll(lambda: all(_fired(received, name, run) for name, run in expected.items()), 90,
+        poll(lambda: all(fired(received, name, run) for name, run in expected.items()), 90,
              f"{', '.join(expected)} at the webhook")
     except AssertionError as exc:
         firing = query(prom.url, 'ALERTS{alertstate="firing"}')
@@ -216,7 +184,7 @@ def test_nan_and_stalled_runs_reach_the_webhook_and_a_healthy_run_raises_nothing
                              f"Alertmanager log: {manager.log_tail()}") from None
     by_name = {a.name: a for a in alerts(config)}
     for name, run_id in expected.items():
-        alert = _fired(received, name, run_id)
+        alert = fired(received, name, run_id)
         assert alert["labels"]["severity"] == by_name[name].severity
         assert alert["labels"]["job"] == config.trainer_job and alert["labels"]["rank"] == "0"
         assert alert["annotations"]["summary"] == by_name[name].summary

@@ -71,7 +71,7 @@ def test_rule_tests_cover_every_alert_before_after_and_healthy() -> None:
 # (test group that must fail, text in the alert rules file, replacement): bugs the rule tests must catch.
 _RULE_MUTATIONS = [
     # A wrong threshold.
-    ("LossDiverging", "curvewatch:value_over_best:ratio > 3", "curvewatch:value_over_best:ratio > 5"),
+    ("LossDiverging", "\n          > 3\n", "\n          > 5\n"),
     # increase() alone (the second branch emptied) misses a counter already above 0 at its first scrape.
     ("NonFiniteValues (counter above 0 at its first scrape)",
      '"} offset 5m)', '"})'),
@@ -80,10 +80,23 @@ _RULE_MUTATIONS = [
      "time() - curvewatch_run_start_time_seconds", "0 * curvewatch_run_start_time_seconds"),
     # Without a threshold a noisy validation plateau drifting up counts as overfitting.
     ("Overfitting", "\n          > 1.05\n", "\n          > 1\n"),
+    # The old baseline, the rate over the last hour: it divides by 3600 s for a young run, which never fires.
+    ("ThroughputDropped (young run, stays firing while slow)",
+     "max_over_time(rate(curvewatch_steps_total{job=\"curvewatch\"}[5m])[6h:60s])",
+     "rate(curvewatch_steps_total{job=\"curvewatch\"}[1h])"),
+    # A baseline over a window that follows the slowdown resolves while the run is still slow.
+    ("ThroughputDropped (young run, stays firing while slow)", "[6h:60s]", "[20m:60s]"),
+    # Without the current-series check every run ever seen running counts as vanished.
+    ("RunVanished", "\n          unless on (run_id, rank)\n          curvewatch_run_state{job=\"curvewatch\"}", ""),
+    # Matched on the instance too, a run resumed on another port counts as vanished.
+    ("RunVanished", "unless on (run_id, rank)", "unless on (job, instance, run_id, rank)"),
+    # Without the target file's run id TargetDown cannot say which run went away.
+    ("TargetDown", '"run_id", "$1", "curvewatch_run_id"', '"run_id", "$1", "curvewatch_rank"'),
 ]
 
 
-@pytest.mark.parametrize(("group", "old", "new"), _RULE_MUTATIONS, ids=[m[0] for m in _RULE_MUTATIONS])
+@pytest.mark.parametrize(("group", "old", "new"), _RULE_MUTATIONS,
+                         ids=[f"{m[0]}-{i}" for i, m in enumerate(_RULE_MUTATIONS)])
 def test_promtool_rule_tests_fail_when_an_alert_rule_is_wrong(tmp_path: Path, group: str, old: str, new: str) -> None:
     copy = tmp_path / "prometheus"
     shutil.copytree(REPO / "prometheus", copy)
@@ -97,7 +110,7 @@ def test_promtool_rule_tests_fail_when_an_alert_rule_is_wrong(tmp_path: Path, gr
     assert f"name: {ALERT_PREFIX}{group}," in result.stdout + result.stderr
 
 
-def test_rule_tests_cover_late_nan_counters_hangs_before_the_first_step_and_noisy_plateaus() -> None:
+def test_rule_tests_cover_late_nan_counters_hangs_noisy_plateaus_and_young_slow_runs() -> None:
     tests = {t["name"]: t for t in yaml.safe_load((REPO / RULE_TESTS_FILE).read_text())["tests"]}
     late = tests[f"{ALERT_PREFIX}NonFiniteValues (counter above 0 at its first scrape)"]
     assert [s["values"].split()[0] for s in late["input_series"]] == ["_x30", "_x30"]
@@ -106,7 +119,10 @@ def test_rule_tests_cover_late_nan_counters_hangs_before_the_first_step_and_nois
     assert bad and not any(s.startswith("curvewatch_last_step_timestamp_seconds") for s in bad)
     overfitting = tests[f"{ALERT_PREFIX}Overfitting"]
     assert any('run_id="noisy"' in s["series"] for s in overfitting["input_series"])
-    for test in (late, hang, overfitting):
+    young = tests[f"{ALERT_PREFIX}ThroughputDropped (young run, stays firing while slow)"]
+    *_, after, later = young["alert_rule_test"]
+    assert duration_seconds(later["eval_time"]) - duration_seconds(after["eval_time"]) >= 1800 and later["exp_alerts"]
+    for test in (late, hang, overfitting, young):
         assert test["alert_rule_test"][1]["exp_alerts"][0]["exp_labels"]["run_id"] == "bad"
 
 
@@ -149,7 +165,32 @@ def test_compose_webhook_placeholder_is_reachable_from_the_containers(compose: d
     assert url in services["grafana"]["environment"][DEFAULT_CONFIG.webhook_url_env]
     for name in ("alertmanager", "grafana"):
         assert services[name]["extra_hosts"] == [f"{DOCKER_HOST_NAME}:host-gateway"], name
-    assert all(service["restart"] == "unless-stopped" for service in services.values())
+    assert all(service["restart"] == "unless-stopped" for name, service in services.items() if name != "trainer")
+
+
+def test_compose_keeps_lifecycle_closed_data_in_volumes_healthchecks_and_usable_alert_links(compose: dict) -> None:
+    services = compose["services"]
+    commands = " ".join(" ".join(service.get("command", [])) for service in services.values())
+    assert "--web.enable-lifecycle" not in commands and "--web.enable-admin-api" not in commands
+    assert f"--web.external-url={DEFAULT_CONFIG.prometheus_external_url}" in services["prometheus"]["command"]
+    assert f"--web.external-url={DEFAULT_CONFIG.alertmanager_external_url}" in services["alertmanager"]["command"]
+    for name, path in (("prometheus", "/prometheus"), ("alertmanager", "/alertmanager"),
+                       ("pushgateway", "/pushgateway"), ("grafana", "/var/lib/grafana")):
+        assert any(v.endswith(f"-data:{path}") for v in services[name]["volumes"]), name
+    assert "--persistence.file=/pushgateway/metrics.store" in services["pushgateway"]["command"]
+    assert all(service["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL") for service in services.values())
+    assert all(condition == {"condition": "service_healthy"} for service in services.values()
+               for condition in service.get("depends_on", {}).values())
+    assert "prometheus" in services["grafana"]["depends_on"]
+    runbook = next(v for v in services["grafana"]["volumes"] if v.startswith("./prometheus/runbook.md:"))
+    assert DEFAULT_CONFIG.runbook_url.endswith(runbook.split(":")[1].removeprefix("/usr/share/grafana"))
+
+
+def test_compose_demo_trainer_runs_once(compose: dict) -> None:
+    trainer = compose["services"]["trainer"]
+    assert trainer["restart"] == "no"
+    linger = float(trainer["command"][trainer["command"].index("--linger") + 1])
+    assert 0 < linger <= 3600
 
 
 def test_compose_mounts_the_generated_provisioning(compose: dict) -> None:
@@ -168,3 +209,9 @@ def test_dockerfile_installs_the_cpu_torch_pin_then_the_project() -> None:
     assert "torch==2.13.0" in torch_line and "--index-url https://download.pytorch.org/whl/cpu" in torch_line
     assert text.index("torch==2.13.0") < text.index("pip install --no-cache-dir \".[trainers,postgres]\"")
     assert '"curvewatch", "train"' in text
+    # The compiled log buffer is built (gcc present while pip installs, setup.py in the build context) and checked.
+    install = text.index("pip install --no-cache-dir \".[trainers,postgres]\"")
+    assert text.index("apt-get install -y --no-install-recommends gcc") < install
+    assert 'python -c "import curvewatch.recorder._clogbuf"' in text
+    ignore = (REPO / ".dockerignore").read_text().splitlines()
+    assert "!setup.py" in ignore and "!exporter/" in ignore

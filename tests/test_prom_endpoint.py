@@ -182,10 +182,15 @@ def test_sd_file_registers_the_endpoint_while_it_serves_and_removes_it_at_stop(t
     exporter = Exporter(rec, run=RunInfo(run_id="sd-run"))
     port = exporter.start(port=0, sd_file=tmp_path / "targets")
     (target,) = (tmp_path / "targets").glob("*.json")
-    assert json.loads(target.read_text()) == [{"targets": [f"127.0.0.1:{port}"], "labels": {}}]
+    labels = {"curvewatch_run_id": "sd-run", "curvewatch_rank": str(exporter.rank)}
+    assert json.loads(target.read_text()) == [{"targets": [f"127.0.0.1:{port}"], "labels": labels}]
     exporter.stop()
     assert not target.exists()
-    exporter.start(port=0, sd_file=tmp_path / "one.json", sd_address="trainer-7:9108")
-    assert json.loads((tmp_path / "one.json").read_text())[0]["targets"] == ["trainer-7:9108"]
+    port = exporter.start(port=0, sd_file=tmp_path / "one.json", sd_address="trainer-7")
+    assert json.loads((tmp_path / "one.json").read_text())[0]["targets"] == [f"trainer-7:{port}"]
     exporter.stop()
     assert not (tmp_path / "one.json").exists()
+    mismatch = r"names port 1 but the endpoint serves on port \d+; pass sd_address='trainer-7'"
+    with pytest.raises(ValueError, match=mismatch):
+        exporter.start(port=0, sd_file=tmp_path / "two.json", sd_address="trainer-7:1")
+    assert exporter.url is None and not (tmp_path / "two.json").exists()

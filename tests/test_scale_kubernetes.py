@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,7 +13,6 @@ import yaml
 from curvewatch.monitoring import DEFAULT_CONFIG, check_files, generate_files
 from curvewatch.monitoring.dashboards import DASHBOARD_FILES
 from curvewatch.monitoring.kubernetes import (
-    DATASOURCE_UID,
     DIRECTORY,
     NPROC_PER_NODE,
     POD_SELECTOR,
@@ -131,8 +129,5 @@ def test_dashboards_are_sidecar_config_maps_on_the_cluster_datasource() -> None:
         ((name, text),) = config_map["data"].items()
         board = json.loads(text)
         original = shipped[name.removesuffix(".json")]
-        assert board["uid"] == original["uid"] and len(board["panels"]) == len(original["panels"])
-        uids = {m.group(1) for m in re.finditer(r'"uid": "([^"]*)"', text)} - {board["uid"]}
-        assert uids == {DATASOURCE_UID}
-        assert text.replace(f'"uid": "{DATASOURCE_UID}"', f'"uid": "{DEFAULT_CONFIG.datasource_uid}"') == \
-            json.dumps(original, indent=2, ensure_ascii=False) + "\n"
+        assert board == original  # the same dashboard, on whatever Prometheus the ${datasource} variable picks
+        assert '"uid": "${datasource}"' in text

@@ -4,6 +4,7 @@ Prometheus scraping a training run."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -186,7 +187,7 @@ def test_run_without_a_finite_val_loss_says_so_instead_of_crashing(tmp_path, cap
     assert "no finite val_loss" in out and "version: " in out
     lines: list[str] = []
     config = TrainConfig(epochs=1, lr=1e30, optimizer="sgd", grad_clip=None, scheduler="none", device="cpu")
-    outcomes = main_job.run(tmp_path / "job", models=("tcn",), config=config, serve=False, quiet=True,
+    outcomes = main_job.run(tmp_path / "job" / "saved_models", models=("tcn",), config=config, serve=False, quiet=True,
                             out=lines.append)
     assert outcomes[0].fit.best_val_loss is None
     assert any(line.endswith("1 epochs, no finite val_loss") for line in lines)
@@ -257,7 +258,9 @@ def test_train_registers_its_endpoint_for_file_sd_while_it_runs(tmp_path, monkey
     monkeypatch.setattr(discovery.TargetFile, "write", write)
     targets = tmp_path / "targets"
     args = ["train", "--product", "P001", "--model", "kan", "--root", str(tmp_path / "m"), *FAST,
-            "--sd-file", str(targets), "--sd-address", "trainer-7:9108"]
+            "--sd-file", str(targets), "--sd-address", "trainer-7"]  # the real port is added
     assert main(args) == 0
-    assert seen == [[{"targets": ["trainer-7:9108"], "labels": {}}]]
+    [[target]] = seen
+    assert re.fullmatch(r"trainer-7:\d+", target["targets"][0])
+    assert set(target["labels"]) == {"curvewatch_run_id", "curvewatch_rank"}  # up of a lost target names its run
     assert list(targets.glob("*.json")) == []  # removed when the endpoint stopped

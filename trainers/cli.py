@@ -94,6 +94,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help=f"train on log(1 + sales) or on sales as they are (default: {DEFAULT_TARGET_TRANSFORM})")
     how.add_argument("--resume", help="checkpoint_*.pth to continue from (same options as that run; "
                      "not with --all-models)")
+    how.add_argument("--no-verify", action="store_true", help="resume from a checkpoint even if it differs "
+                     "from its version's manifest (experts only)")
     where = train.add_argument_group("where")
     where.add_argument("--root", default=default_root(),
                        help=f"archive root (default: ${ROOT_ENV} or saved_models)")
@@ -125,6 +127,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          "and the data's feature columns (planned promotions ...); without it, built-in "
                          "holidays and the calendar only, with a note on stderr")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    predict.add_argument("--no-verify", action="store_true", help="load model.pth even if it differs from the "
+                         "version's manifest (experts only)")
     predict.set_defaults(func=_predict)
 
     models = subparsers.add_parser("models", help="list the model types curvewatch can train")
@@ -186,7 +190,7 @@ def _train(args: argparse.Namespace) -> int:
         request = TrainRequest(model, series, config, lookback=args.lookback, horizon=args.horizon,
                                data_csv=args.data, experiment=args.experiment or _DEFAULT_EXPERIMENT,
                                target_transform=args.target_transform,
-                               resume_from=args.resume,
+                               resume_from=args.resume, verify=not args.no_verify,
                                builtin=dict(main_job.QUICK_DATA) if args.quick else {},
                                model_params=main_job.QUICK_MODEL_PARAMS.get(model, {}) if args.quick else {})
         manager = TrainingManager(args.root, args.db_url, serve=not args.no_serve, port=args.port,
@@ -205,7 +209,8 @@ def _predict(args: argparse.Namespace) -> int:
     from curvewatch.trainers import TrainerInputError, forecast
 
     try:
-        result = forecast(args.version_path, days=args.days, data_csv=args.data, future_csv=args.future)
+        result = forecast(args.version_path, days=args.days, data_csv=args.data, future_csv=args.future,
+                          verify=not args.no_verify)
     except TrainerInputError as exc:
         return _fail("predict", exc)
     for note in result.notes:

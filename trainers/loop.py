@@ -82,6 +82,7 @@ def fit(
     resume_from: str | Path | None = None,
     on_epoch_end: Sequence[Callable[[EpochResult, FitResult], None]] = (),
     checkpoint_extra: dict | None = None,
+    verify: bool = True,
 ) -> FitResult:
     """Train ``model`` on ``data``; files go to ``paths`` (an archive version handle or ``CheckpointPaths``).
 
@@ -96,7 +97,7 @@ def fit(
     scheduler = build_scheduler(config, optimizer)
     result, stopping, start_epoch, best_weights = FitResult(), EarlyStoppingState(), 1, None
     if resume_from is not None:
-        state = load_checkpoint(resume_from)
+        state = load_checkpoint(resume_from, verify=verify)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state["scheduler"] is not None:

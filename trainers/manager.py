@@ -91,7 +91,7 @@ class TrainingManager:
         progress = EpochProgress(request.config.epochs, handle.run_id, quiet=self.quiet)
         try:
             result = fit(prepared.model, prepared.windows, request.config, paths=handle, recorder=recorder,
-                         resume_from=request.resume_from, on_epoch_end=[progress, *on_epoch_end],
+                         resume_from=request.resume_from, verify=request.verify, on_epoch_end=[progress, *on_epoch_end],
                          checkpoint_extra={"metadata": build_metadata(prepared, None)})
             progress.close()
             metadata = build_metadata(prepared, result)
@@ -103,11 +103,12 @@ class TrainingManager:
                 exporter.set_state("failed", handle.run_id)
             mark_failed(self.archive, handle, exc)
             raise
+        else:
+            if exporter is not None:  # before stop(): the endpoint serves the final state to its scrapers
+                exporter.set_state("finished", handle.run_id)
         finally:
             if own:
                 exporter.stop()
-        if exporter is not None:
-            exporter.set_state("finished", handle.run_id)
         return TrainOutcome(record=record, handle=handle, fit=result, url=url)
 
     def _expose(self, recorder, prepared: Prepared, handle):
@@ -165,7 +166,7 @@ def build_metadata(prepared: Prepared, result: FitResult | None) -> dict:
         "experiment": request.experiment,
         "resumed_from": request.resume_from,
         "device": str(resolve_device(request.config.device)),
-        "software": {"torch": torch.__version__, "python": platform.python_version()},
+        "software": {"torch": str(torch.__version__), "python": platform.python_version()},
         "provenance": provenance(data_digests=[prepared.data.source] if "sha256" in prepared.data.source else [],
                                  resumed_from=request.resume_from),
     }

@@ -1,4 +1,10 @@
-"""``forecast``: load a committed version and forecast the days after its data, in sales units."""
+"""``forecast``: load a committed version and forecast the days after its data, in sales units.
+
+Trust chain: the version's ``model.pth`` and ``metadata.json`` are checked against its manifest before
+``torch.load`` (``verify=False``, ``--no-verify``, skips that), and every way a version's files can be
+wrong (tampered, truncated, not weights, metadata missing a field or of the wrong shape) is a
+``TrainerInputError`` sentence, never another exception.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +27,9 @@ from .errors import TrainerInputError
 from .future import future_features
 from .models import build_model
 
-__all__ = ["Forecast", "forecast", "load_version_model", "training_data"]
+__all__ = ["MAX_FORECAST_DAYS", "Forecast", "forecast", "load_version_model", "training_data"]
+
+MAX_FORECAST_DAYS = 3660  # ten years of days: past this a rolled-forward forecast means nothing
 
 
 @dataclass(frozen=True)
@@ -36,16 +44,33 @@ class Forecast:
         return {"dates": list(self.dates), "sales": list(self.sales), "notes": list(self.notes)}
 
 
-def load_version_model(version_path: str | Path) -> tuple[torch.nn.Module, dict]:
-    """The version's model (weights from model.pth, ``weights_only``), in eval mode, and its metadata."""
-    from curvewatch.archive import load_model
+def _unusable(version_path: str | Path, exc: BaseException) -> TrainerInputError:
+    what = f"field {exc}" if isinstance(exc, KeyError) else (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return TrainerInputError(
+        f"The version at {version_path} cannot be used ({what[:200]}); run `curvewatch versions verify` on it, "
+        "restore it, or train again."
+    )
+
+
+def load_version_model(version_path: str | Path, *, verify: bool = True) -> tuple[torch.nn.Module, dict]:
+    """The version's model (weights from model.pth, ``weights_only``), in eval mode, and its metadata,
+    once both match the version's manifest (unless ``verify=False``)."""
+    from curvewatch.archive import ArchiveError, load_model
 
     if not Path(version_path).is_dir():
         raise TrainerInputError(f"{version_path} is not a version directory; see `curvewatch versions list`.")
-    state_dict, metadata = load_model(version_path)
-    model = build_model(metadata["model_type"], metadata["n_features"], metadata["lookback"], metadata["horizon"],
-                        **metadata.get("model_params", {}))
-    model.load_state_dict(state_dict)
+    try:
+        state_dict, metadata = load_model(version_path, verify=verify)
+    except ArchiveError as exc:
+        raise TrainerInputError(str(exc)) from None
+    try:
+        model = build_model(metadata["model_type"], metadata["n_features"], metadata["lookback"],
+                            metadata["horizon"], **metadata.get("model_params", {}))
+        model.load_state_dict(state_dict)
+    except TrainerInputError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+        raise _unusable(version_path, exc) from None
     return model.eval(), metadata
 
 
@@ -72,8 +97,14 @@ def training_data(source: dict) -> SalesData:
     return data
 
 
-def forecast(version_path: str | Path, days: int = 14, data_csv: str | Path | None = None,
-             future_csv: str | Path | None = None) -> Forecast:
+def forecast(
+    version_path: str | Path,
+    days: int = 14,
+    data_csv: str | Path | None = None,
+    future_csv: str | Path | None = None,
+    *,
+    verify: bool = True,
+) -> Forecast:
     """Forecast ``days`` days after the end of the version's data (or of ``data_csv``).
 
     Without ``data_csv``, a version trained on a CSV re-reads it (see ``training_data``): a moved or
@@ -84,12 +115,23 @@ def forecast(version_path: str | Path, days: int = 14, data_csv: str | Path | No
     built-in data's holidays and 0 for the rest, said in ``Forecast.notes``. Beyond the model's horizon
     the forecast rolls forward on its own predictions.
     """
-    if days < 1:
-        raise TrainerInputError(f"days must be at least 1, got {days}.")
-    model, meta = load_version_model(version_path)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_FORECAST_DAYS:
+        raise TrainerInputError(f"days must be an integer from 1 to {MAX_FORECAST_DAYS}, got {days!r}.")
+    model, meta = load_version_model(version_path, verify=verify)
     if "known_future_features" not in meta:
         raise TrainerInputError(f"{version_path} was trained before the forecasters took the forecast days' "
                                 "known features; train it again to forecast with this version of curvewatch.")
+    try:
+        return _forecast(model, meta, days, data_csv, future_csv)
+    except TrainerInputError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as exc:
+        raise _unusable(version_path, exc) from None
+
+
+def _forecast(
+    model: torch.nn.Module, meta: dict, days: int, data_csv: str | Path | None, future_csv: str | Path | None
+) -> Forecast:
     data = load_sales_csv(data_csv) if data_csv is not None else training_data(meta["data_source"])
     series = select_series(data, SeriesSpec(**meta["series"]))
     scaler = Scaler.from_dict(meta["scaler"])

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from ._constants import DEFAULT_TARGET_TRANSFORM
+from .checkpoint import check_resumable, load_checkpoint
 from .config import TrainConfig
 from .data import SalesData, SeriesSpec, WindowedData, generate_sales, load_sales_csv, make_windows, select_series
 from .errors import TrainerInputError
@@ -39,6 +40,7 @@ class TrainRequest:
     builtin: dict = field(default_factory=lambda: dict(BUILTIN_DATA))
     experiment: str = "default"
     resume_from: str | None = None
+    verify: bool = True  # check resume_from against its version's manifest (--no-verify: False)
     target_transform: str = DEFAULT_TARGET_TRANSFORM
 
 
@@ -83,6 +85,8 @@ def prepare(request: TrainRequest, data: SalesData | None = None) -> Prepared:
     check_model_type(request.model_type)
     if request.resume_from is not None and not Path(request.resume_from).is_file():
         raise TrainerInputError(f"Checkpoint {request.resume_from} does not exist; pass an existing .pth file.")
+    resume_state = None if request.resume_from is None else load_checkpoint(request.resume_from,
+                                                                            verify=request.verify)
     key = model_key(request.model_type, request.series)
     data = load_data(request) if data is None else data
     series = select_series(data, request.series)
@@ -91,4 +95,6 @@ def prepare(request: TrainRequest, data: SalesData | None = None) -> Prepared:
     torch.manual_seed(request.config.seed)
     model = build_model(request.model_type, windows.n_features, request.lookback, request.horizon,
                         **request.model_params)
+    if resume_state is not None:  # a bad checkpoint is refused here, before a version number is used
+        check_resumable(model, resume_state, request.resume_from)  # fit loads the same weights again
     return Prepared(request=request, data=data, windows=windows, model=model, key=key)

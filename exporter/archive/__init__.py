@@ -7,11 +7,12 @@ from .atomic import atomic_torch_save
 from .errors import (
     ArchiveError,
     IdentifierError,
+    ManifestMismatchError,
     RegistryCorruptError,
     VersionNotFoundError,
     VersionStateError,
 )
-from .loading import load_model
+from .loading import load_model, load_verified
 from .naming import ModelKey, archive_path
 from .rebuild import RebuildResult
 from .records import VersionHandle, VersionRecord
@@ -20,6 +21,7 @@ __all__ = [
     "COMMIT_STAGES",
     "ArchiveError",
     "IdentifierError",
+    "ManifestMismatchError",
     "ModelArchive",
     "ModelKey",
     "RebuildResult",
@@ -31,4 +33,5 @@ __all__ = [
     "archive_path",
     "atomic_torch_save",
     "load_model",
+    "load_verified",
 ]

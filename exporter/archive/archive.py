@@ -19,7 +19,7 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .atomic import atomic_write, atomic_write_bytes, atomic_write_json
 from .errors import VersionNotFoundError, VersionStateError
@@ -34,13 +34,13 @@ from .naming import (
     STATE_RESERVED,
     ModelKey,
     archive_path,
+    validate_version,
 )
+from .rebuild import RebuildResult, delete_version, rebuild
 from .records import VersionHandle, VersionRecord
-
-if TYPE_CHECKING:
-    from .rebuild import RebuildResult
 from .registry import Registry, sqlite_url
 from .status import read_status, write_status
+from .verify import verify_version
 from .versions_file import DEFAULT_LOCK_TIMEOUT_S, VersionsFile
 
 __all__ = ["COMMIT_STAGES", "ModelArchive"]
@@ -85,20 +85,35 @@ class ModelArchive:
         root: str | os.PathLike[str] = "saved_models",
         db_url: str | None = None,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S,
+        *,
+        read_only: bool = False,
     ) -> None:
         self.root = Path(root).absolute()
         self.db_url = db_url or sqlite_url(self.root.parent / REGISTRY_DB_FILE)
         self.versions = VersionsFile(self.root, lock_timeout)
-        self.registry = Registry(self.db_url)
+        self.registry = Registry(self.db_url, read_only=read_only)
+        self.read_only = read_only
         self._on_stage: Callable[[str], None] | None = None  # test hook: called before each commit stage
 
     def _stage(self, stage: str) -> None:
         if self._on_stage is not None:
             self._on_stage(stage)
 
-    def _row(self, key: ModelKey, version: int, status: str, created_at: dt.datetime, **extra: Any) -> dict:
+    def root_id(self) -> str:
+        """This root's id (created on first use, under the versions lock); rows record it."""
+        if self.read_only:
+            raise VersionStateError("This archive was opened read-only; open it without read_only=True to write.")
+        root_id = self.versions.root_id()
+        if root_id is None:
+            with self.versions.lock():
+                root_id = self.versions.root_id(create=True)
+        return root_id or ""
+
+    def row(self, key: ModelKey, version: int, status: str, created_at: dt.datetime, **extra: Any) -> dict:
+        """The registry row of one version of ``key`` (what allocate, commit, fail and rebuild write)."""
         rel = archive_path(self.root, key, version).relative_to(self.root).as_posix()
         return {
+            "archive_root": self.root_id(),
             "model_identifier": key.identifier,
             "model_type": key.model_type,
             "version": version,
@@ -117,10 +132,15 @@ class ModelArchive:
         """
         created = _now()
 
-        def index(version: int) -> None:
-            self.registry.upsert(self._row(key, version, STATE_RESERVED, created))
+        def index(floor: int) -> int:  # the registry decides the number (shared registries: across roots)
+            return self.registry.allocate(
+                key.identifier, self.root_id(), lambda v: self.row(key, v, STATE_RESERVED, created), floor
+            )
 
-        version = self.versions.reserve(key, on_reserved=index, created_at=created.isoformat())
+        def release(version: int) -> None:
+            self.registry.delete(key.identifier, version, self.root_id())
+
+        version = self.versions.reserve(key, allocate=index, release=release, created_at=created.isoformat())
         return VersionHandle(self.root, key, version)
 
     def _reserved_status(self, handle: VersionHandle) -> dict[str, Any]:
@@ -187,7 +207,7 @@ class ModelArchive:
         )
         self._stage("index")
         best = doc.get("best") if isinstance(doc, dict) else None
-        row = self._row(
+        row = self.row(
             handle.key,
             handle.version,
             STATE_COMPLETE,
@@ -212,7 +232,7 @@ class ModelArchive:
             reason=str(reason),
         )
         created = dt.datetime.fromisoformat(status.get("created_at") or _now().isoformat())
-        self.registry.upsert(self._row(handle.key, handle.version, STATE_FAILED, created))
+        self.registry.upsert(self.row(handle.key, handle.version, STATE_FAILED, created))
 
     # -- reading -------------------------------------------------------------------------
     def list(
@@ -230,7 +250,7 @@ class ModelArchive:
             if not rows:
                 raise VersionNotFoundError(f"{identifier} has no complete version; see `curvewatch versions list`.")
             version = rows[-1]["version"]
-        row = self.registry.get(identifier, int(version))
+        row = self.registry.get(identifier, validate_version(version))
         if row is None:
             raise VersionNotFoundError.of(identifier, version)
         return VersionRecord.from_row(self.root, row)
@@ -251,20 +271,14 @@ class ModelArchive:
 
     def verify(self, identifier: str, version: int | str = "latest") -> list[str]:
         """Every problem found in one version (empty list: intact); see ``exporter.archive.verify``."""
-        from .verify import verify_version
-
         return verify_version(self, identifier, version)
 
     def rebuild(self) -> RebuildResult:
         """Reconstruct ``versions.json`` and the table from the directory tree."""
-        from .rebuild import rebuild
-
         return rebuild(self)
 
     def delete(self, identifier: str, version: int, force: bool = False) -> None:
         """Remove one version's directory and row consistently; a reserved one needs ``force``."""
-        from .rebuild import delete_version
-
         delete_version(self, ModelKey.parse(identifier), version, force)
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "ArchiveError",
     "IdentifierError",
+    "ManifestMismatchError",
     "RegistryCorruptError",
     "VersionNotFoundError",
     "VersionStateError",
@@ -22,6 +23,10 @@ class IdentifierError(ArchiveError, ValueError):
         self.field = field
         self.value = value
         super().__init__(f"{field} {value!r} is not allowed: {why}.")
+
+
+class ManifestMismatchError(ArchiveError):
+    """A file about to be loaded differs from what the version's manifest recorded at commit."""
 
 
 class RegistryCorruptError(ArchiveError):

@@ -8,15 +8,23 @@ and the registry row, so a changed manifest is detected too.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
+
+from curvewatch._json_reader import JSONReadError, loads_strict
 
 from .atomic import atomic_write_json, is_temp_name, sha256_file, strict_json
 from .errors import VersionStateError
 from .naming import MANIFEST_FILE, STATUS_FILE
 
-__all__ = ["ALGORITHM", "check_manifest", "list_payload_files", "remove_temp_files", "write_manifest"]
+__all__ = [
+    "ALGORITHM",
+    "check_file",
+    "check_manifest",
+    "list_payload_files",
+    "remove_temp_files",
+    "write_manifest",
+]
 
 ALGORITHM = "sha256"
 _EXCLUDED = frozenset({MANIFEST_FILE, STATUS_FILE})
@@ -63,14 +71,45 @@ def _read(directory: Path) -> tuple[dict[str, Any] | None, str | None, list[str]
         raw = path.read_bytes()
     except FileNotFoundError:
         return None, None, [f"{MANIFEST_FILE} is missing"]
+    except OSError as exc:
+        return None, None, [f"{MANIFEST_FILE} cannot be read ({exc.strerror or exc})"]
     try:
-        data = json.loads(raw)
-    except ValueError as exc:
+        data = loads_strict(raw)
+    except JSONReadError as exc:
         return None, hashlib.sha256(raw).hexdigest(), [f"{MANIFEST_FILE} is not valid JSON ({exc})"]
     files = data.get("files") if isinstance(data, dict) else None
-    if not isinstance(files, dict) or data.get("algorithm") != ALGORITHM:
+    if (
+        not isinstance(files, dict)
+        or data.get("algorithm") != ALGORITHM
+        or not all(isinstance(v, str) for v in files.values())
+    ):
         return None, hashlib.sha256(raw).hexdigest(), [f"{MANIFEST_FILE} has no {ALGORITHM} file list"]
     return data, hashlib.sha256(raw).hexdigest(), []
+
+
+def check_file(directory: Path, name: str, expected_sha256: str | None) -> str | None:
+    """Why ``directory/name`` cannot be trusted (``None``: its SHA-256 is the manifest's, and the manifest's
+    own digest is ``expected_sha256``, the one the status marker recorded at commit).
+
+    Used before ``torch.load``; a version without a manifest, or whose marker records no digest, has
+    nothing to trust, which is a reason too.
+    """
+    manifest, digest, problems = _read(directory)
+    if problems:
+        return problems[0]
+    if not expected_sha256:
+        return "the status marker records no manifest digest (the version was never committed)"
+    if digest != expected_sha256:
+        return f"{MANIFEST_FILE} was changed after commit (its SHA-256 is not the one the status marker recorded)"
+    listed = (manifest or {})["files"].get(name)
+    if listed is None:
+        return f"{name} is not in {MANIFEST_FILE} (added after commit)"
+    path = directory / name
+    if path.is_symlink() or not path.is_file():
+        return f"{name} is missing or not a regular file"
+    if sha256_file(path) != listed:
+        return f"{name} was changed after commit (its SHA-256 differs from {MANIFEST_FILE})"
+    return None
 
 
 def check_manifest(directory: Path, expected_sha256: str | None) -> list[str]:

@@ -42,11 +42,13 @@ __all__ = [
     "LOSS_CURVE_FILE",
     "MANIFEST_FILE",
     "MAX_FIELD_LENGTH",
+    "MAX_VERSION",
     "METADATA_FILE",
     "MODEL_FILE",
     "MODES",
     "NAME_CHARACTERS",
     "REGISTRY_DB_FILE",
+    "ROOT_ID_FILE",
     "RUN_ID_FORMAT",
     "STATES",
     "STATE_COMPLETE",
@@ -61,15 +63,18 @@ __all__ = [
     "archive_path",
     "parse_version_dir",
     "validate_field",
+    "validate_version",
 ]
 
 # Files at the root.
 VERSIONS_FILE = "versions.json"
 LOCK_SUFFIX = ".lock"  # versions.json.lock
 REGISTRY_DB_FILE = "curvewatch_registry.sqlite3"  # default SQLite registry, next to the root
+ROOT_ID_FILE = "archive_id"  # the root's random id: registry rows record which root allocated them
 
 # A version directory and its files.
 STARTING_VERSION = 1
+MAX_VERSION = 999_999_999  # nine digits: the v{N} pattern below; enforced where versions are allocated and read
 VERSION_DIR_FORMAT = "v{version}"
 _VERSION_DIR_RE = re.compile(r"^v([1-9][0-9]{0,8})$")
 RUN_ID_FORMAT = "{identifier}-v{version}"
@@ -155,6 +160,8 @@ class ModelKey:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise IdentifierError("mode", self.mode, f"use one of {', '.join(MODES)}")
+        if not isinstance(self.scope, tuple):
+            raise IdentifierError("scope", self.scope, "use a string or a tuple of strings")
         if self.mode == "experiment":
             self._check_experiment()
             return
@@ -227,6 +234,8 @@ class ModelKey:
                 "custom": (store_id, product_id),
             }
             scope = (scope, *ids.get(scope, ()))
+        if not isinstance(scope, (tuple, list)):
+            raise IdentifierError("scope", scope, "use a string or a tuple of strings")
         return cls("global", model_type, None, tuple(scope), aggregation)
 
     @classmethod
@@ -298,6 +307,14 @@ class ModelKey:
         return key
 
 
+def validate_version(value: object) -> int:
+    """``value`` if it is a version number (an int from ``STARTING_VERSION`` to ``MAX_VERSION``), else
+    ``IdentifierError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not STARTING_VERSION <= value <= MAX_VERSION:
+        raise IdentifierError("version", value, f"use an integer from {STARTING_VERSION} to {MAX_VERSION}")
+    return value
+
+
 def parse_version_dir(name: str) -> int | None:
     """The ``N`` of a ``v{N}`` directory name, or ``None`` if ``name`` is not one."""
     match = _VERSION_DIR_RE.match(name)
@@ -316,8 +333,7 @@ def archive_path(
     if key is not None:
         path = path.joinpath(*key.relative_dir.split("/"))
         if version is not None:
-            if isinstance(version, bool) or not isinstance(version, int) or version < STARTING_VERSION:
-                raise IdentifierError("version", version, f"use an integer >= {STARTING_VERSION}")
+            validate_version(version)
             path = path / VERSION_DIR_FORMAT.format(version=version)
     if filename is not None:
         bad = not isinstance(filename, str) or filename in ("", ".", "..") or any(ord(c) < 32 for c in filename)

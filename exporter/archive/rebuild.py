@@ -6,6 +6,12 @@ Guarantees (tests named after them):
   still readable); the table gets one row per version directory.
 - rebuild_never_reuses_numbers_of_deleted_versions: a readable entry is kept even when every version
   directory of its identifier has been deleted, so the next ``allocate`` continues after it.
+- rebuild_keeps_keys_whose_fields_look_like_versions: a key field named ``v3`` (``--store v3``) is a
+  directory on the way to a model, not a version: the scan only takes ``v{N}`` for a version directly
+  under a model directory, and descends everywhere else.
+- rebuild_repairs_what_it_can_and_names_what_it_cannot: unreadable ``metadata.json``/``curves.json``
+  (too deep, not UTF-8, invalid) leave the row without them and are named in ``unreadable``; on a shared
+  PostgreSQL registry a version indexed by another root is named in ``conflicts``, its row untouched.
 - delete_removes_directory_and_row_consistently: the directory is first renamed out of the layout
   (atomic), then the row is deleted, then the files; a crash in between leaves nothing that looks like
   a version.
@@ -14,77 +20,108 @@ Guarantees (tests named after them):
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from curvewatch._json_reader import JSONReadError, read_json_file
+
+from ._parts import ArchiveParts
 from .errors import ArchiveError, IdentifierError, VersionNotFoundError, VersionStateError
-from .naming import CURVES_FILE, METADATA_FILE, STATE_COMPLETE, STATE_RESERVED, ModelKey, archive_path
+from .naming import (
+    CURVES_FILE,
+    METADATA_FILE,
+    MODEL_FILE,
+    STATE_COMPLETE,
+    STATE_RESERVED,
+    STATUS_FILE,
+    ModelKey,
+    archive_path,
+)
 from .naming import parse_version_dir as _parse_v
 from .status import read_status
-
-if TYPE_CHECKING:
-    from .archive import ModelArchive
 
 __all__ = ["RebuildResult", "delete_version", "rebuild", "scan_versions"]
 
 
 @dataclass(frozen=True)
 class RebuildResult:
-    """What ``rebuild`` wrote: ``versions`` (the new versions.json), ``rows`` indexed, ``skipped`` paths."""
+    """What ``rebuild`` wrote: ``versions`` (the new versions.json), ``rows`` indexed, ``skipped`` paths
+    (not in the layout), ``unreadable`` files (indexed without them) and ``conflicts`` (versions another
+    root indexed in a shared registry)."""
 
     versions: dict[str, int]
     rows: int
     skipped: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
 
 
 def scan_versions(root: Path) -> tuple[list[tuple[ModelKey, int]], list[str]]:
     """Every ``(key, version)`` directory under ``root``, and the directories that fit no key."""
     found: list[tuple[ModelKey, int]] = []
     skipped: list[str] = []
-    for dirpath, dirnames, _ in os.walk(root):
-        versions = sorted(v for v in map(_parse_v, dirnames) if v is not None)
-        if versions:
-            rel = Path(dirpath).relative_to(root).as_posix()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel = Path(dirpath).relative_to(root).as_posix()
+        versions = [v for v in map(_parse_v, dirnames) if v is not None]
+        key = None
+        if versions and rel != ".":
             try:
                 key = ModelKey.from_relative_dir(rel)
             except IdentifierError:
-                skipped.append(rel)
-            else:
-                found += [(key, v) for v in versions]
+                key = None  # a key field named like a version (``v3``): keep descending
+        if key is not None:
+            found += [(key, v) for v in sorted(versions)]
             dirnames[:] = [d for d in dirnames if _parse_v(d) is None]  # never descend into versions
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        elif STATUS_FILE in filenames or MODEL_FILE in filenames:
+            skipped.append(rel)  # looks like a version, but not where the layout puts one
     return found, skipped
 
 
-def _row_from_disk(archive: ModelArchive, key: ModelKey, version: int) -> dict[str, Any]:
-    directory = archive_path(archive.root, key, version)
-    status = read_status(directory)
+def _created_at(status: dict[str, Any], directory: Path) -> dt.datetime:
     try:
         created = dt.datetime.fromisoformat(status["created_at"])
     except (KeyError, TypeError, ValueError):
         created = dt.datetime.fromtimestamp(directory.stat().st_mtime, dt.UTC)
-    row = archive._row(key, version, status["state"], created, manifest_sha256=status.get("manifest_sha256"))
+    return created if created.tzinfo is not None else created.replace(tzinfo=dt.UTC)
+
+
+def _row_from_disk(archive: ArchiveParts, key: ModelKey, version: int, unreadable: list[str]) -> dict[str, Any]:
+    """The row of one version directory; files that cannot be indexed are appended to ``unreadable``."""
+    from curvewatch.recorder import CurveDocumentError, validate_document
+
+    directory = archive_path(archive.root, key, version)
+    rel = directory.relative_to(archive.root).as_posix()
+    status = read_status(directory)
+    if "problem" in status and (directory / STATUS_FILE).exists():
+        unreadable.append(f"{rel}/{STATUS_FILE} ({status['problem']}; indexed as reserved)")
+    digest = status.get("manifest_sha256")
+    digest = digest if isinstance(digest, str) and len(digest) == 64 else None
+    row = archive.row(key, version, status["state"], _created_at(status, directory), manifest_sha256=digest)
     if status["state"] == STATE_COMPLETE:
         try:
-            meta = json.loads((directory / METADATA_FILE).read_bytes())
-            row["metrics_summary"] = meta["archive"]["metrics_summary"]
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # verify reports it
+            summary = read_json_file(directory / METADATA_FILE)["archive"]["metrics_summary"]
+            if not isinstance(summary, dict):
+                raise TypeError("metrics_summary is not an object")
+            row["metrics_summary"] = summary
+        except (OSError, JSONReadError, KeyError, TypeError) as exc:
+            unreadable.append(f"{rel}/{METADATA_FILE} ({exc})")
         try:
-            curves = json.loads((directory / CURVES_FILE).read_bytes())
+            curves = read_json_file(directory / CURVES_FILE)
+            validate_document(curves)
             row["curves"] = curves
-            row["best_step"] = (curves.get("best") or {}).get("step")
-        except (OSError, ValueError, AttributeError):
-            pass  # verify reports it
+            best_step = (curves.get("best") or {}).get("step")
+            row["best_step"] = best_step if type(best_step) is int else None
+        except (OSError, JSONReadError, CurveDocumentError) as exc:
+            unreadable.append(f"{rel}/{CURVES_FILE} ({str(exc).splitlines()[0]})")
     return row
 
 
-def rebuild(archive: ModelArchive) -> RebuildResult:
+def rebuild(archive: ArchiveParts) -> RebuildResult:
     """Reconstruct ``versions.json`` and the ``model_versions`` table from the directory tree."""
     with archive.versions.lock():
         found, skipped = scan_versions(archive.root)
@@ -94,13 +131,14 @@ def rebuild(archive: ModelArchive) -> RebuildResult:
             mapping = {}  # corrupt or missing: the tree decides
         for key, version in found:  # entries without directories stay: their numbers are never reused
             mapping[key.identifier] = max(mapping.get(key.identifier, 0), version)
+        unreadable: list[str] = []
+        rows = [_row_from_disk(archive, key, version, unreadable) for key, version in found]
+        conflicts = archive.registry.replace_root(archive.root_id(), rows)
         archive.versions.write(mapping)
-        rows = [_row_from_disk(archive, key, version) for key, version in found]
-        archive.registry.replace_all(rows)
-    return RebuildResult(dict(sorted(mapping.items())), len(rows), skipped)
+    return RebuildResult(dict(sorted(mapping.items())), len(rows) - len(conflicts), skipped, unreadable, conflicts)
 
 
-def delete_version(archive: ModelArchive, key: ModelKey, version: int, force: bool = False) -> None:
+def delete_version(archive: ArchiveParts, key: ModelKey, version: int, force: bool = False) -> None:
     """Remove one version's directory and its row; a reserved version (maybe training) needs ``force``."""
     with archive.versions.lock():
         directory = archive_path(archive.root, key, version)
@@ -115,5 +153,5 @@ def delete_version(archive: ModelArchive, key: ModelKey, version: int, force: bo
         trash = directory.with_name(f".{directory.name}.deleting-{secrets.token_hex(4)}")
         if directory.is_dir():
             os.replace(directory, trash)
-        archive.registry.delete(key.identifier, version)
+        archive.registry.delete(key.identifier, version, archive.root_id())
         shutil.rmtree(trash, ignore_errors=True)

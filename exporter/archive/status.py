@@ -8,10 +8,11 @@ reserved.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
+
+from curvewatch._json_reader import JSONReadError, read_json_file
 
 from .atomic import atomic_write_json
 from .naming import STATE_RESERVED, STATES, STATUS_FILE
@@ -29,10 +30,10 @@ def write_status(directory: Path, state: str, **info: Any) -> None:
 def read_status(directory: Path) -> dict[str, Any]:
     """The marker's content; ``{"state": "reserved", "problem": ...}`` if it is missing or unreadable."""
     try:
-        data = json.loads((directory / STATUS_FILE).read_text(encoding="utf-8"))
+        data = read_json_file(directory / STATUS_FILE)
     except FileNotFoundError:
         return {"state": STATE_RESERVED, "problem": f"{STATUS_FILE} is missing"}
-    except (OSError, ValueError) as exc:
+    except JSONReadError as exc:
         return {"state": STATE_RESERVED, "problem": f"{STATUS_FILE} is unreadable ({exc})"}
     if not isinstance(data, dict) or data.get("state") not in STATES:
         return {"state": STATE_RESERVED, "problem": f"{STATUS_FILE} has no valid state"}

@@ -3,30 +3,39 @@
 Checks, all of them every time (nothing stops at the first problem): the status marker says complete;
 the manifest's own digest matches the marker's and the row's; every file's SHA-256 matches the
 manifest, none is missing or added; ``curves.json`` is valid against the curves schema;
-``metadata.json`` is JSON naming this version; the ``model_versions`` row exists and agrees with the
-directory; ``versions.json`` is readable and not behind this version.
+``metadata.json`` is JSON naming this version; ``status.json`` names this identifier and version; the
+``model_versions`` row exists, agrees with the directory and belongs to this root; ``versions.json`` is
+readable and not behind this version. Every file is read with the bounded strict JSON reader, so a
+hostile file is one more problem in the list, never an exception.
 """
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from curvewatch._json_reader import JSONReadError, read_json_file
+
+from ._parts import ArchiveParts
 from .errors import ArchiveError, VersionNotFoundError
 from .manifest import check_manifest
-from .naming import CURVES_FILE, METADATA_FILE, STATE_COMPLETE, ModelKey, archive_path
+from .naming import (
+    CURVES_FILE,
+    METADATA_FILE,
+    STATE_COMPLETE,
+    STATUS_FILE,
+    ModelKey,
+    archive_path,
+    validate_version,
+)
 from .status import read_status
-
-if TYPE_CHECKING:
-    from .archive import ModelArchive
 
 __all__ = ["resolve_version", "verify_version"]
 
 
-def resolve_version(archive: ModelArchive, key: ModelKey, version: int | str) -> int:
+def resolve_version(archive: ArchiveParts, key: ModelKey, version: int | str) -> int:
     """``version`` as an int; ``"latest"`` is the latest complete version in the registry, else on disk."""
     if version != "latest":
-        return int(version)
+        return validate_version(version)
     try:
         return archive.get(key.identifier, "latest").version
     except VersionNotFoundError:
@@ -40,11 +49,11 @@ def _check_curves(directory: Any) -> tuple[list[str], Any]:
     from curvewatch.recorder import CurveDocumentError, validate_document
 
     try:
-        obj = json.loads((directory / CURVES_FILE).read_bytes())
+        obj = read_json_file(directory / CURVES_FILE)
     except FileNotFoundError:
         return [f"{CURVES_FILE} is missing"], None
-    except ValueError as exc:
-        return [f"{CURVES_FILE} is not valid JSON ({exc})"], None
+    except JSONReadError as exc:
+        return [f"{CURVES_FILE} is not valid JSON: {exc}"], None
     try:
         validate_document(obj)
     except (CurveDocumentError, KeyError, TypeError) as exc:
@@ -54,22 +63,34 @@ def _check_curves(directory: Any) -> tuple[list[str], Any]:
 
 def _check_metadata(directory: Any, key: ModelKey, version: int) -> list[str]:
     try:
-        meta = json.loads((directory / METADATA_FILE).read_bytes())
+        meta = read_json_file(directory / METADATA_FILE)
     except FileNotFoundError:
         return [f"{METADATA_FILE} is missing"]
-    except ValueError as exc:
-        return [f"{METADATA_FILE} is not valid JSON ({exc})"]
+    except JSONReadError as exc:
+        return [f"{METADATA_FILE} is not valid JSON: {exc}"]
     info = meta.get("archive") if isinstance(meta, dict) else None
     if not isinstance(info, dict) or info.get("identifier") != key.identifier or info.get("version") != version:
         return [f"{METADATA_FILE} does not name {key.identifier} version {version} in its 'archive' section"]
     return []
 
 
-def _check_row(row: dict[str, Any] | None, status: dict[str, Any], rel: str, curves: Any) -> list[str]:
+def _check_status(status: dict[str, Any], key: ModelKey, version: int) -> list[str]:
+    if "problem" in status:
+        return []  # reported as "not complete" with the reason
+    if status.get("identifier") != key.identifier or status.get("version") != version:
+        return [f"{STATUS_FILE} does not name {key.identifier} version {version}"]
+    return []
+
+
+def _check_row(
+    row: dict[str, Any] | None, status: dict[str, Any], rel: str, curves: Any, root_id: str | None
+) -> list[str]:
     fix = "run `curvewatch versions rebuild` to re-index it from the directory"
     if row is None:
         return [f"the model_versions table has no row for this version; {fix}"]
     problems = []
+    if row.get("archive_root") not in (None, root_id):
+        problems.append("the table's row was written by another archive root sharing this registry")
     if row["status"] != status["state"]:
         problems.append(f"the table says {row['status']!r} but the directory says {status['state']!r}; {fix}")
     if row["model_path"] != rel:
@@ -82,7 +103,7 @@ def _check_row(row: dict[str, Any] | None, status: dict[str, Any], rel: str, cur
     return problems
 
 
-def verify_version(archive: ModelArchive, identifier: str, version: int | str = "latest") -> list[str]:
+def verify_version(archive: ArchiveParts, identifier: str, version: int | str = "latest") -> list[str]:
     """Every problem of one version (empty list: intact and consistently indexed)."""
     key = ModelKey.parse(identifier)
     version = resolve_version(archive, key, version)
@@ -103,8 +124,8 @@ def verify_version(archive: ModelArchive, identifier: str, version: int | str = 
         problems.append(f"the version is {status['state']}, not complete" + (f" ({why})" if why else ""))
     problems += check_manifest(directory, status.get("manifest_sha256") or (row or {}).get("manifest_sha256"))
     curve_problems, curves = _check_curves(directory)
-    problems += curve_problems + _check_metadata(directory, key, version)
-    problems += _check_row(row, status, rel, curves)
+    problems += curve_problems + _check_metadata(directory, key, version) + _check_status(status, key, version)
+    problems += _check_row(row, status, rel, curves, archive.versions.root_id())
     try:
         latest = archive.versions.read().get(identifier, 0)
         if latest < version:

@@ -8,23 +8,32 @@ Guarantees (tests named after them in tests/test_archive_*.py):
   ``os.replace``; a crash leaves the old or the new one.
 - corrupt_or_missing_versions_json_is_detected_and_rebuild_restores_it: an unreadable file, or a
   missing one in a non-empty archive, raises ``RegistryCorruptError`` naming the command that restores it.
+- versions_past_the_nine_digit_pattern_are_refused: an entry above ``MAX_VERSION`` is a corrupt file, and
+  an identifier at ``MAX_VERSION`` gets no next version; nothing is written before the number is checked.
+
+The file is the per-root mirror of the registry: with a PostgreSQL registry shared by several roots, the
+registry decides the number (see ``Registry.allocate``) and this file records it afterwards.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import filelock
+from curvewatch._json_reader import JSONReadError, read_json_file
 
-from .atomic import atomic_write_json
-from .errors import RegistryCorruptError, VersionStateError
+from .atomic import atomic_write_bytes, atomic_write_json
+from .errors import ArchiveError, RegistryCorruptError, VersionStateError
 from .naming import (
     LAYOUT_DIRS,
     LOCK_SUFFIX,
+    MAX_VERSION,
+    ROOT_ID_FILE,
     STARTING_VERSION,
     STATE_RESERVED,
     VERSIONS_FILE,
@@ -49,13 +58,48 @@ class VersionsFile:
     def __init__(self, root: str | os.PathLike[str], lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S) -> None:
         self.root = Path(root).absolute()
         self.path = archive_path(self.root, filename=VERSIONS_FILE)
-        self.lock_path = archive_path(self.root, filename=VERSIONS_FILE + LOCK_SUFFIX)
+        # not archive_path: a symlinked lock must reach lock(), which refuses it with a sentence
+        self.lock_path = self.root / (VERSIONS_FILE + LOCK_SUFFIX)
         self.lock_timeout = lock_timeout
+        self._lock = filelock.FileLock(self.lock_path, timeout=lock_timeout)  # re-entrant in one thread
 
-    def lock(self) -> filelock.BaseFileLock:
-        """The lock that guards ``versions.json`` (hold it for any read-modify-write)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        return filelock.FileLock(self.lock_path, timeout=self.lock_timeout)
+    @contextmanager
+    def lock(self) -> Iterator[filelock.BaseFileLock]:
+        """Hold the lock that guards ``versions.json`` (for any read-modify-write); errors are sentences."""
+        lock = self._lock
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if self.lock_path.is_symlink():
+                raise OSError(f"{self.lock_path.name} is a symbolic link")
+            lock.acquire()
+        except filelock.Timeout:
+            raise ArchiveError(f"{self.lock_path} is held by another process for more than {self.lock_timeout:g} s; "
+                               "wait for it to finish, or stop it.") from None
+        except OSError as exc:
+            raise ArchiveError(f"Cannot take the archive lock {self.lock_path} ({exc.strerror or exc}); make it a "
+                               "regular file the archive can write, or remove it.") from None
+        try:
+            yield lock
+        finally:
+            lock.release()
+
+    def root_id(self, create: bool = False) -> str | None:
+        """The root's id (``archive_id`` file), created with ``create`` (hold the lock); ``None`` if absent."""
+        path = archive_path(self.root, filename=ROOT_ID_FILE)
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            if not create:
+                return None
+            text = secrets.token_hex(16)
+            atomic_write_bytes(path, (text + "\n").encode("ascii"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RegistryCorruptError(f"{path} cannot be read ({exc}); delete it and run "
+                                       "`curvewatch versions rebuild` to give the root a new id.") from None
+        if len(text) != 32 or not all(c in "0123456789abcdef" for c in text):
+            raise RegistryCorruptError(f"{path} does not hold a root id; delete it and run "
+                                       "`curvewatch versions rebuild` to give the root a new id.")
+        return text
 
     def _archive_has_models(self) -> bool:
         return any((self.root / top).is_dir() for top in LAYOUT_DIRS)
@@ -64,22 +108,19 @@ class VersionsFile:
         """The mapping; ``{}`` for a new archive. Raises ``RegistryCorruptError`` if corrupt or missing."""
         rebuild = f"run `curvewatch versions rebuild --root {self.root}` to rebuild it from the directories"
         try:
-            text = self.path.read_text(encoding="utf-8")
+            data = read_json_file(self.path)
         except FileNotFoundError:
             if self._archive_has_models():
                 raise RegistryCorruptError(f"{self.path} is missing but the archive has models; {rebuild}.") from None
             return {}
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RegistryCorruptError(f"{self.path} cannot be read ({exc}); {rebuild}.") from exc
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise RegistryCorruptError(f"{self.path} is not valid JSON ({exc}); {rebuild}.") from exc
+        except JSONReadError as exc:
+            raise RegistryCorruptError(f"{self.path} is not valid JSON: {exc}; {rebuild}.") from None
         if not isinstance(data, dict) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= STARTING_VERSION for v in data.values()
+            type(v) is int and STARTING_VERSION <= v <= MAX_VERSION for v in data.values()
         ):
             raise RegistryCorruptError(
-                f"{self.path} must map identifiers to versions (integers >= {STARTING_VERSION}); {rebuild}."
+                f"{self.path} must map identifiers to versions (integers from {STARTING_VERSION} to "
+                f"{MAX_VERSION}); {rebuild}."
             )
         return data
 
@@ -87,29 +128,41 @@ class VersionsFile:
         """Replace the file with ``mapping`` (call with the lock held)."""
         atomic_write_json(self.path, dict(sorted(mapping.items())))
 
-    def reserve(self, key: ModelKey, on_reserved: Callable[[int], None] | None = None, **status_info: Any) -> int:
+    def reserve(
+        self,
+        key: ModelKey,
+        allocate: Callable[[int], int] | None = None,
+        release: Callable[[int], None] | None = None,
+        **status_info: Any,
+    ) -> int:
         """Reserve the next version of ``key``: create ``v{N}`` marked reserved and record ``N`` as latest.
 
-        ``N`` is one more than the larger of ``versions.json``'s entry and the highest ``v{N}`` on disk,
-        so a stale file never hands out a directory that already exists. ``on_reserved(N)`` runs before
-        the lock is released (the archive indexes the reserved row there, so a concurrent ``rebuild``,
-        which replaces the table under the same lock, sees the version or its row, never neither).
+        The floor is the larger of ``versions.json``'s entry and the highest ``v{N}`` on disk, so a stale
+        file never hands out a directory that already exists. ``allocate(floor)`` (the registry, which
+        inserts the reserved row) returns ``N``; without it ``N`` is ``floor + 1``. It runs while the lock
+        is held, so a concurrent ``rebuild`` sees the version and its row, or neither. If the directory
+        cannot be made, ``release(N)`` undoes the allocation.
         """
         with self.lock():
             mapping = self.read()
-            latest = max(mapping.get(key.identifier, 0), self.highest_on_disk(key))
-            version = latest + 1
+            floor = max(mapping.get(key.identifier, 0), self.highest_on_disk(key))
+            if floor >= MAX_VERSION:
+                raise VersionStateError(f"{key.identifier} has reached version {MAX_VERSION}, the highest the "
+                                        "archive layout allows; archive new runs under another model type.")
+            version = floor + 1 if allocate is None else allocate(floor)
             directory = archive_path(self.root, key, version)
-            directory.parent.mkdir(parents=True, exist_ok=True)
             try:
+                directory.parent.mkdir(parents=True, exist_ok=True)
                 directory.mkdir()
-            except FileExistsError as exc:  # only if someone wrote into the archive without the lock
-                raise VersionStateError(f"{directory} already exists; run `curvewatch versions rebuild`.") from exc
-            write_status(directory, STATE_RESERVED, identifier=key.identifier, version=version, **status_info)
-            mapping[key.identifier] = version
-            self.write(mapping)
-            if on_reserved is not None:
-                on_reserved(version)
+                write_status(directory, STATE_RESERVED, identifier=key.identifier, version=version, **status_info)
+                mapping[key.identifier] = version
+                self.write(mapping)
+            except BaseException as exc:
+                if release is not None:
+                    release(version)
+                if isinstance(exc, FileExistsError):  # only if someone wrote into the archive without the lock
+                    raise VersionStateError(f"{directory} already exists; run `curvewatch versions rebuild`.") from exc
+                raise
             return version
 
     def highest_on_disk(self, key: ModelKey) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +12,13 @@ _WIDTH = 17  # the label column of `versions show`
 
 def read_provenance(version_path: Path) -> dict[str, Any] | None:
     """The ``provenance`` of the version's metadata.json, or None (no file, unreadable, or none recorded)."""
+    from curvewatch._json_reader import JSONReadError, read_json_file
     from curvewatch.archive.naming import METADATA_FILE
     from curvewatch.provenance import PROVENANCE_KEY
 
     try:
-        meta = json.loads((Path(version_path) / METADATA_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        meta = read_json_file(Path(version_path) / METADATA_FILE)  # bounded: a hostile file is "unreadable"
+    except (OSError, JSONReadError):
         return None
     found = meta.get(PROVENANCE_KEY) if isinstance(meta, dict) else None
     return found if isinstance(found, dict) else None

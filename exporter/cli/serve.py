@@ -1,4 +1,9 @@
-"""``curvewatch serve``: expose saved curves documents on a Prometheus endpoint until stopped."""
+"""``curvewatch serve``: expose saved curves documents on a Prometheus endpoint until stopped.
+
+A document inside an archive version directory is served as that run: run id ``{identifier}-v{N}`` and
+the key's labels (see ``archived_run_info``), so it joins the live series of the same run; any other
+document is named by its path.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="CURVES_JSON")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default 0: a free one)")
     parser.add_argument("--addr", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--run-id", help="run id label (one document only; default: the document's folder)")
-    parser.add_argument("--model-type", default="", help="model_type label of curvewatch_run_info")
+    parser.add_argument("--run-id", help="run id label (one document only; default: the archive's "
+                        "{identifier}-v{N}, or the document's folder outside an archive)")
+    parser.add_argument("--model-type", default=None, help="model_type label of curvewatch_run_info "
+                        "(default: the archived version's, else empty)")
     parser.add_argument("--certfile", help="TLS certificate (PEM)")
     parser.add_argument("--keyfile", help="TLS private key (PEM)")
     parser.add_argument("--client-cafile", help="CA that signs client certificates (mutual TLS)")
@@ -39,8 +46,10 @@ def default_run_id(path: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from curvewatch.prom import Exporter, RunInfo
-    from curvewatch.prom.document_source import DocumentSource
+    from curvewatch.prom.document_source import DocumentSource, archived_run_info
     from curvewatch.recorder import CurveDocumentError
 
     if args.run_id and len(args.paths) > 1:
@@ -57,10 +66,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         for path in args.paths:
             source = DocumentSource(path)
-            run_id = args.run_id or default_run_id(path)
-            exporter.add(source, RunInfo(run_id=run_id, model_type=args.model_type, rank=0))
+            info = archived_run_info(path) or RunInfo(run_id=default_run_id(path), rank=0)
+            if args.run_id:
+                info = dataclasses.replace(info, run_id=args.run_id)
+            if args.model_type is not None:
+                info = dataclasses.replace(info, model_type=args.model_type)
+            exporter.add(source, info)
             if source.live().finalized:
-                exporter.set_state("finished", run_id)
+                exporter.set_state("finished", info.run_id)
         exporter.start(
             args.port,
             args.addr,
@@ -78,5 +91,5 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     print(f"Serving {len(args.paths)} run(s) on {exporter.url} (Ctrl-C to stop)", flush=True)
     stop.wait()
-    exporter.stop()
+    exporter.stop(grace=0)  # the documents were on show all along: no final-state grace
     return 0

@@ -1,12 +1,16 @@
 """``curvewatch versions list|show|verify|rebuild|delete``: inspect and audit the model archive.
 
-Exit codes: 0 ok; 1 ``verify`` found problems; 2 the command could not run (the message says why and
-what to do). Every sub-command takes ``--root``, ``--db-url`` and ``--json``.
+Exit codes: 0 ok; 1 ``verify`` found problems, or ``rebuild`` named directories, files or versions it could
+not index; 2 the command could not run (the message says why and what to do). Every sub-command takes
+``--root``, ``--db-url`` and ``--json``.
 
 - every_error_is_a_sentence: a version number out of range, a malformed identifier, a bad ``--db-url``
   (unparsable, unknown dialect, missing driver, unreachable) print one sentence and exit 2, no traceback.
 - read_only_commands_create_no_registry: ``list``, ``show`` and ``verify`` on a SQLite registry that does
-  not exist say so instead of creating it (or its directory).
+  not exist say so instead of creating it (or its directory); they open the archive read-only, so they
+  never create or change a file, a folder or a table.
+- verify_all_reports_every_version_past_broken_ones: a version that cannot be verified is one more report
+  line, never the end of the command.
 """
 
 from __future__ import annotations
@@ -85,8 +89,13 @@ def _targets(archive: Any, args: argparse.Namespace) -> list[tuple[str, int]]:
 
 def _cmd_verify(archive: Any, args: argparse.Namespace) -> int:
     report = []
+    from curvewatch.archive import ArchiveError
+
     for identifier, version in _targets(archive, args):
-        problems = archive.verify(identifier, version)
+        try:
+            problems = archive.verify(identifier, version)
+        except ArchiveError as exc:  # one broken version never stops --all
+            problems = [str(exc)]
         report.append({"identifier": identifier, "version": version, "ok": not problems, "problems": problems})
     if args.json:
         print(json.dumps(report, indent=2))
@@ -103,13 +112,19 @@ def _cmd_verify(archive: Any, args: argparse.Namespace) -> int:
 
 def _cmd_rebuild(archive: Any, args: argparse.Namespace) -> int:
     result = archive.rebuild()
+    incomplete = 1 if result.skipped or result.unreadable or result.conflicts else 0
     if args.json:
-        print(json.dumps({"versions": result.versions, "rows": result.rows, "skipped": result.skipped}, indent=2))
-        return 0
+        print(json.dumps({"versions": result.versions, "rows": result.rows, "skipped": result.skipped,
+                          "unreadable": result.unreadable, "conflicts": result.conflicts}, indent=2))
+        return incomplete
     print(f"Rebuilt versions.json ({len(result.versions)} identifiers) and the table ({result.rows} rows).")
     for path in result.skipped:
         print(f"  skipped {path}: not a model directory of the archive layout")
-    return 0
+    for what in result.unreadable:
+        print(f"  indexed without {what}: restore it, then run `curvewatch versions verify`")
+    for name in result.conflicts:
+        print(f"  not indexed {name}: another archive root sharing this registry indexed that version")
+    return incomplete
 
 
 def _cmd_delete(archive: Any, args: argparse.Namespace) -> int:
@@ -177,7 +192,7 @@ def _guarded(func: Any, *, read_only: bool = False) -> Any:
                 print(f"curvewatch versions: no registry at {sqlite_file}; pass --db-url, or run `curvewatch "
                       f"versions rebuild --root {args.root}` to index the versions on disk.", file=sys.stderr)
                 return 2
-            with ModelArchive(args.root, db_url=args.db_url) as archive:
+            with ModelArchive(args.root, db_url=args.db_url, read_only=read_only) as archive:
                 return func(archive, args)
         except ArchiveError as exc:
             print(f"curvewatch versions: {exc}", file=sys.stderr)

@@ -1,16 +1,20 @@
 """The alerts, one shape for all: ``Curvewatch…`` name, ``for:``, severity, summary, description, runbook.
 
-The same :class:`Alert` list is written as Prometheus alerting rules (``prometheus/rules/``) and as
-Grafana-managed alert rules (``grafana/provisioning/alerting/``). Descriptions are Go templates over
-``$labels`` and ``$value``; every alert is tested with ``promtool test rules`` (``rule_tests.py``).
+The same :class:`Alert` list is written as Prometheus alerting rules (``prometheus/rules/``, the one
+alerting path by default, through Alertmanager) and as Grafana-managed alert rules (generated into
+``grafana/alternatives/``, for a Grafana without Alertmanager: use one or the other, never both).
+Every expression is self-contained (raw series only, no recording rule), so the Grafana copy never
+depends on rules it cannot see. Descriptions are Go templates over ``$labels`` and ``$value``; every
+alert is tested with ``promtool test rules`` (``rule_tests.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from curvewatch.monitoring.config import DEFAULT_CONFIG, MonitoringConfig
+from curvewatch.monitoring.config import DEFAULT_CONFIG, MonitoringConfig, duration_seconds
 from curvewatch.monitoring.promql import Queries, eq
+from curvewatch.prom._names import SD_RANK_LABEL, SD_RUN_ID_LABEL
 
 __all__ = ["ALERT_PREFIX", "Alert", "alerts"]
 
@@ -47,6 +51,11 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
+def _baseline_step(config: MonitoringConfig) -> str:
+    """Resolution of the throughput baseline's subquery: a fifth of ``rate_window`` (1m by default)."""
+    return f"{max(1, int(duration_seconds(config.rate_window) // 5))}s"
+
+
 def alerts(config: MonitoringConfig = DEFAULT_CONFIG) -> list[Alert]:
     """Every alert for ``config``, in the order they are written to the rules file."""
     q, c = Queries(config), config
@@ -54,6 +63,9 @@ def alerts(config: MonitoringConfig = DEFAULT_CONFIG) -> list[Alert]:
     nonfinite = q.metric("curvewatch_nonfinite_total")
     heartbeat = q.metric("curvewatch_last_step_timestamp_seconds")
     started = q.metric("curvewatch_run_start_time_seconds")
+    train_trend = f"deriv({q.metric('curvewatch_value', eq('metric', c.train_metric))}[{c.trend_window}])"
+    rate = q.rate_expr()
+    up_down = f"up{{{c.job_matcher}}} == 0"
     return [
         Alert(
             f"{ALERT_PREFIX}NonFiniteValues",
@@ -68,7 +80,7 @@ def alerts(config: MonitoringConfig = DEFAULT_CONFIG) -> list[Alert]:
         ),
         Alert(
             f"{ALERT_PREFIX}LossDiverging",
-            f"{q.over_best} > {_num(c.divergence_factor)}\n{q.running}",
+            f"{q.over_best_expr()}\n> {_num(c.divergence_factor)}\n{q.running}",
             c.divergence_for, c.severity_warning,
             "A loss is far above its best value.",
             f"{{{{ $labels.metric }}}} of {_RUN} is {{{{ $value | printf \"%.1f\" }}}} times its best value "
@@ -78,7 +90,7 @@ def alerts(config: MonitoringConfig = DEFAULT_CONFIG) -> list[Alert]:
             f"{ALERT_PREFIX}Overfitting",
             f"{q.metric('curvewatch_value', val)}\n/ (min_over_time({q.metric('curvewatch_value', val)}"
             f"[{c.trend_window}]) > 0)\n> {_num(1 + c.overfitting_rise)}\n"
-            f"and on ({q.by_run})\n{q.trend}{{{eq('metric', c.train_metric)}}} < 0\n{q.running}",
+            f"and on ({q.by_run})\n{train_trend} < 0\n{q.running}",
             c.overfitting_for, c.severity_warning,
             "Validation loss rises while training loss falls.",
             f"{{{{ $labels.metric }}}} of {_RUN} is {{{{ $value | printf \"%.2f\" }}}} times its minimum over "
@@ -87,9 +99,10 @@ def alerts(config: MonitoringConfig = DEFAULT_CONFIG) -> list[Alert]:
         ),
         Alert(
             f"{ALERT_PREFIX}NoImprovement",
-            f"{q.metric('curvewatch_steps_since_best', val)} > {c.no_improvement_steps}\n{q.running}",
+            # Every tracked metric, whatever its name and mode (curvewatch_best_value's labels say which).
+            f"{q.metric('curvewatch_steps_since_best')} > {c.no_improvement_steps}\n{q.running}",
             c.no_improvement_for, c.severity_info,
-            "The best validation loss is many steps old.",
+            "A tracked metric's best value is many steps old.",
             f"{{{{ $labels.metric }}}} of {_RUN} has not improved for {{{{ $value | printf \"%.0f\" }}}} "
             f"steps (limit {c.no_improvement_steps}).",
         ),
@@ -106,19 +119,32 @@ def alerts(config: MonitoringConfig = DEFAULT_CONFIG) -> list[Alert]:
         ),
         Alert(
             f"{ALERT_PREFIX}ThroughputDropped",
-            f"{q.steps_per_second} < {_num(c.throughput_fraction)} * ({q.steps_per_second_baseline} > 0)\n"
-            f"{q.running}",
+            # The baseline is the run's own highest rate within baseline_window: max_over_time covers only
+            # the time the run has existed (a young run is compared with its first minutes), and it does not
+            # sink with the slowdown, so the alert stays firing while the run is slow.
+            f"{rate}\n< {_num(c.throughput_fraction)} * (\nmax_over_time({rate}[{c.baseline_window}:"
+            f"{_baseline_step(c)}]) > 0\n)\n{q.running}",
             c.throughput_for, c.severity_warning,
-            "A run's steps per second dropped well below its recent rate.",
+            "A run's steps per second dropped well below its own earlier rate.",
             f"{_RUN_TITLE} runs at {{{{ $value | printf \"%.2f\" }}}} steps/s over {c.rate_window}, "
-            f"under {_num(c.throughput_fraction * 100)}% of its rate over {c.baseline_window}.",
+            f"under {_num(c.throughput_fraction * 100)}% of its highest rate within the last {c.baseline_window}.",
+        ),
+        Alert(
+            f"{ALERT_PREFIX}RunVanished",
+            q.vanished_expr(),
+            c.vanished_for, c.severity_critical,
+            "A running run disappeared without a final state.",
+            f"{_RUN_TITLE} was last seen running and its series are gone without a finished or failed state: "
+            f"the process crashed, was killed (OOM) or lost its node.",
         ),
         Alert(
             f"{ALERT_PREFIX}TargetDown",
-            f"up{{{eq('job', c.trainer_job)}}} == 0",
+            # The run id and rank come from the target labels the trainer wrote into its file_sd file.
+            f'label_replace(label_replace(\n{up_down},\n"run_id", "$1", "{SD_RUN_ID_LABEL}", "(.+)"),\n'
+            f'"rank", "$1", "{SD_RANK_LABEL}", "(.+)")',
             c.target_down_for, c.severity_warning,
             "Prometheus cannot scrape a training process.",
-            f"Prometheus has not scraped {{{{ $labels.instance }}}} (job {{{{ $labels.job }}}}) for "
-            f"{c.target_down_for}; the process died, hangs, or its target file is stale.",
+            f"Prometheus has not scraped {{{{ $labels.instance }}}} (job {{{{ $labels.job }}}}, run "
+            f"{{{{ $labels.run_id }}}}) for {c.target_down_for}; the process died, hangs, or its target file is stale.",
         ),
     ]

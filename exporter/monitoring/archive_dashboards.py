@@ -196,6 +196,15 @@ SQL
 """
 
 
+def _depend_on(service: dict[str, Any], name: str) -> None:
+    """Add ``name`` to ``service``'s depends_on (a healthy-condition map, or a plain list)."""
+    deps = service.setdefault("depends_on", {})
+    if isinstance(deps, dict):
+        deps[name] = {"condition": "service_healthy"}
+    else:
+        deps.append(name)
+
+
 def add_registry_database(compose: dict[str, Any], ac: ArchiveConfig = ARCHIVE_CONFIG) -> dict[str, Any]:
     """``compose`` with the registry's PostgreSQL service, Grafana's reader password and the trainer's registry."""
     services = compose["services"]
@@ -216,11 +225,11 @@ def add_registry_database(compose: dict[str, Any], ac: ArchiveConfig = ARCHIVE_C
     }
     if "grafana" in services:
         services["grafana"]["environment"][ac.reader_password_env] = f"${{{ac.reader_password_env}}}"
-        services["grafana"].setdefault("depends_on", []).append(ac.service)
+        _depend_on(services["grafana"], ac.service)
     if "trainer" in services:
         url = f"postgresql+psycopg://{ac.owner}:${{{ac.owner_password_env}}}@{ac.database_host}/{ac.database}"
         services["trainer"].setdefault("environment", {})["CURVEWATCH_DB_URL"] = url
-        services["trainer"].setdefault("depends_on", []).append(ac.service)
+        _depend_on(services["trainer"], ac.service)
     compose.setdefault("volumes", {})["registry-data"] = {}
     return compose
 

@@ -15,8 +15,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
+from curvewatch.prom.discovery import check_target_labels
+
 __all__ = ["DEFAULT_CONFIG", "MonitoringConfig", "duration_seconds"]
 
+ALERTING_PATHS = ("prometheus", "grafana")
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -40,8 +43,9 @@ class MonitoringConfig:
     trainer_job: str = "curvewatch"
     # Job of the Pushgateway itself (its own `up` series; pushed series keep their own job).
     pushgateway_job: str = "curvewatch-pushgateway"
-    # Label matchers added to every curvewatch_* selector; "" selects every curvewatch series.
-    selector: str = 'job="curvewatch"'
+    # Extra label matchers added to every curvewatch_* selector after job="<trainer_job>" (e.g.
+    # 'cluster="a"'); "" adds none.
+    selector: str = ""
     # Labels that identify one training process; every aggregation and join keeps them.
     run_labels: tuple[str, ...] = ("job", "instance", "run_id", "rank")
     # Trainer metric names (docs/ARCHITECTURE.md): the tracked validation loss, the epoch's mean
@@ -53,11 +57,16 @@ class MonitoringConfig:
     loss_chart: str = "loss"
 
     # ---- Recording rules ----------------------------------------------------------------------------
-    # Steps/s is averaged over `rate_window`; the throughput alert compares it with `baseline_window`.
+    # Steps/s is averaged over `rate_window`; the throughput alert compares it with the run's own best
+    # such rate over the part of `baseline_window` it has actually run (a young run included).
     rate_window: str = "5m"
-    baseline_window: str = "1h"
-    # Window of the per-second trend (deriv) of each line, used by the overfitting alert.
+    baseline_window: str = "6h"
+    # Window of the overfitting alert: the validation loss over its minimum, the training loss' trend.
     trend_window: str = "30m"
+    # A run last seen running whose series vanished without a final state is reported this long.
+    vanished_window: str = "1h"
+    # Window of the Overview's "Non-finite values" count (a recording rule).
+    nonfinite_count_window: str = "1h"
     # How often Prometheus evaluates the rules and scrapes the trainers.
     evaluation_interval: str = "15s"
     scrape_interval: str = "15s"
@@ -84,18 +93,33 @@ class MonitoringConfig:
     # (6 minutes with these defaults; plus up to one scrape and one evaluation interval).
     stall_seconds: float = 300.0
     stall_for: str = "1m"
-    # Throughput dropped: steps/s over `rate_window` under this fraction of its `baseline_window` rate.
+    # Throughput dropped: steps/s over `rate_window` under this fraction of the run's highest such rate
+    # within `baseline_window` (it stays firing while the run is slow, up to `baseline_window`).
     throughput_fraction: float = 0.5
     throughput_for: str = "15m"
-    # Exporter target down: a trainer target Prometheus cannot scrape.
+    # Exporter target down: a trainer target Prometheus cannot scrape (carries the run id its target file names).
     target_down_for: str = "2m"
+    # Run vanished: last seen running, then its series went away without a final state (crash, OOM kill,
+    # node loss); `for:` rides out one failed scrape.
+    vanished_for: str = "2m"
     # Severity label per alert kind.
     severity_critical: str = "critical"
     severity_warning: str = "warning"
     severity_info: str = "info"
-    # runbook_url of every alert: this plus "#<alert name in lower case>". Point it at a browsable copy,
-    # e.g. "https://github.com/<you>/curvewatch/blob/main/prometheus/runbook.md".
-    runbook_url: str = "prometheus/runbook.md"
+    # runbook_url of every alert: this absolute URL plus "#<alert name in lower case>". The default is the
+    # copy docker-compose's Grafana serves (grafana/public/); point it at your own browsable copy, e.g.
+    # "https://github.com/<you>/curvewatch/blob/main/prometheus/runbook.md".
+    runbook_url: str = "http://127.0.0.1:3000/public/curvewatch/runbook.md"
+    # Example target labels in prometheus.yml's header and the demo target file ("name=value,..."); names
+    # used by curvewatch's own series are refused (they would become exported_<name>).
+    example_target_labels: tuple[str, ...] = ("site=gpu-box-1",)
+
+    # ---- Alerting path: one, never both ---------------------------------------------------------------
+    # "prometheus": Prometheus evaluates the alerts and sends them to Alertmanager (the default); the
+    # Grafana-managed copy is generated into grafana/alternatives/ and not provisioned. "grafana": for a
+    # setup without Alertmanager, the Grafana-managed rules and contact point are provisioned and
+    # prometheus.yml sends alerts nowhere (its rules still show in its UI).
+    alerting: str = "prometheus"
 
     # ---- Alertmanager -------------------------------------------------------------------------------
     # The example webhook receiver every alert is routed to; replace it with your own. It is a
@@ -112,8 +136,8 @@ class MonitoringConfig:
     datasource_url: str = "http://prometheus:9090"
     # Folder of the dashboards and Grafana-managed alert rules.
     grafana_folder: str = "curvewatch"
-    # Dashboard auto-refresh and default time range.
-    dashboard_refresh: str = "10s"
+    # Dashboard auto-refresh (never faster than scrape_interval) and default time range.
+    dashboard_refresh: str = "30s"
     dashboard_time_from: str = "now-6h"
     # The contact point's webhook URL is read from this environment variable of the Grafana container.
     webhook_url_env: str = "CURVEWATCH_WEBHOOK_URL"
@@ -126,6 +150,18 @@ class MonitoringConfig:
     grafana_image: str = "grafana/grafana:11.6.0"
     # The demo trainer's exporter port (and its target in prometheus/targets/demo-trainer.json).
     trainer_port: int = 9108
+    # URLs under which people reach Prometheus and Alertmanager (--web.external-url: alert links).
+    prometheus_external_url: str = "http://127.0.0.1:9090"
+    alertmanager_external_url: str = "http://127.0.0.1:9093"
+
+    @property
+    def job_matcher(self) -> str:
+        """``job="<trainer_job>"`` plus the extra ``selector`` matchers."""
+        return ", ".join(m for m in (f'job="{self.trainer_job}"', self.selector) if m)
+
+    def target_labels(self) -> dict[str, str]:
+        """``example_target_labels`` as a dict."""
+        return dict(pair.split("=", 1) for pair in self.example_target_labels)
 
     def with_overrides(self, overrides: Mapping[str, object]) -> MonitoringConfig:
         """A copy with some fields replaced; string values are converted to the field's type."""
@@ -145,14 +181,30 @@ class MonitoringConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first malformed duration or out-of-range threshold."""
         for f in fields(self):
-            if f.name.endswith(("_window", "_for", "_interval", "_wait")):
+            if f.name.endswith(("_window", "_for", "_interval", "_wait", "_refresh")):
                 duration_seconds(getattr(self, f.name))
+        if self.alerting not in ALERTING_PATHS:
+            raise ValueError(f"alerting can be {', '.join(ALERTING_PATHS)}, got {self.alerting!r}.")
         if not 0 < self.throughput_fraction < 1:
             raise ValueError(f"throughput_fraction must be between 0 and 1, got {self.throughput_fraction}.")
         if self.overfitting_rise <= 0:
             raise ValueError(f"overfitting_rise must be above 0 (0.05 means 5%), got {self.overfitting_rise}.")
         if self.divergence_factor <= 1:
             raise ValueError(f"divergence_factor must be above 1, got {self.divergence_factor}.")
+        if duration_seconds(self.dashboard_refresh) < duration_seconds(self.scrape_interval):
+            raise ValueError(f"dashboard_refresh {self.dashboard_refresh} is faster than scrape_interval "
+                             f"{self.scrape_interval}; a refresh in between shows nothing new. Choose at least that.")
+        for name in ("runbook_url", "prometheus_external_url", "alertmanager_external_url"):
+            if not re.match(r"https?://[^/\s]+", getattr(self, name)):
+                raise ValueError(f"{name} must be an absolute http(s) URL (links in alerts open from anywhere), "
+                                 f"got {getattr(self, name)!r}.")
+        if not all("=" in pair for pair in self.example_target_labels):
+            raise ValueError(f"example_target_labels must be name=value pairs, got {self.example_target_labels}.")
+        check_target_labels(self.target_labels())
+        for name in ("trainer_job", "pushgateway_job", "val_metric", "train_metric", "loss_chart"):
+            if not getattr(self, name) or '"' in getattr(self, name) or "\\" in getattr(self, name):
+                raise ValueError(f"{name} must be a non-empty label value without quotes or backslashes, "
+                                 f"got {getattr(self, name)!r}.")
 
 
 DEFAULT_CONFIG = MonitoringConfig()

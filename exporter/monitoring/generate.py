@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from curvewatch._atomic import atomic_write_text
@@ -19,15 +20,33 @@ from curvewatch.monitoring.kubernetes import kubernetes_files
 from curvewatch.monitoring.prometheus_files import prometheus_files
 from curvewatch.monitoring.rule_tests import rule_test_files
 
-__all__ = ["check_files", "generate_files", "write_files"]
+__all__ = ["GENERATORS", "check_files", "generate_files", "write_files"]
+
+# Every set of generated files: config -> {relative path: text}. To add an output (e.g. Kubernetes
+# manifests under deploy/), append its function here; `generate` writes it and `generate --check` checks
+# it. A new dashboard is one line in dashboards.DASHBOARDS instead (grafana_files writes it).
+GENERATORS: list[Callable[[MonitoringConfig], dict[str, str]]] = [
+    prometheus_files,
+    rule_test_files,
+    grafana_files,
+    compose_files,
+    archive_files,
+    kubernetes_files,  # deploy/kubernetes/
+    hosts_files,  # deploy/hosts/
+]
 
 
 def generate_files(config: MonitoringConfig = DEFAULT_CONFIG) -> dict[str, str]:
     """Relative path (``/``-separated, from the repository root) -> text of every generated file."""
     config.validate()
-    files = {**prometheus_files(config), **rule_test_files(config), **grafana_files(config), **compose_files(config),
-             **archive_files(config)}
-    files.update({**kubernetes_files(config), **hosts_files(config)})  # deploy/kubernetes/, deploy/hosts/
+    files: dict[str, str] = {}
+    for generator in GENERATORS:
+        produced = generator(config)
+        clash = sorted(set(files) & set(produced))
+        if clash:
+            raise RuntimeError(f"{generator.__name__} writes {clash}, which another generator writes too; "
+                               "give each file one generator.")
+        files.update(produced)
     return dict(sorted(files.items()))
 
 

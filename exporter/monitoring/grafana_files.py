@@ -3,18 +3,22 @@
 The Grafana-managed alert rules are the Prometheus alerts (same expression, ``for:``, labels and
 annotations): query A runs the PromQL alert expression on the provisioned datasource and condition B
 (``is_number($A) || is_nan($A) || is_inf($A)``) is true for every series it returns, the way
-Grafana converts a Prometheus rule. ``$value`` in descriptions becomes ``$values.A.Value``.
+Grafana converts a Prometheus rule. ``$value`` in descriptions becomes ``$values.A.Value``. They are
+one of two alerting paths (``MonitoringConfig.alerting``): by default they are written to
+``grafana/alternatives/alerting/`` and not provisioned, so one condition notifies once.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from curvewatch.monitoring._panels import to_plain
-from curvewatch.monitoring._yaml import dump_json, dump_yaml
+from curvewatch.monitoring._variables import DATASOURCE_VARIABLE
+from curvewatch.monitoring._yaml import GENERATED_HEADER, dump_json, dump_yaml
 from curvewatch.monitoring.alerts import alerts
 from curvewatch.monitoring.config import MonitoringConfig
-from curvewatch.monitoring.dashboards import DASHBOARD_FILES, dashboards
+from curvewatch.monitoring.dashboards import DASHBOARD_FILES, PROMETHEUS_DASHBOARD_FILES, dashboards
 from grafana_foundation_sdk.builders import alerting as alert_b
 from grafana_foundation_sdk.builders import expr as expr_b
 from grafana_foundation_sdk.builders import prometheus as prom_b
@@ -23,17 +27,27 @@ from grafana_foundation_sdk.models import dashboard as dash_m
 
 __all__ = [
     "ALERT_RULES_PROVISIONING",
+    "ALTERNATIVE_ALERTING_DIR",
     "CONTACT_POINTS_PROVISIONING",
     "DASHBOARDS_IN_CONTAINER",
     "DASHBOARDS_PROVISIONING",
     "DATASOURCES_PROVISIONING",
+    "IMPORT_DIR",
+    "alerting_path",
     "grafana_files",
+    "import_copy",
 ]
 
 DATASOURCES_PROVISIONING = "grafana/provisioning/datasources/curvewatch.yml"
 DASHBOARDS_PROVISIONING = "grafana/provisioning/dashboards/curvewatch.yml"
 ALERT_RULES_PROVISIONING = "grafana/provisioning/alerting/curvewatch-alerts.yml"
 CONTACT_POINTS_PROVISIONING = "grafana/provisioning/alerting/curvewatch-contact-points.yml"
+# Where the Grafana-managed alerting goes while Prometheus + Alertmanager is the alerting path.
+ALTERNATIVE_ALERTING_DIR = "grafana/alternatives/alerting"
+# Dashboards to import into an existing Grafana (with __inputs); not provisioned.
+IMPORT_DIR = "grafana/import"
+IMPORT_INPUT = "DS_PROMETHEUS"
+GRAFANA_VERSION = "11.6.0"
 # Where docker-compose mounts grafana/dashboards/ inside the Grafana container.
 DASHBOARDS_IN_CONTAINER = "/etc/grafana/dashboards/curvewatch"
 CONTACT_POINT = "curvewatch-webhook"
@@ -105,14 +119,50 @@ def contact_points(config: MonitoringConfig) -> dict[str, Any]:
     }
 
 
+_ALTERNATIVE_NOTE = (
+    "#\n"
+    "# NOT provisioned: Prometheus + Alertmanager is the alerting path (alerting=prometheus). For a setup\n"
+    "# without Alertmanager generate with --set alerting=grafana: this file moves to\n"
+    "# grafana/provisioning/alerting/ and prometheus.yml stops sending alerts, so nothing notifies twice.\n"
+)
+
+
+def alerting_path(config: MonitoringConfig, provisioning_path: str) -> str:
+    """Where a Grafana alerting file goes: provisioned (alerting=grafana) or set aside as the alternative."""
+    if config.alerting == "grafana":
+        return provisioning_path
+    return f"{ALTERNATIVE_ALERTING_DIR}/{provisioning_path.rsplit('/', 1)[1]}"
+
+
 def grafana_files(config: MonitoringConfig) -> dict[str, str]:
     """Relative path -> text of every generated file under ``grafana/``."""
     files = {
         DATASOURCES_PROVISIONING: dump_yaml(datasources(config)),
         DASHBOARDS_PROVISIONING: dump_yaml(dashboard_provider(config)),
-        ALERT_RULES_PROVISIONING: dump_yaml(alert_rules(config)),
-        CONTACT_POINTS_PROVISIONING: dump_yaml(contact_points(config)),
     }
+    header = GENERATED_HEADER if config.alerting == "grafana" else GENERATED_HEADER + _ALTERNATIVE_NOTE
+    for path, data in ((ALERT_RULES_PROVISIONING, alert_rules(config)),
+                       (CONTACT_POINTS_PROVISIONING, contact_points(config))):
+        files[alerting_path(config, path)] = dump_yaml(data, header=header)
     for uid, board in dashboards(config).items():
         files[DASHBOARD_FILES[uid]] = dump_json(board)
+        if uid in PROMETHEUS_DASHBOARD_FILES:
+            files[f"{IMPORT_DIR}/{uid}.json"] = dump_json(import_copy(board))
     return files
+
+
+def import_copy(board: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard as Grafana's "export for sharing externally" writes it: ``__inputs`` asks for a
+    Prometheus datasource on import (Dashboards > New > Import), which becomes the ``datasource``
+    variable's default; ``__requires`` names Grafana and the plugins used."""
+    board = json.loads(json.dumps(board))
+    for variable in board["templating"]["list"]:
+        if variable["name"] == DATASOURCE_VARIABLE:
+            variable["current"] = {"text": f"${{{IMPORT_INPUT}}}", "value": f"${{{IMPORT_INPUT}}}"}
+    panel_types = sorted({p["type"] for p in board["panels"] if p["type"] != "row"})
+    requires = [{"type": "grafana", "id": "grafana", "name": "Grafana", "version": GRAFANA_VERSION},
+                {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
+                *({"type": "panel", "id": t, "name": t, "version": ""} for t in panel_types)]
+    inputs = [{"name": IMPORT_INPUT, "label": "Prometheus", "description": "The Prometheus that scrapes the "
+               "training processes.", "type": "datasource", "pluginId": "prometheus", "pluginName": "Prometheus"}]
+    return {"__inputs": inputs, "__requires": requires, **board}

@@ -7,12 +7,14 @@ folder), so the folder works mounted at ``/etc/prometheus`` in docker-compose an
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from curvewatch.monitoring._yaml import GENERATED_HEADER, dump_json, dump_yaml
 from curvewatch.monitoring.alerts import alerts
 from curvewatch.monitoring.config import MonitoringConfig
 from curvewatch.monitoring.promql import Queries
+from curvewatch.prom._names import SD_RANK_LABEL, SD_RUN_ID_LABEL
 
 __all__ = [
     "ALERTMANAGER_FILE",
@@ -34,7 +36,7 @@ DEMO_TARGET_FILE = "prometheus/targets/demo-trainer.json"
 _PROMETHEUS_HEADER = GENERATED_HEADER + (
     "#\n"
     "# A training process registers itself by writing prometheus/targets/<name>.json (write a temp file, then\n"
-    '# rename it), e.g. [{"targets": ["10.0.0.7:9108"], "labels": {"host": "gpu-box-1"}}], and deletes it\n'
+    "# rename it), e.g. {example}, and deletes it\n"
     "# when the run ends; Prometheus re-reads the folder by itself. Short jobs push to the Pushgateway.\n"
 )
 RECORDING_GROUP = "curvewatch.rules"
@@ -45,13 +47,17 @@ def prometheus_config(config: MonitoringConfig) -> dict[str, Any]:
     return {
         "global": {"scrape_interval": config.scrape_interval, "evaluation_interval": config.evaluation_interval},
         "rule_files": ["rules/*.yml"],
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": ["alertmanager:9093"]}]}]},
+        **({"alerting": {"alertmanagers": [{"static_configs": [{"targets": ["alertmanager:9093"]}]}]}}
+           if config.alerting == "prometheus" else {}),
         "scrape_configs": [
             {
                 "job_name": config.trainer_job,
                 # Each file is a JSON list of {"targets": ["host:port"], "labels": {...}}; Prometheus
                 # re-reads the folder when a file appears, changes or goes away.
                 "file_sd_configs": [{"files": [TARGETS_GLOB], "refresh_interval": "30s"}],
+                # The run id and rank a trainer writes as target labels stay on `up` (CurvewatchTargetDown
+                # says which run went away) but not on the scraped series, which carry run_id and rank.
+                "metric_relabel_configs": [{"action": "labeldrop", "regex": f"{SD_RUN_ID_LABEL}|{SD_RANK_LABEL}"}],
             },
             {
                 "job_name": config.pushgateway_job,
@@ -103,15 +109,22 @@ def alertmanager_config(config: MonitoringConfig) -> dict[str, Any]:
     }
 
 
+def example_target(config: MonitoringConfig, address: str = "10.0.0.7:9108") -> list[dict[str, Any]]:
+    """A target file: the shape a trainer writes to register (its run id and rank, the example labels)."""
+    labels = {**config.target_labels(), SD_RUN_ID_LABEL: "my-run-1", SD_RANK_LABEL: "0"}
+    return [{"targets": [address], "labels": labels}]
+
+
 def demo_targets(config: MonitoringConfig) -> list[dict[str, Any]]:
-    """The target file of docker-compose's demo trainer: the shape a trainer writes to register."""
-    return [{"targets": [f"trainer:{config.trainer_port}"], "labels": {"source": "docker-compose-demo"}}]
+    """The target file of docker-compose's demo trainer (it serves several runs: no run id label)."""
+    return [{"targets": [f"trainer:{config.trainer_port}"], "labels": config.target_labels()}]
 
 
 def prometheus_files(config: MonitoringConfig) -> dict[str, str]:
     """Relative path -> text of every generated file under ``prometheus/`` except the rule tests."""
     return {
-        PROMETHEUS_FILE: dump_yaml(prometheus_config(config), header=_PROMETHEUS_HEADER),
+        PROMETHEUS_FILE: dump_yaml(prometheus_config(config), header=_PROMETHEUS_HEADER.format(
+            example=json.dumps(example_target(config), sort_keys=True))),
         RECORDING_RULES_FILE: dump_yaml(recording_rules(config)),
         ALERT_RULES_FILE: dump_yaml(alerting_rules(config)),
         ALERTMANAGER_FILE: dump_yaml(alertmanager_config(config)),

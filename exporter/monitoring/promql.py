@@ -35,8 +35,8 @@ class Queries:
     config: MonitoringConfig
 
     def metric(self, name: str, *matchers: str) -> str:
-        """``name{<config selector>, <matchers>}``; empty matchers are left out."""
-        parts = [m for m in (self.config.selector, *matchers) if m]
+        """``name{job="<trainer_job>", <config selector>, <matchers>}``; empty matchers are left out."""
+        parts = [m for m in (self.config.job_matcher, *matchers) if m]
         return f"{name}{{{', '.join(parts)}}}"
 
     @property
@@ -50,26 +50,39 @@ class Queries:
         state = self.metric("curvewatch_run_state", 'state="running"')
         return f"and on ({self.by_run}) {state} == 1"
 
+    # ---- expressions shared by alerts and recording rules (self-contained: no recorded series) -----
+    def rate_expr(self) -> str:
+        return f"rate({self.metric('curvewatch_steps_total')}[{self.config.rate_window}])"
+
+    def over_best_expr(self, *, max_mode: bool = False) -> str:
+        """Each line of a ``min``-tracked metric divided by its best (1 at a new best, above 1 when worse);
+        ``max_mode`` adds ``max``-tracked metrics as best divided by the line (same reading)."""
+        value = self.metric("curvewatch_value")
+        expr = f"{value}\n/ ignoring (chart, mode)\n({self.metric('curvewatch_best_value', eq('mode', 'min'))} > 0)"
+        if max_mode:
+            best_max = self.metric("curvewatch_best_value", eq("mode", "max"))
+            expr = f"(\n{expr}\n)\nor\n(\n{best_max}\n/ ignoring (chart, mode) group_right ()\n({value} > 0)\n)"
+        return expr
+
+    def vanished_expr(self) -> str:
+        """1 for each run last seen ``running`` within ``vanished_window`` whose series are gone now.
+
+        Matched on ``run_id, rank`` only: a run resumed under another instance (port) is not vanished,
+        and a final state pushed to the Pushgateway counts as seen.
+        """
+        c = self.config
+        running = self.metric("curvewatch_run_state", eq("state", "running"))
+        return (f"max by ({self.by_run}) (last_over_time({running}[{c.vanished_window}])) == 1\n"
+                f"unless on (run_id, rank)\n{self.metric('curvewatch_run_state')}")
+
     # ---- recorded series -------------------------------------------------------------------------
     @property
     def steps_per_second(self) -> str:
         return f"curvewatch:steps_per_second:rate{self.config.rate_window}"
 
     @property
-    def steps_per_second_baseline(self) -> str:
-        return f"curvewatch:steps_per_second:rate{self.config.baseline_window}"
-
-    @property
-    def val_train_gap(self) -> str:
-        return "curvewatch:val_train_gap:value"
-
-    @property
     def over_best(self) -> str:
         return "curvewatch:value_over_best:ratio"
-
-    @property
-    def trend(self) -> str:
-        return f"curvewatch:value:deriv{self.config.trend_window}"
 
     @property
     def state_code(self) -> str:
@@ -79,25 +92,31 @@ class Queries:
     def heartbeat_age(self) -> str:
         return "curvewatch:seconds_since_last_step:value"
 
+    @property
+    def vanished(self) -> str:
+        return "curvewatch:run_vanished:bool"
+
+    @property
+    def nonfinite_recent(self) -> str:
+        return f"curvewatch:nonfinite:increase{self.config.nonfinite_count_window}"
+
     def recording_rules(self) -> list[RecordingRule]:
-        """Every recording rule, in the order they are written to the rules file."""
+        """Every recording rule, in the order they are written to the rules file (the dashboards' costly
+        queries; no alert depends on them, so the Grafana-managed alerts need none)."""
         c = self.config
-        steps = self.metric("curvewatch_steps_total")
-        val = self.metric("curvewatch_value", eq("metric", c.val_metric))
-        train = self.metric("curvewatch_value", eq("metric", c.train_metric))
-        best = self.metric("curvewatch_best_value", eq("mode", "min"))
         states = "\nor ".join(
             f'({self.metric("curvewatch_run_state", eq("state", name))} == 1) * {code}'
             for name, code in RUN_STATE_CODES.items()
         )
+        nonfinite = self.metric("curvewatch_nonfinite_total")
         return [
-            RecordingRule(self.steps_per_second, f"rate({steps}[{c.rate_window}])"),
-            RecordingRule(self.steps_per_second_baseline, f"rate({steps}[{c.baseline_window}])"),
-            RecordingRule(self.val_train_gap, f"{val}\n- ignoring (chart, metric)\n{train}"),
-            RecordingRule(self.over_best, f"{self.metric('curvewatch_value')}\n/ ignoring (chart, mode)\n({best} > 0)"),
-            RecordingRule(self.trend, f"deriv({self.metric('curvewatch_value')}[{c.trend_window}])"),
+            RecordingRule(self.steps_per_second, self.rate_expr()),
+            RecordingRule(self.over_best, self.over_best_expr(max_mode=True)),
             RecordingRule(self.state_code, f"max by ({self.by_run}) (\n{states}\n)"),
             RecordingRule(self.heartbeat_age, f"time() - {self.metric('curvewatch_last_step_timestamp_seconds')}"),
+            RecordingRule(self.vanished, self.vanished_expr()),
+            RecordingRule(self.nonfinite_recent,
+                          f"sum by ({self.by_run}) (increase({nonfinite}[{c.nonfinite_count_window}]))"),
         ]
 
 

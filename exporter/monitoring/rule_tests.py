@@ -24,6 +24,7 @@ from curvewatch.monitoring._yaml import dump_yaml
 from curvewatch.monitoring.alerts import ALERT_PREFIX, alerts
 from curvewatch.monitoring.config import MonitoringConfig, duration_seconds
 from curvewatch.monitoring.prometheus_files import ALERT_RULES_FILE, RECORDING_RULES_FILE
+from curvewatch.prom._names import SD_RANK_LABEL, SD_RUN_ID_LABEL
 
 __all__ = ["RULE_TESTS_FILE", "render_template", "rule_tests"]
 
@@ -41,6 +42,7 @@ class _Case:
     earliest: int = 30  # first minute the condition can hold
     latest: int = 30  # minute by which it surely holds (recording rules lag one evaluation)
     value: Any = None  # function(minute) -> the rendered {{ $value | printf }} text
+    still_firing_at: tuple[int, ...] = ()  # later minutes at which it must still fire
 
 
 def render_template(template: str, labels: dict[str, str], value_text: str | None) -> str:
@@ -94,6 +96,7 @@ def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
     run = {"job": c.trainer_job, "instance": _INSTANCE, "rank": "0"}
     loss = {"chart": c.loss_chart, "metric": c.val_metric}
     best = {"metric": c.val_metric, "mode": "min"}
+    acc = {"metric": "val_acc", "mode": "max"}
 
     def state(run_id: str, current: str = "running") -> list[tuple[str, str]]:
         return [_series("curvewatch_run_state", f"{int(s == current)}x{total}", **run, run_id=run_id, state=s)
@@ -105,7 +108,19 @@ def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
     def started(*runs: str, at: int = 0) -> list[tuple[str, str]]:
         return [_series("curvewatch_run_start_time_seconds", f"{at}x{total}", **run, run_id=r) for r in runs]
 
+    def vanishing(run_id: str, last: str, minutes: int = 30, instance: str = _INSTANCE) -> list[tuple[str, str]]:
+        """A run scraped ``minutes`` minutes in state ``last`` at the end, then gone (stale markers)."""
+        labels = {**run, "instance": instance}
+        return [_series("curvewatch_run_state", f"{int(s == last)}x{minutes - 1} stale", **labels, run_id=run_id,
+                        state=s) for s in ("running", "finished", "failed")]
+
     n, a = c.no_improvement_steps, max(1, c.no_improvement_steps // 100)
+    rate_minutes = math.ceil(duration_seconds(c.rate_window) / 60)
+    # A young run (10 minutes at 50 steps/s) slows to 10 steps/s: the rate over rate_window passes under
+    # throughput_fraction x 50 this many minutes after the slowdown.
+    young_cross = 10 + math.floor(rate_minutes * (1 - c.throughput_fraction) * 50 / 40) + 1
+    # It must still fire an hour later, or just before its fast start leaves a shorter baseline_window.
+    baseline_minutes = math.ceil(duration_seconds(c.baseline_window) / 60)
     stall_at = int(29 + c.stall_seconds // 60) + 1
     slow_from = 60 + math.ceil(duration_seconds(c.rate_window) / 60) + 1
     bad_div = f"{c.divergence_factor * 0.1 + 0.1:g}"
@@ -130,12 +145,14 @@ def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
             {**run, "metric": c.val_metric, "run_id": "bad"}, latest=31,
             value=lambda t: f"{(c.divergence_factor * 0.1 + 0.1) / 0.1:.1f}"),
         "Overfitting": _overfitting(c, total, run, gated),
+        # Any tracked metric and mode: here a user's accuracy (max) beside the validation loss (min).
         "NoImprovement": _Case(
             gated("bad", "ok")
-            + [_series("curvewatch_steps_since_best", f"0+{a}x29 {n + a}+{a}x{total}", **run, **best, run_id=r)
+            + [_series("curvewatch_steps_since_best", f"0+{a}x29 {n + a}+{a}x{total}", **run, **acc, run_id=r)
                for r in ("bad", "done")]
-            + [_series("curvewatch_steps_since_best", f"0+{n // 200}x{total}", **run, **best, run_id="ok")],
-            {**run, **best, "run_id": "bad"}, value=lambda t: f"{n + a + a * (t - 30):.0f}"),
+            + [_series("curvewatch_steps_since_best", f"0+{n // 200}x{total}", **run, **b, run_id=r)
+               for r, b in (("bad", best), ("ok", best), ("ok", acc))],
+            {**run, **acc, "run_id": "bad"}, value=lambda t: f"{n + a + a * (t - 30):.0f}"),
         # Every run started at 0 s: a heartbeat series, old or fresh, takes precedence over the start time.
         "TrainingStalled": _Case(
             gated("bad", "ok") + started("bad", "ok", "done")
@@ -153,10 +170,33 @@ def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
             + [_series("curvewatch_steps_total", f"0+60x59 3540+10x{total}", **run, run_id=r) for r in ("bad", "done")]
             + [_series("curvewatch_steps_total", f"0+60x{total}", **run, run_id="ok")],
             {**run, "run_id": "bad"}, earliest=61, latest=slow_from, value=lambda t: f"{10 / 60:.2f}"),
+        # Slows down 10 minutes after its start (a 1h-rate baseline divides by 3600 s and misses it), and
+        # stays slow: the alert must still fire long after (a baseline that sinks with the run resolves).
+        "ThroughputDropped (young run, stays firing while slow)": _Case(
+            gated("bad", "ok")
+            + [_series("curvewatch_steps_total", f"0+3000x10 30600+600x{total}", **run, run_id=r)
+               for r in ("bad", "done")]
+            + [_series("curvewatch_steps_total", f"0+3000x{total}", **run, run_id="ok")],
+            {**run, "run_id": "bad"}, earliest=young_cross, latest=young_cross + 1, value=lambda t: "10.00",
+            still_firing_at=(min(young_cross + 60, 10 + baseline_minutes - 1),)),
+        # Crashed at minute 30 while running: its series are gone (stale) without a final state. Healthy: a
+        # run still scraped, runs gone after finishing or failing, a run resumed on another instance.
+        "RunVanished": _Case(
+            vanishing("bad", "running") + vanishing("done", "finished") + vanishing("failed", "failed")
+            + vanishing("moved", "running")
+            + [_series("curvewatch_run_state", f"{int(s == 'running')}x{total}", **run, run_id=r, state=s)
+               for s in ("running", "finished", "failed") for r in ("ok",)]
+            + [_series("curvewatch_run_state", f"_x29 {int(s == 'running')}x{total}",
+                       **{**run, "instance": "10.0.0.3:9108"}, run_id="moved", state=s)
+               for s in ("running", "finished", "failed")],
+            {**run, "run_id": "bad"}),
         "TargetDown": _Case(
-            [_series("up", f"1x29 0x{total}", job=c.trainer_job, instance=_INSTANCE),
-             _series("up", f"1x{total}", job=c.trainer_job, instance="10.0.0.2:9108")],
-            {"job": c.trainer_job, "instance": _INSTANCE}),
+            [_series("up", f"1x29 0x{total}", job=c.trainer_job, instance=_INSTANCE,
+                     **{SD_RUN_ID_LABEL: "bad", SD_RANK_LABEL: "0"}),
+             _series("up", f"1x{total}", job=c.trainer_job, instance="10.0.0.2:9108",
+                     **{SD_RUN_ID_LABEL: "ok", SD_RANK_LABEL: "0"})],
+            {"job": c.trainer_job, "instance": _INSTANCE, SD_RUN_ID_LABEL: "bad", SD_RANK_LABEL: "0",
+             "run_id": "bad", "rank": "0"}),
     }
 
 
@@ -170,18 +210,18 @@ def rule_tests(config: MonitoringConfig) -> dict[str, Any]:
         alert = by_name[ALERT_PREFIX + short.split(" (")[0]]
         for_minutes = math.ceil(duration_seconds(alert.for_) / 60)
         before, after = case.earliest + for_minutes - 1, case.latest + for_minutes + 1
-        value_text = case.value(after) if case.value else None
         annotations = alert.annotations(config)
-        annotations["description"] = render_template(alert.description, case.labels, value_text)
+        evaluations = [{"eval_time": f"{before}m", "alertname": alert.name, "exp_alerts": []}]
+        for minute in (after, *(m for m in case.still_firing_at if m > after)):
+            annotations = dict(annotations, description=render_template(
+                alert.description, case.labels, case.value(minute) if case.value else None))
+            evaluations.append({"eval_time": f"{minute}m", "alertname": alert.name, "exp_alerts": [
+                {"exp_labels": {**case.labels, **alert.labels}, "exp_annotations": annotations}]})
         tests.append({
             "name": ALERT_PREFIX + short,
             "interval": "1m",
             "input_series": [{"series": s, "values": v} for s, v in case.series],
-            "alert_rule_test": [
-                {"eval_time": f"{before}m", "alertname": alert.name, "exp_alerts": []},
-                {"eval_time": f"{after}m", "alertname": alert.name,
-                 "exp_alerts": [{"exp_labels": {**case.labels, **alert.labels}, "exp_annotations": annotations}]},
-            ],
+            "alert_rule_test": evaluations,
         })
     missing = set(by_name) - {t["name"] for t in tests}
     if missing:

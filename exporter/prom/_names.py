@@ -36,6 +36,14 @@ POINTS = PREFIX + "points"  # counter: _total
 # Run states: curvewatch_run_state is 1 for the current one and 0 for the others.
 RUNNING, FINISHED, FAILED = "running", "finished", "failed"
 RUN_STATES = (RUNNING, FINISHED, FAILED)
+FINAL_STATES = (FINISHED, FAILED)
+# After the final state the endpoint keeps serving at most this long, so that Prometheus scrapes it
+# (2 x the generated 15 s scrape interval); see exporter/prom/final_state.py.
+FINAL_GRACE_S = 30.0
+# Target labels a trainer writes into its file_sd target file: `up` of a target that went down carries
+# the run (scraped series never get them: the generated scrape job drops them from samples).
+SD_RUN_ID_LABEL = "curvewatch_run_id"
+SD_RANK_LABEL = "curvewatch_rank"
 
 # Label values given by the user (RunInfo fields) must be printable and at most this long.
 MAX_LABEL_VALUE_LENGTH = 128
@@ -48,7 +56,9 @@ LOCAL_RANK_ENV = "LOCAL_RANK"  # rank on this host: the port offset
 
 DEFAULT_JOB = "curvewatch"  # Pushgateway job name
 DEFAULT_ADDR = "127.0.0.1"
-PUSH_TIMEOUT_S = 10.0
+PUSH_TIMEOUT_S = 10.0  # total deadline of one push (every group), not per socket operation
+# Connections the endpoint's listening socket queues while its threads accept: a burst of scrapes fits.
+LISTEN_BACKLOG = 512
 # The endpoint gives up on a client that sends nothing (or never finishes a TLS handshake) after this.
 CLIENT_TIMEOUT_S = 10.0
 # How often the serving thread checks for stop(): the longest stop() waits.

@@ -8,19 +8,31 @@ kept value, the points logged, the non-finite count and first non-finite step; t
 document has no wall clock, so its "window" is the whole run: window min/max are over every finite
 kept value (the recorder always keeps each line's extremes) and ``window_seconds`` is +Inf; the
 heartbeat is the file's modification time.
+
+Guarantees (tests named after them in ``tests/test_hardening_serve.py``):
+- scrapes_are_answered_while_a_document_reloads: a changed file is read and validated outside the lock
+  by one scrape at a time; the others (and that one, if the new file is invalid) get the previous view.
+- archived_documents_carry_the_archive_run_id_and_labels: ``archived_run_info`` names a document that
+  sits in an archive version directory ``{identifier}-v{N}`` with the key's ``model_type``, ``mode``,
+  ``scope``, the version, the experiment (an experiment key's name, else the metadata's ``experiment``)
+  and the host its provenance recorded, the labels the run had live, so it joins its live series.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
-from curvewatch.recorder import BestLive, LineLive, LiveView, load_document
+from curvewatch.prom.run_info import RunInfo
+from curvewatch.recorder import BestLive, CurveDocumentError, LineLive, LiveView, load_document
 
-__all__ = ["DocumentSource", "live_view_from_document"]
+__all__ = ["DocumentSource", "archived_run_info", "live_view_from_document"]
+
+log = logging.getLogger(__name__)
 
 
 def _line_live(chart: str, line: dict[str, Any]) -> LineLive:
@@ -59,6 +71,44 @@ def live_view_from_document(doc: dict[str, Any], mtime: float | None = None) -> 
     )
 
 
+def archived_run_info(path: str | os.PathLike[str]) -> RunInfo | None:
+    """The run of a ``curves.json`` inside an archive version directory (its ``status.json`` names the
+    identifier and version of that directory), or ``None`` for any other file."""
+    from curvewatch._json_reader import JSONReadError, read_json_file
+    from curvewatch.archive import IdentifierError, ModelKey
+    from curvewatch.archive.naming import CURVES_FILE, METADATA_FILE, RUN_ID_FORMAT, STATUS_FILE, parse_version_dir
+
+    path = Path(path).absolute()
+    version = parse_version_dir(path.parent.name)
+    if path.name != CURVES_FILE or version is None:
+        return None
+    try:
+        status = read_json_file(path.parent / STATUS_FILE)
+        key = ModelKey.parse(status["identifier"])
+    except (OSError, JSONReadError, IdentifierError, KeyError, TypeError):
+        return None
+    if status.get("version") != version or not path.parent.parent.as_posix().endswith("/" + key.relative_dir):
+        return None  # the marker names another version or key than the directory the file is in
+    try:
+        metadata = read_json_file(path.parent / METADATA_FILE)
+    except (OSError, JSONReadError):
+        metadata = None
+    metadata = metadata if isinstance(metadata, dict) else {}
+    experiment = key.subject if key.mode == "experiment" else metadata.get("experiment")
+    recorded = metadata.get("provenance")
+    host = recorded.get("host") if isinstance(recorded, dict) else None
+    return RunInfo(
+        run_id=RUN_ID_FORMAT.format(identifier=key.identifier, version=version),
+        model_type=key.model_type,
+        mode=key.mode,
+        scope="/".join(key.scope),
+        version=str(version),
+        experiment=experiment if isinstance(experiment, str) else "",
+        rank=0,
+        **({"host": host} if isinstance(host, str) and host else {}),
+    )
+
+
 class DocumentSource:
     """Anything with ``live()``, read from a curves JSON file (validated; reloaded when it changes)."""
 
@@ -68,15 +118,38 @@ class DocumentSource:
             raise FileNotFoundError(
                 f"The curves document {self.path} does not exist; pass the path of a saved curves.json."
             )
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _view/_mtime: held for an assignment, never for a load
+        self._reload = threading.Lock()  # one scrape at a time reads a changed file
         self._mtime: float | None = None
         self._view: LiveView | None = None
         self.live()  # a missing or invalid file fails here, with the recorder's clear message
 
     def live(self) -> LiveView:
-        with self._lock:
+        try:
             mtime = self.path.stat().st_mtime
-            if self._view is None or mtime != self._mtime:
-                self._view = live_view_from_document(load_document(self.path), mtime)
-                self._mtime = mtime
-            return self._view
+        except OSError:
+            mtime = None  # gone for a moment (being replaced): keep what we have
+        with self._lock:
+            view, seen = self._view, self._mtime
+        if view is not None and (mtime is None or mtime == seen):
+            return view
+        if not self._reload.acquire(blocking=view is None):
+            return view  # another scrape is reading the new file: serve the previous view meanwhile
+        try:
+            with self._lock:
+                if self._view is not None and self._mtime == mtime:
+                    return self._view  # read by the scrape we waited for
+            try:
+                fresh = live_view_from_document(load_document(self.path), mtime)
+            except (OSError, CurveDocumentError) as exc:
+                if view is None:
+                    raise
+                log.warning("curvewatch serve: keeping the previous %s: %s", self.path, str(exc).splitlines()[0])
+                with self._lock:
+                    self._mtime = mtime  # not retried on every scrape; a new write changes mtime again
+                return view
+            with self._lock:
+                self._view, self._mtime = fresh, mtime
+            return fresh
+        finally:
+            self._reload.release()

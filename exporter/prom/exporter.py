@@ -6,11 +6,16 @@
 >>> ... rec.log(step, train_loss=loss) ...  # nothing else per step: scrapes read rec.live()
 >>> exporter.state = "finished"
 >>> exporter.push("http://127.0.0.1:9091")  # optional, for short jobs
->>> exporter.stop()
+>>> exporter.stop()                         # serves the final state to its scrapers first (final_grace)
 
 Or ``with Exporter(rec, run=...) as exporter:`` (starts on a free port unless already started; an
 exception inside marks the run ``failed``; the endpoint stops at the end). See :mod:`exporter.prom.ranks`
 for torchrun (``ranks="all"`` or ``"zero"``).
+
+Final states are always seen: once every run is ``finished`` or ``failed``, :meth:`Exporter.stop`
+pushes the final values when ``pushgateway`` is given, or else keeps the endpoint (and its file_sd
+target) up until each recent scraper scraped the final state, at most ``final_grace`` seconds
+(:mod:`exporter.prom.final_state`). ``stop(grace=0)`` stops at once.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -25,8 +31,10 @@ from typing import Any
 
 from curvewatch.prom import _names as n
 from curvewatch.prom.collector import CurveCollector
-from curvewatch.prom.discovery import TargetFile, target_address
+from curvewatch.prom.discovery import TargetFile, sd_target_address
 from curvewatch.prom.errors import PushError
+from curvewatch.prom.final_state import FinalStateGrace
+from curvewatch.prom.push import call_with_deadline
 from curvewatch.prom.ranks import check_ranks, endpoint_port, is_active
 from curvewatch.prom.run_info import RunInfo, local_rank_from_env, rank_from_env
 from curvewatch.prom.server import MetricsServer
@@ -53,8 +61,14 @@ class Exporter:
         registry: CollectorRegistry | None = None,
         ranks: str = n.RANKS_ALL,
         environ: Mapping[str, str] | None = None,
+        final_grace: float = n.FINAL_GRACE_S,
+        pushgateway: str | None = None,
+        push_job: str = n.DEFAULT_JOB,
     ):
         environ = os.environ if environ is None else environ
+        self._grace = FinalStateGrace(final_grace)
+        self.pushgateway, self.push_job = pushgateway, push_job
+        self._final_pushed = False
         self.ranks = check_ranks(ranks)
         self.rank, self.local_rank = rank_from_env(environ), local_rank_from_env(environ)
         self._environ = environ
@@ -91,16 +105,31 @@ class Exporter:
 
     @state.setter
     def state(self, value: str) -> None:
-        self.collector.set_state(value)
+        self.set_state(value)
 
     def set_state(self, state: str, run_id: str | None = None) -> None:
         """Set the state of one run (default: every run)."""
         self.collector.set_state(state, run_id)
+        if self.is_final:
+            self._grace.final()
+        else:
+            self._grace.reset()
+
+    @property
+    def is_final(self) -> bool:
+        """True when every run exposed is ``finished`` or ``failed``."""
+        runs = self.collector.runs()
+        return bool(runs) and all(self.collector.state(info.run_id) in n.FINAL_STATES for info in runs)
 
     @property
     def url(self) -> str | None:
         """The scrape URL (``http(s)://addr:port/metrics``), None until started or on an inactive rank."""
         return None if self._server is None else self._server.url
+
+    @property
+    def target_file(self) -> Path | None:
+        """The file_sd target file written by :meth:`start` (``sd_file``), None without one."""
+        return None if self._target is None else self._target.path
 
     @property
     def port(self) -> int | None:
@@ -135,6 +164,7 @@ class Exporter:
         if self._server is not None:
             raise RuntimeError(f"This exporter already serves on {self._server.url}; call stop() first.")
         actual = endpoint_port(port, self.ranks, self.rank, self.local_rank)
+        self._grace = FinalStateGrace(self._grace.grace)  # scrapers of an earlier start do not count
         if actual is None:
             log.info("curvewatch: rank %d does not serve (ranks=%r).", self.rank, self.ranks)
             return None
@@ -147,36 +177,73 @@ class Exporter:
             client_cafile=client_cafile,
             client_auth_required=client_auth_required,
             basic_auth=basic_auth,
+            on_scrape=self._grace.scraped,
         )
         server.start()
-        self._server = server
         if sd_file is not None:
+            try:
+                address = sd_target_address(sd_address, addr, server.port)
+            except ValueError:
+                server.stop()
+                raise
             path = Path(sd_file)
             if path.suffix != ".json":  # a directory: one file per endpoint
                 path = path / f"curvewatch-{socket.gethostname()}-{server.port}.json"
-            self._target = TargetFile(path, sd_address or target_address(addr, server.port))
+            self._target = TargetFile(path, address, self._target_labels())
             self._target.write()
         registry_url = registry_url or _registry_url_from(self._environ)
         if registry_url:
             try:
-                self._registration = _registration(self, registry_url, sd_address or target_address(addr, server.port),
-                                                   sd_labels)
+                self._registration = _registration(self, registry_url,
+                                                   sd_target_address(sd_address, addr, server.port), sd_labels)
             except BaseException:
-                self.stop()
+                if self._target is not None:
+                    self._target.remove()
+                    self._target = None
+                server.stop()
                 raise
+        self._server = server
         return server.port
 
-    def stop(self) -> None:
-        """Stop the endpoint (idempotent); the runs stay registered."""
-        server, self._server = self._server, None
-        target, self._target = self._target, None
-        registration, self._registration = self._registration, None
-        if target is not None:
-            target.remove()
-        if registration is not None:
-            registration.stop()
-        if server is not None:
-            server.stop()
+    def _target_labels(self) -> dict[str, str]:
+        """The run (ids joined by ``,`` when one endpoint serves several) and rank, for ``up``'s labels."""
+        run_ids = ",".join(dict.fromkeys(info.run_id for info in self.collector.runs()))
+        return {n.SD_RUN_ID_LABEL: run_ids, n.SD_RANK_LABEL: str(self.rank)} if run_ids else {}
+
+    def stop(self, grace: float | None = None) -> float:
+        """Stop the endpoint (idempotent; the runs stay registered); return the seconds spent serving the final state.
+
+        When every run is finished or failed, the final values are pushed to ``pushgateway`` if one was
+        given; otherwise the endpoint and its target file stay until each recent scraper has scraped
+        the final state, at most ``grace`` seconds (default: ``final_grace``).
+        """
+        waited = 0.0
+        try:
+            if self.is_final and self.pushgateway is not None:
+                if not self._final_pushed:
+                    self._push_final()
+            elif self._server is not None and self.is_final:
+                if grace is None or grace > 0:
+                    waited = self._grace.wait(announced=self._target is not None or self._registration is not None,
+                                            limit=grace)
+        finally:
+            server, self._server = self._server, None
+            target, self._target = self._target, None
+            registration, self._registration = self._registration, None
+            if target is not None:
+                target.remove()
+            if registration is not None:
+                registration.stop()
+            if server is not None:
+                server.stop()
+        return waited
+
+    def _push_final(self) -> None:
+        self._final_pushed = True
+        try:
+            self.push(self.pushgateway, self.push_job)
+        except Exception:  # PushError or anything else: logged, and stop() still stops the endpoint
+            log.exception("curvewatch: the final push failed; Prometheus may not see how the run ended.")
 
     def _run_ids(self, run_id: str | None) -> list[tuple[str, int]]:
         runs = [(info.run_id, info.rank) for info in self.collector.runs()]
@@ -197,7 +264,8 @@ class Exporter:
         """Push each run's current values (or ``run_id``'s) to the Pushgateway, replacing its group.
 
         The grouping key is ``run_id`` and ``rank`` under ``job`` (the rank keeps the groups of the ranks
-        of one run apart). Returns the grouping keys pushed; raises :class:`PushError` on failure.
+        of one run apart). ``timeout`` is the total deadline of the whole push, every group included.
+        Returns the grouping keys pushed; raises :class:`PushError` on any failure.
         """
         return self._each_group(push_to_gateway, gateway_url, job, run_id, timeout)
 
@@ -219,6 +287,7 @@ class Exporter:
         if not self.active:
             return []
         keys = []
+        deadline = time.monotonic() + timeout
         for rid, rank in self._run_ids(run_id):
             key = {"run_id": rid, "rank": str(rank)}
             extra: dict[str, Any] = {}
@@ -226,8 +295,8 @@ class Exporter:
                 extra["registry"] = CollectorRegistry()
                 extra["registry"].register(self.collector.only(rid))
             try:
-                fn(gateway_url, job=job, grouping_key=key, timeout=timeout, **extra)
-            except OSError as exc:  # urllib's URLError and HTTPError are OSErrors
+                call_with_deadline(fn, gateway_url, deadline - time.monotonic(), job=job, grouping_key=key, **extra)
+            except PushError as exc:
                 action = "push" if fn is push_to_gateway else "delete"
                 raise PushError(
                     f"The Pushgateway at {gateway_url} could not {action} job {job!r} group {key} ({exc}); "
@@ -246,7 +315,7 @@ class Exporter:
     ) -> None:
         if exc_type is not None and self.collector.runs() and self.state == n.RUNNING:
             self.state = n.FAILED
-        self.stop()
+        self.stop(grace=0 if exc_type is KeyboardInterrupt else None)
 
 
 def _registry_url_from(environ: Mapping[str, str]) -> str | None:

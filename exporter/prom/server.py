@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from curvewatch.prom._names import CLIENT_TIMEOUT_S, DEFAULT_ADDR, SERVE_POLL_INTERVAL_S
+from curvewatch.prom._names import CLIENT_TIMEOUT_S, DEFAULT_ADDR, LISTEN_BACKLOG, SERVE_POLL_INTERVAL_S
 from curvewatch.prom.errors import CertificateFileError, PortInUseError
 from prometheus_client import make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
@@ -53,6 +53,8 @@ class _Handler(WSGIRequestHandler):
 
 
 class _Server(ThreadingWSGIServer):
+    request_queue_size = LISTEN_BACKLOG  # socketserver's default is 5: a burst of scrapes would be refused
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that fails the TLS handshake or hangs up is its own problem: never a traceback on stderr.
         log.debug("curvewatch endpoint: request from %s failed", client_address, exc_info=True)
@@ -87,11 +89,14 @@ def _tls_context(
 
 
 def _basic_auth(app: Callable, username: str, password: str) -> Callable:
-    expected = b"Basic " + base64.b64encode(f"{username}:{password}".encode())
+    expected = base64.b64encode(f"{username}:{password}".encode())
 
     def guarded(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        given = environ.get("HTTP_AUTHORIZATION", "").encode("latin-1", "replace")
-        if not hmac.compare_digest(given, expected):
+        scheme, _, credentials = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+        given = credentials.strip().encode("latin-1", "replace")
+        # RFC 7235: the scheme is case-insensitive ("basic" is "Basic"); the credentials are compared in
+        # constant time.
+        if scheme.lower() != "basic" or not hmac.compare_digest(given, expected):
             start_response(
                 "401 Unauthorized",
                 [
@@ -103,6 +108,15 @@ def _basic_auth(app: Callable, username: str, password: str) -> Callable:
         return app(environ, start_response)
 
     return guarded
+
+
+def _observed(app: Callable, on_scrape: Callable[[str], None]) -> Callable:
+    def observed(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        body = app(environ, start_response)
+        on_scrape(environ.get("REMOTE_ADDR", ""))
+        return body
+
+    return observed
 
 
 class MetricsServer:
@@ -123,6 +137,7 @@ class MetricsServer:
         client_cafile: str | os.PathLike[str] | None = None,
         client_auth_required: bool = False,
         basic_auth: tuple[str, str] | None = None,
+        on_scrape: Callable[[str], None] | None = None,
     ):
         if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
             raise ValueError(f"`port` must be an integer from 0 to 65535 (0 picks a free one), got {port!r}.")
@@ -140,6 +155,7 @@ class MetricsServer:
         )
         self._client_auth_required = client_auth_required
         self._basic_auth = basic_auth
+        self._on_scrape = on_scrape  # called with each scraping client's address (the final-state grace)
         if basic_auth is not None and certfile is None and addr not in ("127.0.0.1", "localhost", "::1"):
             log.warning("curvewatch: basic auth without TLS on %s sends the password in clear text; "
                         "pass certfile/keyfile to serve HTTPS.", addr)
@@ -166,6 +182,8 @@ class MetricsServer:
             else _tls_context(self._certfile, self._keyfile, self._client_cafile, self._client_auth_required)
         )
         app = make_wsgi_app(self._registry)
+        if self._on_scrape is not None:
+            app = _observed(app, self._on_scrape)
         if self._basic_auth is not None:
             app = _basic_auth(app, *self._basic_auth)
 

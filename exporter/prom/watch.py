@@ -8,25 +8,23 @@
 
 On a normal exit the run is ``finished``; on an exception it is ``failed`` (and the exception goes on);
 either way the final values are pushed to ``pushgateway`` when given (a failed push is logged, never
-raised: the run's result matters more) and the endpoint stops. The recorder is yours afterwards:
+raised: the run's result matters more), or else the endpoint serves the final state to its scrapers
+for at most ``final_grace`` seconds (:mod:`exporter.prom.final_state`), and then stops. ``sd_file`` /
+``sd_address`` register the endpoint with file_sd as in :meth:`Exporter.start`. The recorder is yours afterwards:
 ``rec.finalize()``, ``rec.save_json(path)``.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from curvewatch.prom import _names as n
-from curvewatch.prom.errors import PushError
 from curvewatch.prom.exporter import Exporter
 from curvewatch.prom.run_info import RunInfo
 
 __all__ = ["Watch", "watch"]
-
-log = logging.getLogger(__name__)
 
 _RUN_FIELDS = ("model_type", "mode", "scope", "version", "experiment", "host", "rank")
 _SERVE_OPTIONS = ("certfile", "keyfile", "client_cafile", "client_auth_required", "basic_auth",
@@ -50,9 +48,10 @@ def watch(
     pushgateway: str | None = None,
     job: str = n.DEFAULT_JOB,
     registry: Any = None,
+    final_grace: float = n.FINAL_GRACE_S,
     **options: Any,
 ) -> Iterator[Watch]:
-    """Yield ``(recorder, exporter)`` serving on ``addr:port``; RunInfo fields and TLS options as keywords."""
+    """Yield ``(recorder, exporter)`` serving on ``addr:port``; RunInfo fields, TLS and file_sd options as keywords."""
     unknown = sorted(set(options) - set(_RUN_FIELDS) - set(_SERVE_OPTIONS))
     if unknown:
         raise TypeError(
@@ -63,18 +62,16 @@ def watch(
 
     run = RunInfo(run_id=run_id, **{k: v for k, v in options.items() if k in _RUN_FIELDS})
     recorder = CurveRecorder(budget=budget, live_window=live_window)
-    exporter = Exporter(recorder, run=run, registry=registry, ranks=ranks)
+    exporter = Exporter(recorder, run=run, registry=registry, ranks=ranks, final_grace=final_grace,
+                        pushgateway=pushgateway, push_job=job)
     exporter.start(port, addr, **{k: v for k, v in options.items() if k in _SERVE_OPTIONS})
+    interrupted = False
     try:
         yield Watch(recorder, exporter)
         exporter.state = n.FINISHED
-    except BaseException:
+    except BaseException as exc:
         exporter.state = n.FAILED
+        interrupted = isinstance(exc, KeyboardInterrupt)
         raise
     finally:
-        if pushgateway is not None:
-            try:
-                exporter.push(pushgateway, job)
-            except PushError:
-                log.exception("curvewatch: the final push of run %r failed; the run itself is unaffected.", run_id)
-        exporter.stop()
+        exporter.stop(grace=0 if interrupted else None)
