@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from .errors import ArchiveError
 from .naming import LOCK_SUFFIX, MAX_VERSION
 from .read_model import ensure_read_model
+from .registrations import create_registrations
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Registry", "model_versions", "sqlite_url"]
 
@@ -157,6 +158,7 @@ class Registry:
             elif current < SCHEMA_VERSION:
                 conn.execute(schema_info.update().where(schema_info.c.id == 1).values(version=SCHEMA_VERSION))
             ensure_read_model(conn)  # the SQL views for Grafana (exporter/archive/read_model.py)
+            create_registrations(conn)  # live trainer endpoints (HTTP service discovery)
 
     def schema_version(self) -> int:
         """The schema version recorded in the database."""

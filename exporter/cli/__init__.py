@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "curvewatch.cli.serve",  # curvewatch serve (exporter endpoint over a curves.json)
     "curvewatch.cli.views",  # curvewatch compare | report (archived curves as a PNG overlay / an HTML page)
     "curvewatch.cli.tensorboard",  # curvewatch import-tb | tail-tb (TensorBoard logdirs)
+    "curvewatch.cli.sd_server",  # curvewatch sd-server (HTTP service discovery from the registry)
 )
 
 

@@ -15,6 +15,8 @@ from curvewatch.monitoring.archive_dashboards import archive_files
 from curvewatch.monitoring.compose import compose_files
 from curvewatch.monitoring.config import DEFAULT_CONFIG, MonitoringConfig
 from curvewatch.monitoring.grafana_files import grafana_files
+from curvewatch.monitoring.hosts import hosts_files
+from curvewatch.monitoring.kubernetes import kubernetes_files
 from curvewatch.monitoring.prometheus_files import prometheus_files
 from curvewatch.monitoring.rule_tests import rule_test_files
 
@@ -29,6 +31,8 @@ GENERATORS: list[Callable[[MonitoringConfig], dict[str, str]]] = [
     grafana_files,
     compose_files,
     archive_files,
+    kubernetes_files,  # deploy/kubernetes/
+    hosts_files,  # deploy/hosts/
 ]
 
 

@@ -71,10 +71,12 @@ class Exporter:
         self._final_pushed = False
         self.ranks = check_ranks(ranks)
         self.rank, self.local_rank = rank_from_env(environ), local_rank_from_env(environ)
+        self._environ = environ
         self.registry = CollectorRegistry() if registry is None else registry
         self.collector = CurveCollector(registry=self.registry)
         self._server: MetricsServer | None = None
         self._target: TargetFile | None = None
+        self._registration: Any = None  # curvewatch.discovery.EndpointRegistration while registered
         if isinstance(recorder, Sequence):
             if run is not None:
                 raise ValueError("Pass either (recorder, RunInfo) pairs or one recorder with run=, not both.")
@@ -145,6 +147,8 @@ class Exporter:
         basic_auth: tuple[str, str] | None = None,
         sd_file: str | os.PathLike[str] | None = None,
         sd_address: str | None = None,
+        registry_url: str | None = None,
+        sd_labels: Mapping[str, str] | None = None,
     ) -> int | None:
         """Serve in a background thread; return the port (picked when ``port=0``), None on an inactive rank.
 
@@ -153,6 +157,9 @@ class Exporter:
         ``sd_file`` (a ``.json`` path, or a directory such as ``prometheus/targets``) registers the endpoint
         with Prometheus' file-based discovery until :meth:`stop`; ``sd_address`` overrides the ``host:port``
         written there (default: ``addr:port``, or this host's name when ``addr`` is ``0.0.0.0``).
+        ``registry_url`` (default: ``$CURVEWATCH_SD_REGISTRY_URL``) registers that address (with ``sd_labels``)
+        in the shared registry's live endpoints, heartbeat included, until :meth:`stop`, for
+        ``curvewatch sd-server`` (:mod:`curvewatch.discovery`).
         """
         if self._server is not None:
             raise RuntimeError(f"This exporter already serves on {self._server.url}; call stop() first.")
@@ -184,6 +191,17 @@ class Exporter:
                 path = path / f"curvewatch-{socket.gethostname()}-{server.port}.json"
             self._target = TargetFile(path, address, self._target_labels())
             self._target.write()
+        registry_url = registry_url or _registry_url_from(self._environ)
+        if registry_url:
+            try:
+                self._registration = _registration(self, registry_url,
+                                                   sd_target_address(sd_address, addr, server.port), sd_labels)
+            except BaseException:
+                if self._target is not None:
+                    self._target.remove()
+                    self._target = None
+                server.stop()
+                raise
         self._server = server
         return server.port
 
@@ -206,12 +224,16 @@ class Exporter:
                     self._push_final()
             elif self._server is not None and self.is_final:
                 if grace is None or grace > 0:
-                    waited = self._grace.wait(announced=self._target is not None, limit=grace)
+                    waited = self._grace.wait(announced=self._target is not None or self._registration is not None,
+                                            limit=grace)
         finally:
             server, self._server = self._server, None
             target, self._target = self._target, None
+            registration, self._registration = self._registration, None
             if target is not None:
                 target.remove()
+            if registration is not None:
+                registration.stop()
             if server is not None:
                 server.stop()
         return waited
@@ -296,3 +318,19 @@ class Exporter:
         if exc_type is not None and self.collector.runs() and self.state == n.RUNNING:
             self.state = n.FAILED
         self.stop(grace=0 if exc_type is KeyboardInterrupt else None)
+
+
+def _registry_url_from(environ: Mapping[str, str]) -> str | None:
+    from curvewatch.discovery.settings import REGISTRY_URL_ENV
+
+    return environ.get(REGISTRY_URL_ENV) or None
+
+
+def _registration(exporter: Exporter, db_url: str, address: str, labels: Mapping[str, str] | None) -> Any:
+    """Register ``address`` with a heartbeat (imported here: SQLAlchemy is loaded only when asked for)."""
+    from curvewatch.discovery import EndpointRegistration
+
+    def run_ids() -> str:  # read at every heartbeat: runs may be added after start()
+        return ",".join(dict.fromkeys(info.run_id for info in exporter.collector.runs()))
+
+    return EndpointRegistration(db_url, address, run_id=run_ids, rank=exporter.rank, labels=labels).start()

@@ -27,8 +27,8 @@ from curvewatch.prom.run_info import RunInfo
 __all__ = ["Watch", "watch"]
 
 _RUN_FIELDS = ("model_type", "mode", "scope", "version", "experiment", "host", "rank")
-_SERVE_OPTIONS = ("certfile", "keyfile", "client_cafile", "client_auth_required", "basic_auth", "sd_file",
-                  "sd_address")
+_SERVE_OPTIONS = ("certfile", "keyfile", "client_cafile", "client_auth_required", "basic_auth",
+                  "sd_file", "sd_address", "registry_url", "sd_labels")
 
 
 class Watch(NamedTuple):
