@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from curvewatch.monitoring import ALERT_PREFIX, DEFAULT_CONFIG, generate_files, write_files
+from curvewatch.monitoring._variables import FILTER_LABELS
 from curvewatch.monitoring.prometheus_files import ALERTMANAGER_FILE
 from curvewatch.prom import Exporter, RunInfo
 from curvewatch.prom.final_state import FinalStateGrace
@@ -165,7 +166,7 @@ def test_a_killed_run_pages_through_alertmanager_and_a_failing_run_is_scraped_fa
     assert wait_for(prom.url, 'last_over_time(curvewatch_run_state{run_id="e2e-done", state="finished"}[10m]) == 1',
                     timeout=TIMEOUT_S)
     assert not (trainers.targets / "e2e-crash.json").exists() and not list(trainers.targets.glob("*e2e-crash*"))
-    values = {"job": [config.trainer_job], **{k: [".*"] for k in ("experiment", "model_type", "host", "rank")}}
+    values = {"job": [config.trainer_job], **{k: [".*"] for k in (*FILTER_LABELS, "rank")}}
     (runs_failed,) = [e for where, e in dashboard_expressions(config, values)
                       if where == "curvewatch-overview / Runs failed / A"]
     counted = wait_for(prom.url, runs_failed, lambda r: bool(r) and r[0]["value"][1] == "2", timeout=TIMEOUT_S)

@@ -125,7 +125,7 @@ def test_dashboards_have_the_issue_layout() -> None:
     boards = _boards()
     detail = boards["curvewatch-run-detail"]
     names = [v["name"] for v in detail["templating"]["list"]]
-    assert names == ["datasource", "job", "experiment", "model_type", "host", "rank", "run_id", "chart"]
+    assert names == ["datasource", "job", "cluster", "experiment", "model_type", "host", "rank", "run_id", "chart"]
     titles = {p["title"] for p in detail["panels"]}
     assert {"Run metadata", "Best values", "Started", "Throughput", "Non-finite values", "$chart",
             "$chart against step"} <= titles
@@ -142,14 +142,15 @@ def test_every_dashboard_takes_its_datasource_job_and_filters_from_variables() -
         variables = {v["name"]: v for v in board["templating"]["list"]}
         assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
         assert variables["job"]["current"]["value"] == DEFAULT_CONFIG.trainer_job
-        assert {"experiment", "model_type", "host", "rank"} <= set(variables), uid
+        assert {"cluster", "experiment", "model_type", "host", "rank"} <= set(variables), uid
         text = json.dumps(board)
         assert DEFAULT_CONFIG.datasource_uid not in text and 'job=\\"curvewatch\\"' not in text, uid
         for _, panel in ((uid, p) for p in board["panels"] if p["type"] != "row"):
             for target in panel["targets"]:
                 # Every query follows $job and the run filters (ALERTS: $job only).
                 assert 'job=~"$job"' in target["expr"], (uid, panel["title"], target["expr"])
-                assert re.search(r"and on \(job, instance, run_id, rank\) (last_over_time\()?curvewatch_run_info\{",
+                on = re.escape('and on (' + ', '.join(DEFAULT_CONFIG.run_labels) + ') ')
+                assert re.search(on + r"(last_over_time\()?curvewatch_run_info\{",
                                  target["expr"]) \
                     or target["expr"].startswith("count(ALERTS"), (uid, panel["title"], target["expr"])
 

@@ -30,6 +30,7 @@ from curvewatch.monitoring import (
     generate_files,
     write_files,
 )
+from curvewatch.monitoring._variables import FILTER_LABELS
 from curvewatch.monitoring.prometheus_files import ALERTMANAGER_FILE, prometheus_config
 from curvewatch.monitoring.rule_tests import RULE_TESTS_FILE
 from fixtures.monitoring import dashboard_expressions, file_sd_job, fired
@@ -65,7 +66,7 @@ def test_every_dashboard_and_recording_rule_expression_returns_data_for_a_user_r
     q = Queries(config)
     wait_for(prom.url, f'{q.over_best}{{run_id="{run_id}"}}', timeout=DATA_TIMEOUT_S)
     values = {"job": [config.trainer_job], "run_id": [run_id], "run_ids": [run_id], "__rate_interval": ["4s"],
-              **{label: [".*"] for label in ("experiment", "model_type", "host", "rank")},
+              **{label: [".*"] for label in (*FILTER_LABELS, "rank")},
               "chart": list(USER_CHARTS), "metric": [m for lines in USER_CHARTS.values() for m in lines]}
     expressions = dashboard_expressions(config, values)
     expressions += [(f"recording rule {r.record}", r.expr) for r in q.recording_rules()

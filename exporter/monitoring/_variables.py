@@ -18,7 +18,7 @@ __all__ = ["DATASOURCE_VARIABLE", "FILTER_LABELS", "Selectors"]
 
 DATASOURCE_VARIABLE = "datasource"
 # curvewatch_run_info labels offered as filters on every dashboard (plus rank, a label of every series).
-FILTER_LABELS = ("experiment", "model_type", "host")
+FILTER_LABELS = ("cluster", "experiment", "model_type", "host")  # cluster: an external label (docs/SCALING.md)
 _ALL = ".*"
 RUN_INFO = "curvewatch_run_info"
 

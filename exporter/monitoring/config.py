@@ -47,7 +47,7 @@ class MonitoringConfig:
     # 'cluster="a"'); "" adds none.
     selector: str = ""
     # Labels that identify one training process; every aggregation and join keeps them.
-    run_labels: tuple[str, ...] = ("job", "instance", "run_id", "rank")
+    run_labels: tuple[str, ...] = ("cluster", "job", "instance", "run_id", "rank")  # cluster: absent on one Prometheus
     # Trainer metric names (docs/ARCHITECTURE.md): the tracked validation loss, the epoch's mean
     # training loss, the per-batch training loss, the learning rate, and the chart holding the losses.
     val_metric: str = "val_loss"
