@@ -22,5 +22,5 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
     .venv/bin/pip install -q torch==2.13.0 ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
 fi
 # Whatever torch is installed stays: every later install is constrained to it.
-.venv/bin/python -c "import torch; print(f'torch=={torch.__version__}')" > .venv/torch-constraint.txt
+.venv/bin/python -W ignore -c "import torch; print(f'torch=={torch.__version__}')" > .venv/torch-constraint.txt
 .venv/bin/pip install -q -c .venv/torch-constraint.txt -e ".[${CURVEWATCH_EXTRAS:-trainers}]"
