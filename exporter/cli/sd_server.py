@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import errno
-import signal
 import sys
-import threading
+
+from curvewatch.cli._signals import stop_on_signals
 
 __all__ = ["register"]
 
@@ -53,9 +53,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, sa.exc.SQLAlchemyError, ModuleNotFoundError) as exc:
         print(f"curvewatch sd-server: error: cannot open the registry {db_url!r}: {exc}", file=sys.stderr)
         return 1
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     server.start()
     print(f"Serving the live registrations on {server.url} (entries expire {args.max_age:g}s after their last "
           "heartbeat; Ctrl-C to stop)", flush=True)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
+
+from curvewatch.cli._signals import stop_on_signals
 
 PASSWORD_ENV = "CURVEWATCH_BASIC_AUTH_PASSWORD"
 
@@ -86,9 +86,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, CurveDocumentError) as exc:
         print(f"curvewatch serve: {exc}", file=sys.stderr)
         return 1
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     print(f"Serving {len(args.paths)} run(s) on {exporter.url} (Ctrl-C to stop)", flush=True)
     stop.wait()
     exporter.stop(grace=0)  # the documents were on show all along: no final-state grace

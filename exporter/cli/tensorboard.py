@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from curvewatch.archive.settings import DB_URL_ENV, ROOT_ENV, default_db_url, default_root
+from curvewatch.cli._signals import stop_on_signals
 
 __all__ = ["register"]
 
@@ -88,9 +87,7 @@ def run_tail(args: argparse.Namespace) -> int:
         follower.exporter.start(args.port, args.addr, sd_file=args.sd_file)
     except (TensorBoardInputError, ImportError, OSError, ValueError) as exc:
         return _fail("tail-tb", exc)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     print(f"Following {args.logdir} ({len(follower.runs)} run(s) so far) on {follower.exporter.url} "
           "(Ctrl-C to stop)", flush=True)
     try:
