@@ -11,8 +11,8 @@ A restart is a step at or below the last step already read for that tag (a resum
 steps from its checkpoint): that tag's points from that step on are dropped and the new ones
 follow, as TensorBoard's purge of orphaned data does, so every tag ends up increasing in step. Tags
 are resolved independently (a tag logged per epoch beside one logged per batch never purges the
-other), and :meth:`by_step` merges them in step order for the recorder, which needs one
-increasing step axis. Memory: 16 bytes per scalar (an int64 step and a float64 value).
+other), and :meth:`by_step` merges them in step order, so the recorder gets every tag of a step in one
+``log()`` call. Memory: 16 bytes per scalar (an int64 step and a float64 value).
 """
 
 from __future__ import annotations

@@ -14,10 +14,9 @@ Every scrape reads what was appended since the last read before it answers, so a
 an event file is in the next scrape: it reaches Prometheus within one scrape interval. Between
 scrapes a background poll keeps reading, and looks for new runs every ``rescan`` seconds.
 
-One step axis per run: a tag whose step goes below its own last step is a restart (the recorder
-drops every line's points from that step on, as a resumed run re-logs them); a tag that is merely
-behind another tag (logged per epoch beside one per batch, or at the same step again) is logged at
-the run's latest step, so its latest value stays live without purging the others.
+Every tag is logged at its own step: a tag whose step goes below its own last step is a restart (the
+recorder drops that tag's points from that step on, as a resumed run re-logs them); a tag merely behind
+another (logged per epoch beside one per batch) purges nothing, since the recorder purges per metric.
 """
 
 from __future__ import annotations
@@ -49,8 +48,6 @@ class RunFollower:
     def __init__(self, run_id: str, run_dir: Path, recorder: CurveRecorder) -> None:
         self.run_id, self.run_dir, self.recorder = run_id, run_dir, recorder
         self.readers: dict[str, tuple[int, EventFileReader]] = {}  # file name -> (inode, reader)
-        self.tag_steps: dict[str, int] = {}
-        self.floor = -1  # the highest step given to the recorder (after a purge: the purge's step)
 
     def _files(self) -> list[EventFileReader]:
         current = []
@@ -75,18 +72,9 @@ class RunFollower:
             if reader.size <= reader.consumed:
                 continue
             for step, tag, value in reader.read():
-                self._log(step, tag, value)
+                self.recorder.log(step, **{tag: value})  # a tag going back purges its own tail only
                 count += 1
         return count
-
-    def _log(self, step: int, tag: str, value: float) -> None:
-        last = self.tag_steps.get(tag)
-        self.tag_steps[tag] = step
-        if (last is not None and step < last) or step >= self.floor:
-            self.recorder.log(step, **{tag: value})  # a restart purges from ``step``
-            self.floor = step
-        else:  # behind another tag: keep its value live at the run's latest step
-            self.recorder.log(self.floor, **{tag: value})
 
 
 class LogdirFollower:
