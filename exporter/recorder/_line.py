@@ -18,10 +18,10 @@ Point = tuple[int, float]
 class Line:
     """Points of one metric; at most ``budget`` come out of :meth:`curve`."""
 
-    def __init__(self, metric: str, budget: int, oversample: int, window_seconds: float) -> None:
+    def __init__(self, metric: str, budget: int, n_buckets: int, window_seconds: float) -> None:
         self.metric = metric
         self.budget = budget
-        self.oversample = oversample
+        self.n_buckets = n_buckets  # M4 buckets once the line outgrows its budget
         self.raw_steps = np.empty(0, dtype=np.int64)
         self.raw_values = np.empty(0, dtype=np.float64)
         self.buckets: M4Buckets | None = None
@@ -55,7 +55,7 @@ class Line:
             self.raw_values = np.concatenate([self.raw_values, values])
             return
         if self.buckets is None:
-            self.buckets = M4Buckets(self.oversample * self.budget, int(self.raw_steps[0] if
+            self.buckets = M4Buckets(self.n_buckets, int(self.raw_steps[0] if
                                                                            self.raw_steps.size else steps[0]))
             self.buckets.add(self.raw_steps, self.raw_values)
             self.raw_steps = np.empty(0, dtype=np.int64)

@@ -21,8 +21,9 @@ from collections.abc import Sequence
 import numpy as np
 from tsdownsample import MinMaxLTTBDownsampler
 
-from ._raster import WIDTH, Frame, pixel_error, project, rasterise_projected, transform
-from ._spikes import spikes
+from ._raster import WIDTH, Frame, column_spans, project, span_error, transform
+from ._refine import refine
+from ._spikes import find_spikes, largest
 
 __all__ = ["select_points"]
 
@@ -30,9 +31,7 @@ _DOWNSAMPLER = MinMaxLTTBDownsampler()
 SPIKE_SHARE = 2  # spikes kept: all of them up to budget // SPIKE_SHARE, else the largest that many
 SPIKE_TOLERANCE = 0.03  # a pick drawn up to 3% worse wins when it keeps more spikes (beyond the half kept)
 REPICKS = 6  # at most this many re-picks with the points freed by flat stretches
-# (minmax ratio, fewer points): four picks, each drawn once (the picks with fewer points seldom won; finalize
-# is ~3x cheaper than with all sixteen and about as close)
-OPTIONS = ((4, 0), (2, 0), (6, 0), (8, 0))
+MINMAX_RATIOS = (4, 2, 6, 8)  # MinMaxLTTB pre-selection ratios: a pick each, each drawn once
 
 
 def select_points(
@@ -59,9 +58,10 @@ def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequen
     fidx = np.flatnonzero(finite)
     drawn = transform(values[fidx], yscale)
     shown = np.flatnonzero(np.isfinite(drawn))  # a log chart leaves values <= 0 out
-    must[fidx[shown[spikes(drawn[shown], budget // SPIKE_SHARE)]]] = True
+    found, size = find_spikes(drawn[shown])
+    must[fidx[shown[largest(found, size, budget // SPIKE_SHARE)]]] = True
     spiky = np.zeros(steps.size, dtype=bool)  # every spike, kept or not (more than half the budget)
-    spiky[fidx[shown[spikes(drawn[shown], shown.size)]]] = True
+    spiky[fidx[shown[found]]] = True
     nonfinite = np.flatnonzero(~finite)
     # the latest non-finite point is kept beside the pick (where the line is still broken)
     nonfinite_extra = int(nonfinite.size > 0 and not must[nonfinite[-1]])
@@ -72,21 +72,26 @@ def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequen
     else:
         frame = Frame.of(steps, values, yscale)
         px, py, drawn_ok = project(steps, values, frame)  # once: every pick is a subset of the candidates
-        reference = rasterise_projected(px, py, drawn_ok)
+        reference = column_spans(px, py, drawn_ok)
         options: list[np.ndarray] = []
         errors: list[float] = []
         picks = [lambda aligned=aligned: _m4_keep(steps[fidx], values[fidx], fidx, must, n_out, frame, aligned)
                  for aligned in (True, False)]
-        picks += [lambda r=r, k=k: _keep(steps, values, fidx, must, n_out - k, r) for r, k in OPTIONS]
+        picks += [lambda r=r: _keep(steps, values, fidx, must, n_out, r) for r in MINMAX_RATIOS]
         for pick in picks:  # an M4 pick of whole pixel columns often draws exactly like the candidates
             options.append(pick())
             o = options[-1]
-            errors.append(pixel_error(rasterise_projected(px[o], py[o], drawn_ok[o]), reference))
+            errors.append(span_error(column_spans(px[o], py[o], drawn_ok[o]), reference))
             if errors[-1] == 0.0:
                 break
         # the closest drawing, or one within SPIKE_TOLERANCE of it that keeps more of the spikes
         near = [i for i, e in enumerate(errors) if e <= min(errors) * (1 + SPIKE_TOLERANCE)]
-        keep = options[min(near, key=lambda i: (-int((options[i] & spiky).sum()), errors[i], i))]
+        chosen = min(near, key=lambda i: (-int((options[i] & spiky).sum()), errors[i], i))
+        keep = options[chosen]
+        if errors[chosen] > 0.0:  # then move its free points where the drawing gets closer (_refine)
+            moved = refine(px, py, drawn_ok, keep, must | spiky, reference)
+            if span_error(column_spans(px[moved], py[moved], drawn_ok[moved]), reference) < errors[chosen]:
+                keep = moved
     keep = keep.copy()
     nf_rest = np.flatnonzero(~finite & ~keep)
     if nf_rest.size and keep.sum() < budget:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SPIKE_FACTOR", "SPIKE_RUN", "SPIKE_WINDOW", "SPREAD_FLOOR", "spikes"]
+__all__ = ["SPIKE_FACTOR", "SPIKE_RUN", "SPIKE_WINDOW", "SPREAD_FLOOR", "find_spikes", "largest", "spikes"]
 
 SPIKE_WINDOW = 16  # candidates on each side of the one judged
 SPIKE_FACTOR = 8.0  # robust multiples of the local spread
@@ -30,9 +30,14 @@ SPREAD_FLOOR = 0.005  # of the drawn y range: below it, a deviation is invisible
 def spikes(drawn: np.ndarray, limit: int) -> np.ndarray:
     """Indices into ``drawn`` (finite candidate values as drawn) of its spikes, the largest
     ``limit`` of them when there are more, in index order (ties by size keep the earlier)."""
+    return largest(*find_spikes(drawn), limit)
+
+
+def find_spikes(drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every spike of ``drawn``: its index (in index order) and its size (in spreads)."""
     n = drawn.size
-    if n < 3 or limit <= 0:
-        return np.empty(0, dtype=np.int64)
+    if n < 3:
+        return np.empty(0, dtype=np.int64), np.empty(0)
     w = min(SPIKE_WINDOW, (n - 1) // 2)
     floor = SPREAD_FLOOR * max(float(drawn.max() - drawn.min()), 1e-300)
     dev_a, size_a = _tiled(drawn, 2 * w + 1, 0, floor)
@@ -46,10 +51,15 @@ def spikes(drawn: np.ndarray, limit: int) -> np.ndarray:
     lengths = np.diff(np.append(starts, n))
     run_len = np.repeat(lengths, lengths)
     found = np.flatnonzero((side != 0) & (run_len <= SPIKE_RUN))
-    if found.size > limit:
-        order = np.lexsort((found, -size[found]))  # largest first, earlier on ties
-        found = np.sort(found[order[:limit]])
-    return found
+    return found, size[found]
+
+
+def largest(found: np.ndarray, size: np.ndarray, limit: int) -> np.ndarray:
+    """The ``limit`` largest of the spikes ``found`` (of sizes ``size``), in index order."""
+    if found.size <= limit:
+        return found
+    order = np.lexsort((found, -size))  # largest first, earlier on ties
+    return np.sort(found[order[:max(limit, 0)]])
 
 
 def _tiled(drawn: np.ndarray, width: int, shift: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
@@ -58,7 +68,8 @@ def _tiled(drawn: np.ndarray, width: int, shift: int, floor: float) -> tuple[np.
     n = drawn.size
     tail = (-(n + shift)) % width
     padded = np.pad(drawn, (shift, tail), mode="edge").reshape(-1, width)
-    trend = np.median(padded, axis=1, keepdims=True)
-    spread = np.maximum(np.median(np.abs(padded - trend), axis=1, keepdims=True), floor)
+    mid = width // 2  # width is odd: the median is the middle value (np.median costs more, and imports numpy.ma)
+    trend = np.partition(padded, mid, axis=1)[:, mid:mid + 1]
+    spread = np.maximum(np.partition(np.abs(padded - trend), mid, axis=1)[:, mid:mid + 1], floor)
     dev = (padded - trend).reshape(-1)[shift:shift + n]
     return dev, np.abs(dev) / np.repeat(spread.reshape(-1), width)[shift:shift + n]

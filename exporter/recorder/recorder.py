@@ -16,6 +16,7 @@ from ._line import Line
 from ._live_scan import PendingLive, build_live_view
 from ._logbuf import new_log_buffer
 from ._purge import purge
+from ._raster import WIDTH
 from ._values import check_metric_name, check_step, chunk_arrays, coerce_value, count_steps
 from .best import BestPoint, BestTracker
 from .errors import RecorderError
@@ -26,7 +27,8 @@ __all__ = ["CurveRecorder"]
 log = logging.getLogger("curvewatch.recorder")
 
 MIN_BUDGET = 8
-OVERSAMPLE = 4  # M4 buckets per budget point: 4x-8x the budget in candidates (see _select)
+OVERSAMPLE = 4  # M4 buckets per budget point: 4x-8x the budget in candidates (see _select) ...
+MIN_BUCKETS = 2 * WIDTH  # ... and at least two per pixel column of the chart a pick is judged at
 FLUSH_EVERY = 4096  # values of one metric buffered before NumPy folds them
 STATE_VERSION = 1
 
@@ -91,6 +93,7 @@ class CurveRecorder:
         if not live_window > 0:
             raise RecorderError(f"live_window must be > 0 seconds, got {live_window!r}.")
         self.budget = budget
+        self._n_buckets = max(OVERSAMPLE * budget, MIN_BUCKETS)
         self.live_window = float(live_window)
         self.charts = Charts()
         self.epoch: int | None = None
@@ -215,7 +218,7 @@ class CurveRecorder:
     def _line(self, metric: str) -> Line:
         line = self._lines.get(metric)
         if line is None:
-            line = self._lines[metric] = Line(metric, self.budget, OVERSAMPLE, self.live_window)
+            line = self._lines[metric] = Line(metric, self.budget, self._n_buckets, self.live_window)
             self.charts.place(metric)
         return line
 
@@ -315,7 +318,7 @@ class CurveRecorder:
             self.charts.load_state_dict(state["charts"])
             self._lines = {}
             for ls in state["lines"]:
-                line = Line(ls["metric"], self.budget, OVERSAMPLE, self.live_window)
+                line = Line(ls["metric"], self.budget, self._n_buckets, self.live_window)
                 line.load_state_dict(ls)
                 self._lines[line.metric] = line
             self._best = None if state["best"] is None else BestTracker.from_state_dict(state["best"])
