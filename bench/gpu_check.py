@@ -19,7 +19,7 @@ import time
 import torch
 from curvewatch import CurveRecorder
 
-STEPS = 2000  # below the log buffer's fold size (4096): no fold, so no conversion, inside the checks
+STEPS = 2000  # below the log buffer's fold size (FLUSH_EVERY, 16384): no fold, so no conversion, inside the checks
 
 
 def _values(doc: dict, metric: str) -> list[float]:

@@ -43,6 +43,9 @@ def grid_tables(rows: list[dict], cost: dict | None) -> list[str]:
                   "points, apart) | median "
                   f"{statistics.median(fin):.2f}x, worst {max(fin):.2f}x; {sum(q <= FINALIZE_MAX for q in fin)}/"
                   f"{len(fin)} cells |")
+        secs = [r["finalize_s"] for r in rows]
+        md.append(f"| finalize() per line, every cell (any length) | median {1e3 * statistics.median(secs):.0f} ms, "
+                  f"worst {1e3 * max(secs):.0f} ms |")
     if cost:
         md += _log_targets(cost)
     lengths = sorted({r["n"] for r in rows})
@@ -87,4 +90,8 @@ def _log_targets(cost: dict) -> list[str]:
             q = _ratio(cost, name, base)
             out.append(f"| {name} <= {LOG_MAX}x {base} | {q:.2f}x ({statistics.median(cost[name]):.0f} ns vs "
                        f"{statistics.median(cost[base]):.0f} ns); {'pass' if q <= LOG_MAX else 'MISSED'} |")
+    floor = "no-op f(step, /, **metrics)"
+    if "rec.log(step, loss=x)" in cost and floor in cost:  # what any log(step, **metrics) written in Python costs
+        out.append(f"| (the floor) rec.log(step, loss=x) / an empty Python {floor} | "
+                   f"{_ratio(cost, 'rec.log(step, loss=x)', floor):.2f}x |")
     return out

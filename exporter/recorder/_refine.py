@@ -7,7 +7,8 @@ two neighbours stay where they are, so each try changes only its own two segment
 candidate between its neighbours (``REFINE_ALTERNATIVES`` of them, evenly spread, when there are
 more), and moves it to the one whose two segments, with the rest of the drawing, differ from the
 candidates' drawing in the fewest rows (``_raster.rows_differing``) over the columns they cross;
-ties keep the point where it is, then take the earliest step. Three sweeps (one per third) make a
+ties keep the point where it is, then take the earliest step. A point whose columns already
+draw exactly like the candidates is left alone. Three sweeps (one per third) make a
 round; ``REFINE_ROUNDS`` rounds at most, fewer when a round moves nothing. Frozen points (the
 required ones, the spikes) and the points next to a gap in the drawing never move, and the number
 of points never changes. The caller keeps the result only when it draws closer than the pick it

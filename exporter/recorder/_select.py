@@ -1,17 +1,22 @@
-"""The final pick: ``budget`` points out of the M4 candidates, by MinMaxLTTB (tsdownsample) or M4.
+"""The final pick: ``budget`` points out of the M4 candidates, by MinMaxLTTB (tsdownsample) or M4,
+then moved where they draw closest to the candidates.
 
-Streaming M4 keeps 4-8x the budget as candidates; MinMaxLTTB (van der Donckt et al., 2023) picks
-the points that keep the drawn shape; a picked point that lies between two picked neighbours of
-the same value draws nothing they don't, so it is dropped and the pick is redone with the freed
-points (flat stretches end up with two points, and the budget goes where the curve moves). The
-required points (first, last, global min and max, first non-finite) and the spikes (``_spikes``:
-all of them up to half the budget, else the largest half-budget of them) are always kept.
+Streaming M4 keeps 4-8x the budget as candidates (and at least two buckets per pixel column);
+MinMaxLTTB (van der Donckt et al., 2023) picks the points that keep the drawn shape; a picked point
+that lies between two picked neighbours of the same value draws nothing they don't, so it is
+dropped and the pick is redone with the freed points (flat stretches end up with two points, and
+the budget goes where the curve moves). The required points (first, last, global min and max,
+first non-finite) and the spikes (``_spikes``: all of them up to half the budget, else the largest
+half-budget of them) are always kept.
 
 MinMaxLTTB's result moves by several percent with its pre-selection ratio, so four such picks
-(ratios 2, 4, 6, 8) are drawn (see ``_raster``), with two M4 picks (first, last, min, max of equal x
-ranges; one with ranges of whole pixel columns, which draws exactly like the candidates once the
-budget gives each column four points), and the one that looks most like all the candidates wins;
-ties go to the first option, so the result stays deterministic.
+(ratios 2, 4, 6, 8) are drawn (``_raster``: per-column spans at 1000x400 px), with two M4 picks
+(first, last, min, max of equal x ranges; one with ranges of whole pixel columns, which draws
+exactly like the candidates once the budget gives each column four points), and the one that
+looks most like all the candidates wins (ties go to the first option). Unless it already draws
+exactly like them, a local search (``_refine``) then moves its free points, one at a time with
+their neighbours fixed, to the candidate between those neighbours that draws closest; the moved
+pick is kept only when it draws closer. Every step is deterministic.
 """
 
 from __future__ import annotations

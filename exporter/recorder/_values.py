@@ -135,9 +135,12 @@ def count_steps(step_arrays: list[np.ndarray], total: int, last: int) -> tuple[i
     step_arrays = [a for a in step_arrays if a.size]
     if not step_arrays:
         return total, last
-    steps = np.concatenate(step_arrays) if len(step_arrays) > 1 else step_arrays[0]
+    first = step_arrays[0]
+    # metrics logged together share their steps: count them once (no concatenation, no sort)
+    step_arrays = [first] + [a for a in step_arrays[1:] if not np.array_equal(a, first)]
+    steps = np.concatenate(step_arrays) if len(step_arrays) > 1 else first
     if len(step_arrays) > 1:
-        steps = np.sort(steps)  # each array is sorted already; a sort beats np.unique's hashing here
+        steps = np.sort(steps, kind="stable")  # sorted runs: timsort merges them in ~linear time
     fresh = steps[steps > last]
     distinct = int(fresh.size > 0) + int(np.count_nonzero(fresh[1:] != fresh[:-1]))
     return total + distinct, max(last, int(steps[-1]))

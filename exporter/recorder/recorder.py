@@ -29,7 +29,7 @@ log = logging.getLogger("curvewatch.recorder")
 MIN_BUDGET = 8
 OVERSAMPLE = 4  # M4 buckets per budget point: 4x-8x the budget in candidates (see _select) ...
 MIN_BUCKETS = 2 * WIDTH  # ... and at least two per pixel column of the chart a pick is judged at
-FLUSH_EVERY = 4096  # values of one metric buffered before NumPy folds them
+FLUSH_EVERY = 16384  # values of one metric buffered before NumPy folds them (256 KiB; a fold costs ~50 us)
 STATE_VERSION = 1
 
 
@@ -46,12 +46,15 @@ class CurveRecorder:
     Guarantees (each has a test named after it in tests/test_recorder_*.py):
 
     1. Bounded: at most ``budget`` points per line (+ the best point) whatever the run length,
-       without being told the length; memory is O(budget) per line.
+       without being told the length; memory per line is fixed: ``max(OVERSAMPLE * budget,
+       MIN_BUCKETS)`` M4 buckets and a log buffer of ``FLUSH_EVERY`` values.
     2. Exact when small: a line with at most ``budget`` points keeps every point.
     3. Faithful: streaming M4 (first, last, min, max per step bucket; buckets double and merge
-       exactly) keeps 4-8x ``budget`` candidates; at the end MinMaxLTTB and M4 picks are drawn,
-       flat stretches cost two points (the budget goes where the curve moves), and the pick
-       drawn most like the candidates wins (see ``_select.py``). The first point, the global min and
+       exactly) keeps 4-8x ``budget`` candidates (at least two buckets per pixel column of a
+       1000 px chart); at the end MinMaxLTTB and M4 picks are drawn, flat stretches cost two
+       points (the budget goes where the curve moves), the pick drawn most like the candidates
+       wins, and a local search moves its free points where it draws closer still (see
+       ``_select.py``, ``_refine.py``). The first point, the global min and
        max, the first non-finite value (NaN, +inf, -inf, with its step) and the true last point
        (the last value logged, NaN/inf included, with its step) of every line are always kept.
     4. Spikes kept: a spike is a candidate whose distance from the median of its neighbouring
