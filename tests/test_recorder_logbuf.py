@@ -268,6 +268,58 @@ def test_log_buffer_asks_on_new_once_per_metric_and_on_back_only_for_the_metric_
     assert c.new[-1] == "train" and c.back[-1] == ("train", 1)
 
 
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_a_call_site_logging_again_after_clear_or_a_refused_call_asks_on_new_again(impl) -> None:
+    """The compiled buffer remembers each call site's series; clear() and a refused call forget them."""
+    c = Calls()
+    buf = impl(100, c.on_step, c.on_value, c.on_new, c.on_back, c.on_full)
+
+    def site(step: int, value: float) -> None:  # one call site: the same keyword names every call
+        buf.log(step, a=value, b=value)
+
+    for s in range(3):
+        site(s, float(s))
+    buf.clear()
+    c.floors["a"] = 1
+    site(0, 9.0)  # new series again: on_new for both, and a (folded up to step 1) goes back
+    assert c.new == ["a", "b", "a", "b"] and c.back == [("a", 0)]
+    assert unpack(buf.take()["a"])[:2] == ([0], [9.0])
+    with pytest.raises(RecorderError, match="bad name"):
+        buf.log(1, a=1.0, z=1.0, **{"": 1.0})  # z's new series is made, then undone
+    buf.log(2, a=2.0, z=2.0)
+    assert c.new.count("z") == 2 and buf.sizes() == {"a": 1, "z": 1}
+
+
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_a_call_site_after_a_callback_cleared_the_buffer_logs_into_new_series(impl) -> None:
+    buf = impl(100, int, float, lambda n: -1, lambda n, s: buf.clear(), lambda: None)
+
+    def site(step: int, value: float) -> None:
+        buf.log(step, a=value)
+
+    buf.log(5, a=1.0, b=1.0)  # another call site, other names
+    site(3, 2.0)  # the site's first call goes back: on_back empties the whole buffer mid-call
+    site(6, 3.0)
+    site(7, 4.0)
+    assert unpack(buf.take()["a"])[1][-2:] == [3.0, 4.0]
+
+
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_many_call_sites_in_turn_keep_every_value(impl) -> None:
+    """More call sites than the compiled buffer remembers, with names from literals and from dicts."""
+    c = Calls()
+    buf = impl(1000, c.on_step, c.on_value, c.on_new, c.on_back, c.on_full)
+    names = [f"m{k}" for k in range(7)]
+    for s in range(50):
+        for k in range(6):  # six sites: two metrics each, overlapping, passed as a dict
+            buf.log(s, **{names[k]: float(s * 10 + k), names[k + 1]: float(-s)})
+        buf.log(s, m0=0.5)  # and one with a literal name
+    taken = {name: unpack(chunk)[1] for name, chunk in buf.take().items()}
+    assert c.new == names and sum(len(v) for v in taken.values()) == 50 * 13
+    assert taken["m0"] == [v for s in range(50) for v in (float(s * 10), 0.5)]
+    assert taken["m3"] == [v for s in range(50) for v in (float(-s), float(s * 10 + 3))]
+
+
 def test_resuming_after_the_largest_step_purges_it_when_logged_again(each_log_buffer) -> None:
     rec = CurveRecorder(budget=8)
     rec.log(2**63 - 1, loss=0.5)

@@ -13,6 +13,10 @@
  *   on_full()                   a metric's buffer reached `capacity` values: fold now
  * A call checks every value and name, and makes room for every metric, before it stores anything,
  * so a call that raises stores nothing (on_back may have purged that metric's stale tail).
+ * A call site passes the same metric names every time: the last CACHE_ENTRIES sets of names that
+ * completed a call keep their series, so the next call with those names (the same kwnames tuple, or
+ * the same str objects) skips the dict lookups. An entry is used only while the dict of series is
+ * unchanged since it was made (`version`); clear() and the like drop every entry.
  *
  * Re-entrancy: allocating a GC-tracked object may run a collection, and so arbitrary Python code
  * (finalizers, gc callbacks) that may call this buffer again. So no raw pointer or count is kept
@@ -176,6 +180,16 @@ static PyObject *series_read(Series *s, Py_ssize_t start, Py_ssize_t stop) {
 }
 
 /* -- LogBuffer ------------------------------------------------------------------------------ */
+#define CACHE_ENTRIES 4 /* call sites remembered (train, eval, ... logged alternately) */
+#define CACHE_METRICS 8 /* metrics of one call that an entry holds; calls with more look them up */
+
+typedef struct {
+    PyObject *names;                /* the call's kwnames tuple (a strong reference), or NULL: unused */
+    unsigned long long version;     /* the buffer's version when the entry was made */
+    Py_ssize_t n;
+    Series *series[CACHE_METRICS];  /* the names' series, strong references */
+} CacheEntry;
+
 typedef struct {
     PyObject_HEAD
     PyObject *series; /* dict: metric name -> Series, in first-logged order */
@@ -188,7 +202,56 @@ typedef struct {
     PyObject *on_new;
     PyObject *on_back;
     PyObject *on_full;
+    /* the series of recent calls' metric names: a call site passes the same names (the same kwnames tuple,
+       or the same str objects from a dict) every time, so such a call skips the dict lookups while
+       `series` is unchanged since the entry was made (its version) */
+    unsigned long long version; /* bumped by every change to `series` */
+    CacheEntry cache[CACHE_ENTRIES];
+    int cache_next; /* the entry replaced next (round robin) */
 } LogBuffer;
+
+/* Empty one entry (the decrefs may run code: the entry is emptied first). */
+static void cache_entry_drop(CacheEntry *e) {
+    PyObject *names = e->names;
+    Series *series[CACHE_METRICS];
+    Py_ssize_t n = e->n;
+    memcpy(series, e->series, sizeof(series));
+    e->names = NULL;
+    e->n = 0;
+    for (Py_ssize_t i = 0; i < n; i++) Py_DECREF(series[i]);
+    Py_XDECREF(names);
+}
+
+static void cache_drop(LogBuffer *self) {
+    for (int i = 0; i < CACHE_ENTRIES; i++) cache_entry_drop(&self->cache[i]);
+}
+
+/* The entry holding the series of `names` as of the current version, or NULL. */
+static CacheEntry *cache_find(LogBuffer *self, PyObject *names, Py_ssize_t n) {
+    for (int k = 0; k < CACHE_ENTRIES; k++) {
+        CacheEntry *e = &self->cache[k];
+        if (e->names == NULL || e->version != self->version || e->n != n) continue;
+        if (e->names == names) return e;
+        Py_ssize_t i = 0;
+        while (i < n && PyTuple_GET_ITEM(e->names, i) == PyTuple_GET_ITEM(names, i)) i++;
+        if (i == n) return e;
+    }
+    return NULL;
+}
+
+/* Remember `series` as the series of `names` as of the current version. */
+static void cache_put(LogBuffer *self, PyObject *names, Series **series, Py_ssize_t n) {
+    if (n > CACHE_METRICS) return;
+    CacheEntry *e = &self->cache[self->cache_next];
+    self->cache_next = (self->cache_next + 1) % CACHE_ENTRIES;
+    CacheEntry old = *e;
+    for (Py_ssize_t i = 0; i < n; i++) e->series[i] = (Series *)Py_NewRef(series[i]);
+    e->names = Py_NewRef(names);
+    e->n = n;
+    e->version = self->version;
+    for (Py_ssize_t i = 0; i < old.n; i++) Py_DECREF(old.series[i]); /* last: may run code */
+    Py_XDECREF(old.names);
+}
 
 static int logbuf_traverse(LogBuffer *self, visitproc visit, void *arg) {
     Py_VISIT(self->series);
@@ -197,10 +260,16 @@ static int logbuf_traverse(LogBuffer *self, visitproc visit, void *arg) {
     Py_VISIT(self->on_new);
     Py_VISIT(self->on_back);
     Py_VISIT(self->on_full);
+    for (int k = 0; k < CACHE_ENTRIES; k++) {
+        Py_VISIT(self->cache[k].names);
+        for (Py_ssize_t i = 0; i < self->cache[k].n; i++) Py_VISIT(self->cache[k].series[i]);
+    }
     return 0;
 }
 
 static int logbuf_clear_refs(LogBuffer *self) {
+    self->version++;
+    cache_drop(self);
     Py_CLEAR(self->series);
     Py_CLEAR(self->floor_beyond);
     Py_CLEAR(self->on_step);
@@ -245,6 +314,8 @@ static int logbuf_init(LogBuffer *self, PyObject *args, PyObject *kwds) {
         PyErr_Format(PyExc_ValueError, "capacity must be between 1 and %zd.", MAX_CAPACITY);
         return -1;
     }
+    self->version++;
+    cache_drop(self);
     PyDict_Clear(self->series);
     self->capacity = capacity;
     self->floor = 0;
@@ -310,7 +381,10 @@ static PyObject *logbuf_log(LogBuffer *self, PyObject *const *args, Py_ssize_t n
     }
     /* 2. every metric gets its series (creating one may run a GC, so nothing is reserved yet); a new
        series asks on_new for the metric's floor (and whether its name is acceptable) */
-    for (i = 0; i < nkw; i++) {
+    CacheEntry *hit = nkw > 0 ? cache_find(self, kwnames, nkw) : NULL;
+    int cached = hit != NULL;
+    for (i = 0; cached && i < nkw; i++) series[i] = (Series *)Py_NewRef(hit->series[i]);
+    for (i = 0; !cached && i < nkw; i++) {
         PyObject *name = PyTuple_GET_ITEM(kwnames, i);
         Series *s = (Series *)PyDict_GetItemWithError(self->series, name);
         if (s != NULL) {
@@ -332,6 +406,7 @@ static PyObject *logbuf_log(LogBuffer *self, PyObject *const *args, Py_ssize_t n
             s = series_new(self->capacity);
             if (s == NULL) goto undo;
             s->floor = floor;
+            self->version++;
             if (PyDict_SetItem(self->series, name, (PyObject *)s) < 0) {
                 Py_DECREF(s);
                 goto undo;
@@ -341,6 +416,7 @@ static PyObject *logbuf_log(LogBuffer *self, PyObject *const *args, Py_ssize_t n
         }
         series[i] = s;
     }
+    unsigned long long looked_up = self->version; /* series[] are the dict's own as of this version */
     /* 2b. a metric logged below its own last step: on_back purges that metric's stale tail */
     for (i = 0; i < nkw; i++) {
         if (step >= series[i]->floor) continue;
@@ -361,6 +437,7 @@ static PyObject *logbuf_log(LogBuffer *self, PyObject *const *args, Py_ssize_t n
         series_store(series[i], step, converted[i] != NULL ? converted[i] : args[1 + i]);
         if (series[i]->n >= self->capacity) full = 1;
     }
+    if (!cached && nkw > 0 && self->version == looked_up) cache_put(self, kwnames, series, nkw);
     if (full) {
         result = PyObject_CallNoArgs(self->on_full);
         if (result == NULL) goto done;
@@ -374,8 +451,10 @@ undo: /* a metric first seen in this call leaves no trace */
         PyErr_Fetch(&type, &value, &traceback);
         for (i = 0; i < nkw; i++) {
             PyObject *name = PyTuple_GET_ITEM(kwnames, i);
-            if (created[i] != NULL && PyDict_GetItem(self->series, name) == created[i])
+            if (created[i] != NULL && PyDict_GetItem(self->series, name) == created[i]) {
+                self->version++;
                 PyDict_DelItem(self->series, name);
+            }
         }
         PyErr_Restore(type, value, traceback);
     }
@@ -448,6 +527,8 @@ static PyObject *logbuf_take(LogBuffer *self, PyObject *Py_UNUSED(ignored)) {
 }
 
 static PyObject *logbuf_clear(LogBuffer *self, PyObject *Py_UNUSED(ignored)) {
+    self->version++;
+    cache_drop(self);
     PyDict_Clear(self->series);
     Py_RETURN_NONE;
 }
