@@ -82,7 +82,7 @@ def _ratio(cost: dict, name: str, base: str) -> float:
 
 
 def _log_targets(cost: dict) -> list[str]:
-    pairs = [("rec.log(step, loss=x)", "list.append"),
+    pairs = [("rec.log(step, loss=x)", "list.append"), ("rec.log(step, a=, b=, c=, d=) per scalar", "list.append"),
              ("rec.log(step, loss=tensor) CPU 0-d", "prometheus Gauge.set(t.item()) CPU 0-d")]
     out = []
     for name, base in pairs:

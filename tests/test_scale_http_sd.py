@@ -84,8 +84,6 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, sd_server: str) -> Iter
                if j["job_name"] == DEFAULT_CONFIG.trainer_job)
     assert job["http_sd_configs"] == [{"url": SD_URL, "refresh_interval": SD_REFRESH}]
     job["http_sd_configs"] = [{"url": sd_server, "refresh_interval": "1s"}]
-    # The run id the trainer registered, copied from its meta label to prove relabelling sees it.
-    job["relabel_configs"] = [{"source_labels": ["__meta_curvewatch_run_id"], "target_label": "registered_run"}]
     server = start_prometheus(tmp_path_factory.mktemp("prometheus"), extra_scrape_configs=[job])
     yield server
     server.stop()
@@ -125,10 +123,12 @@ def test_trainers_on_three_hosts_appear_within_one_refresh_and_are_scraped(prome
     assert time.monotonic() - registered < ONE_REFRESH_S + 10
     by_host = {s["metric"]["instance"].rsplit(":", 1)[0]: s["metric"] for s in result}
     assert set(by_host) == set(HOSTS)
+    up = {s["metric"]["instance"].rsplit(":", 1)[0]: s["metric"] for s in query(prometheus.url, 'up{job="curvewatch"}')}
     for host, labels in by_host.items():
-        assert labels["run_id"] == f"run-{host}" == labels["registered_run"]
-        assert labels["team"] == "scale" and labels["rank"] == "0"
-        assert not any(name.startswith("__meta") for name in labels)
+        assert labels["run_id"] == f"run-{host}" and labels["team"] == "scale" and labels["rank"] == "0"
+        assert not any(name.startswith(("__meta", "curvewatch_")) for name in labels)  # kept off the series
+        # ... and on `up`, as a target file's labels are: TargetDown names the run that went away
+        assert (up[host]["curvewatch_run_id"], up[host]["curvewatch_rank"]) == (f"run-{host}", "0")
 
 
 def test_a_trainer_that_ends_disappears(prometheus, trainers, sd_server) -> None:

@@ -2,10 +2,12 @@
 
 The same config as ``prometheus/prometheus.yml`` (rules, alerting, Pushgateway job) except that the trainer
 job discovers its targets from ``curvewatch sd-server`` (``http_sd_configs``) instead of a shared targets
-folder: run the sd-server next to Prometheus (its default address ``SD_URL``) with the shared registry the
-trainers register in (``Exporter.start(registry_url=...)`` or ``$CURVEWATCH_SD_REGISTRY_URL``). Paths are
-relative to this file, so ``promtool check config deploy/hosts/prometheus.yml`` checks it in place with the
-rules of ``prometheus/rules/``. Generated with the rest (``curvewatch monitoring generate``, ``--check``).
+folder, and copies each target's registered run and rank from their meta labels to the target labels a
+target file would give it (so ``TargetDown`` names the run). Run the sd-server next to Prometheus (its
+default address ``SD_URL``) with the shared registry the trainers register in
+(``Exporter.start(registry_url=...)`` or ``$CURVEWATCH_SD_REGISTRY_URL``). Paths are relative to this file,
+so ``promtool check config deploy/hosts/prometheus.yml`` checks it in place with the rules of
+``prometheus/rules/``. Generated with the rest (``curvewatch monitoring generate``, ``--check``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from curvewatch.discovery.settings import SD_ADDR, SD_PATH, SD_PORT
+from curvewatch.discovery.settings import META_PREFIX, SD_ADDR, SD_PATH, SD_PORT
 from curvewatch.monitoring._yaml import GENERATED_HEADER, dump_yaml
 from curvewatch.monitoring.config import MonitoringConfig
 from curvewatch.monitoring.prometheus_files import prometheus_config
+from curvewatch.prom._names import SD_RANK_LABEL, SD_RUN_ID_LABEL
 
 __all__ = ["HOSTS_PROMETHEUS_FILE", "SD_REFRESH", "SD_URL", "hosts_files", "hosts_prometheus_config"]
 
@@ -41,6 +44,10 @@ def hosts_prometheus_config(config: MonitoringConfig) -> dict[str, Any]:
             job.pop("file_sd_configs", None)
             job.pop("static_configs", None)
             job["http_sd_configs"] = [{"url": SD_URL, "refresh_interval": SD_REFRESH}]
+            # the registered run and rank become target labels, as a target file's do: `up == 0` (TargetDown)
+            # names the run; the job's metric_relabel_configs keep them off the scraped series
+            job["relabel_configs"] = [{"source_labels": [META_PREFIX + "run_id"], "target_label": SD_RUN_ID_LABEL},
+                                      {"source_labels": [META_PREFIX + "rank"], "target_label": SD_RANK_LABEL}]
     return result
 
 
