@@ -243,7 +243,7 @@ if __name__ == "__main__":
     if "fidelity" in parts:
         res["fidelity"] = fidelity([10**k for k in range(3, 6 if a.quick else 8)])
     if "cost" in parts:
-        res["cost"] = cost(5 if a.quick else 11, 100_000 if a.quick else 200_000)
+        res["cost"] = cost(5 if a.quick else 11, 100_000 if a.quick else 2_000_000)  # long runs: steady state
     if "memory" in parts:
         res["memory"] = memory([10**k for k in range(4, 7 if a.quick else 8)])
     res["seconds"] = time.perf_counter() - started
