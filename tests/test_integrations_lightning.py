@@ -227,3 +227,27 @@ def test_under_ddp_one_fit_is_one_version_committed_by_rank_zero(tmp_path: Path)
     lines = {line["metric"]: line for chart in load_document(row.path / "curves.json")["charts"]
              for line in chart["lines"]}
     assert lines["val_loss"]["points_logged"] == 2 and lines["train_loss"]["points_logged"] == 2 * 4
+
+
+class SeeTargets(pl.Callback):
+    """Reads the file_sd targets folder while the fit runs."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.seen = folder, []
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.seen += [(json.loads(p.read_text())[0]["labels"]["curvewatch_run_id"], trainer.logger.experiment.run_id)
+                      for p in self.folder.glob("*.json")]
+
+
+def test_serve_options_pass_through_to_the_endpoint(tmp_path: Path) -> None:
+    targets = tmp_path / "targets"
+    targets.mkdir()
+    logger = CurvewatchLogger(experiment="digits", root=tmp_path / "saved_models",
+                              serve_options={"sd_file": targets, "final_grace": 0})
+    seer = SeeTargets(targets)
+    _trainer(tmp_path, logger, callbacks=[seer]).fit(TinyClassifier(), *_loaders())
+    assert seer.seen and all(label == run_id for label, run_id in seer.seen)  # registered while training
+    assert list(targets.glob("*.json")) == [] and logger.record is not None  # and gone once committed
+    with pytest.raises(TypeError, match="serve_options has unknown options"):
+        CurvewatchLogger(experiment="digits", root=tmp_path / "saved_models", serve_options={"port": 1})

@@ -265,3 +265,26 @@ def test_log_hyperparams_takes_a_namespace_and_refuses_other_things_with_a_sente
     assert run.hparams == {"lr": 0.2, "path": str(tmp_path), "layers": [1, 2]}
     with pytest.raises(TypeError, match="takes a dict or an object with attributes"):
         run.log_hyperparams(5)
+
+
+def test_serve_options_reach_the_endpoint(tmp_path) -> None:
+    """File-based discovery, basic auth and the final-state grace, through RunTracker (and so through the
+    Lightning and Hugging Face integrations, which pass their keywords on)."""
+    targets = tmp_path / "targets"
+    targets.mkdir()
+    model = torch.nn.Linear(2, 1)
+    options = {"sd_file": targets, "basic_auth": ("ops", "s3cret"), "final_grace": 0}
+    with curvewatch.RunTracker("exp", root=tmp_path / "m", serve_options=options) as run:
+        (target,) = targets.glob("*.json")
+        assert json.loads(target.read_text())[0]["labels"]["curvewatch_run_id"] == run.run_id
+        assert requests.get(run.url, timeout=5).status_code == 401
+        assert requests.get(run.url, auth=("ops", "s3cret"), timeout=5).status_code == 200
+        run.epoch_end(1, model, val_loss=0.5)
+        run.finish(model)
+    assert list(targets.glob("*.json")) == []  # the run is over: its target is gone
+
+
+def test_serve_options_unknown_are_refused_with_a_sentence(tmp_path) -> None:
+    with pytest.raises(TypeError, match=r"serve_options has unknown options \['sdfile'\]; it takes"):
+        curvewatch.RunTracker("exp", root=tmp_path / "m", serve_options={"sdfile": tmp_path})
+    assert not (tmp_path / "m").exists()

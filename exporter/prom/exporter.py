@@ -41,9 +41,15 @@ from curvewatch.prom.server import MetricsServer
 from prometheus_client import delete_from_gateway, push_to_gateway
 from prometheus_client.registry import CollectorRegistry
 
-__all__ = ["Exporter"]
+__all__ = ["FINAL_OPTIONS", "START_OPTIONS", "Exporter"]
 
 log = logging.getLogger(__name__)
+
+# Keywords of Exporter() that say how the final state reaches Prometheus, and of Exporter.start() besides port
+# and addr (TLS, basic auth, discovery): what watch() and RunTracker(serve_options=...) pass through.
+FINAL_OPTIONS = ("final_grace", "pushgateway", "push_job")
+START_OPTIONS = ("certfile", "keyfile", "client_cafile", "client_auth_required", "basic_auth", "sd_file",
+                 "sd_address", "registry_url", "sd_labels")
 
 
 class Exporter:

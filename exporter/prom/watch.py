@@ -21,14 +21,13 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from curvewatch.prom import _names as n
-from curvewatch.prom.exporter import Exporter
+from curvewatch.prom.exporter import START_OPTIONS, Exporter
 from curvewatch.prom.run_info import RunInfo
 
 __all__ = ["Watch", "watch"]
 
 _RUN_FIELDS = ("model_type", "mode", "scope", "version", "experiment", "host", "rank")
-_SERVE_OPTIONS = ("certfile", "keyfile", "client_cafile", "client_auth_required", "basic_auth",
-                  "sd_file", "sd_address", "registry_url", "sd_labels")
+_SERVE_OPTIONS = START_OPTIONS
 
 
 class Watch(NamedTuple):

@@ -55,7 +55,8 @@ class RunTracker:
                  charts: Iterable[Chart | Mapping[str, Any]] | None = None, budget: int = DEFAULT_BUDGET,
                  serve: bool = True, port: int = 0, addr: str = "127.0.0.1", ranks: str = "all",
                  hparams: Mapping[str, Any] | None = None, checkpoint_every: int = 0,
-                 data_files: Iterable[str | Path] = (), resumed_from: str | Path | None = None) -> None:
+                 data_files: Iterable[str | Path] = (), resumed_from: str | Path | None = None,
+                 serve_options: Mapping[str, Any] | None = None) -> None:
         from curvewatch.archive import ModelKey
         from curvewatch.archive.settings import default_db_url, default_root
         from curvewatch.prom.ranks import check_ranks
@@ -76,6 +77,7 @@ class RunTracker:
             raise ValueError(f"checkpoint_every must be an integer >= 0 (0: never), got {checkpoint_every!r}.")
         self.key, self.best, self.mode = key, best, mode
         self.serve, self.port, self.addr, self.ranks = serve, port, addr, check_ranks(ranks)
+        self.serve_options = _serve_options(serve_options)
         self.checkpoint_every = checkpoint_every
         self.rank = _rank(rank_from_env)
         self._root = Path(root if root is not None else default_root())
@@ -145,8 +147,12 @@ class RunTracker:
         run = RunInfo(run_id=self.run_id, model_type=self.key.model_type, mode=self.key.mode,
                       scope="/".join(self.key.scope), version=version,
                       experiment=self.key.subject if self.key.mode == "experiment" else "", rank=self.rank)
-        self.exporter = Exporter(self.recorder, run=run, ranks=self.ranks)
-        self.exporter.start(port=self.port, addr=self.addr)
+        from curvewatch.prom.exporter import FINAL_OPTIONS, START_OPTIONS
+
+        opts = self.serve_options
+        self.exporter = Exporter(self.recorder, run=run, ranks=self.ranks,
+                                 **{k: opts[k] for k in FINAL_OPTIONS if k in opts})
+        self.exporter.start(port=self.port, addr=self.addr, **{k: opts[k] for k in START_OPTIONS if k in opts})
 
     def __enter__(self) -> RunTracker:
         return self.start()
@@ -298,3 +304,19 @@ def _as_float(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError, RuntimeError):
         return math.nan
+
+
+def _serve_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The endpoint's options, checked by name (their values are checked where the endpoint starts)."""
+    from curvewatch.prom.exporter import FINAL_OPTIONS, START_OPTIONS
+
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError(f"serve_options must be a dict of endpoint options, got {type(options).__name__}.")
+    unknown = sorted(set(options) - set(FINAL_OPTIONS) - set(START_OPTIONS))
+    if unknown:
+        raise TypeError(f"serve_options has unknown options {unknown}; it takes {list(FINAL_OPTIONS)} "
+                        f"(how the final state reaches Prometheus) and {list(START_OPTIONS)} (TLS, basic "
+                        "auth, discovery).")
+    return dict(options)
