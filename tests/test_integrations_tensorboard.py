@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -141,6 +142,8 @@ def test_import_keeps_every_extreme_and_the_first_nonfinite_value(logdir: Path, 
     assert doc["best"]["value"] == float(val_values.min())
     meta = (big.path / "metadata.json").read_text()
     assert '"restarts"' in meta and '"loss/train"' in meta
+    provenance = json.loads(meta)["provenance"]  # an imported version says where it came from, as any other
+    assert provenance["packages"]["curvewatch"] and provenance["host"]
 
 
 def test_import_makes_one_version_per_run_and_a_new_version_each_time(logdir: Path, tmp_path: Path) -> None:
