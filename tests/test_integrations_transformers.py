@@ -135,3 +135,48 @@ def test_a_train_that_raises_leaves_a_failed_version(tmp_path: Path) -> None:
     assert row.status == "failed"
     status = json.loads((root / row.identifier / f"v{row.version}" / "status.json").read_text())
     assert "did not complete" in status["reason"]
+
+
+DDP_MAIN = """
+import json, sys
+from curvewatch.integrations.transformers import CurvewatchCallback
+
+if __name__ == "__main__":
+    root, out = sys.argv[1], sys.argv[2]
+    callback = CurvewatchCallback(experiment="ddp", root=root)
+    trainer = transformers.Trainer(model=model(), args=args(out, ddp_backend="gloo"), train_dataset=Tokens(32, 0),
+                                   eval_dataset=Tokens(16, 1), callbacks=[callback])
+    served = []
+    class Served(transformers.TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            served.append(callback.url is not None)
+    trainer.add_callback(Served())
+    trainer.train()
+    rank = trainer.args.process_index
+    with open(f"{out}/rank{rank}.json", "w") as f:
+        json.dump({"world": trainer.args.world_size, "served": any(served),
+                   "committed": callback.record is not None}, f)
+"""
+
+
+@pytest.mark.timeout(300)
+def test_under_torchrun_one_train_is_one_version_committed_by_the_main_process(tmp_path: Path) -> None:
+    (tmp_path / "ddp.py").write_text(SETUP + DDP_MAIN)
+    root = tmp_path / "saved_models"
+    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
+           "--master_addr=127.0.0.1", f"--master_port={free_port()}", str(tmp_path / "ddp.py"), str(root),
+           str(tmp_path)]
+    done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["world"] for r in ranks] == [2, 2]  # a real two-process run
+    assert [(r["served"], r["committed"]) for r in ranks] == [(True, True), (False, False)]  # ranks="zero"
+    with ModelArchive(root) as archive:
+        (row,) = archive.list()
+        assert row.identifier == "experiments/ddp/BertForSequenceClassification" and row.status == "complete"
+        assert archive.verify(row.identifier, row.version) == []
+    lines = {line["metric"]: line for chart in load_document(row.path / "curves.json")["charts"]
+             for line in chart["lines"]}
+    # 32 examples, 8 per process and step, 2 processes: 2 steps per epoch, 2 epochs, one evaluation each
+    assert lines["loss"]["points_logged"] == 4 and lines["eval_loss"]["points_logged"] == EPOCHS
