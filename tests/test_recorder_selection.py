@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 from curvewatch import CurveRecorder
-from curvewatch.recorder._spikes import spikes
+from curvewatch.recorder._spikes import find_spikes, largest
 
 pytestmark = pytest.mark.usefixtures("each_log_buffer")  # compiled and pure-Python log()
 
@@ -78,11 +78,11 @@ def test_spikes_kept_a_level_change_or_noise_is_not_a_spike() -> None:
     rng = np.random.default_rng(0)
     step_down = np.where(np.arange(4000) < 2000, 0.1, 0.001)  # a learning-rate drop: one long run
     noise = rng.standard_normal(4000)
-    assert spikes(np.log10(step_down), 100).size == 0
-    assert spikes(noise, 100).size <= 2  # Gaussian noise: beyond 8 robust spreads (5.4 sigma) is rare
+    assert find_spikes(np.log10(step_down))[0].size == 0
+    assert find_spikes(noise)[0].size <= 2  # Gaussian noise: beyond 8 robust spreads (5.4 sigma) is rare
     bump = np.zeros(100)
     bump[[20, 60, 61]] = [5.0, -5.0, -5.0]
-    assert spikes(bump, 10).tolist() == [20, 60, 61] and spikes(bump, 1).size == 1
+    assert find_spikes(bump)[0].tolist() == [20, 60, 61] and largest(*find_spikes(bump), 1).size == 1
 
 
 @pytest.mark.parametrize("budget", [8, 16, 1000])

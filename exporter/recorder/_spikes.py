@@ -19,18 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SPIKE_FACTOR", "SPIKE_RUN", "SPIKE_WINDOW", "SPREAD_FLOOR", "find_spikes", "largest", "spikes"]
+__all__ = ["SPIKE_FACTOR", "SPIKE_RUN", "SPIKE_WINDOW", "SPREAD_FLOOR", "find_spikes", "largest"]
 
 SPIKE_WINDOW = 16  # candidates on each side of the one judged
 SPIKE_FACTOR = 8.0  # robust multiples of the local spread
 SPIKE_RUN = 3  # at most this many consecutive outlying candidates make a spike
 SPREAD_FLOOR = 0.005  # of the drawn y range: below it, a deviation is invisible (2 px of 400)
-
-
-def spikes(drawn: np.ndarray, limit: int) -> np.ndarray:
-    """Indices into ``drawn`` (finite candidate values as drawn) of its spikes, the largest
-    ``limit`` of them when there are more, in index order (ties by size keep the earlier)."""
-    return largest(*find_spikes(drawn), limit)
 
 
 def find_spikes(drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
