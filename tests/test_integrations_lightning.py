@@ -14,6 +14,7 @@ import torch
 from curvewatch.archive import ModelArchive
 from curvewatch.integrations.lightning import CurvewatchLogger
 from curvewatch.recorder import load_document
+from fixtures.archive import the_one_complete_version
 from fixtures.prometheus import free_port, query, wait_for
 from lightning.pytorch.callbacks import ModelCheckpoint
 
@@ -220,12 +221,7 @@ def test_under_ddp_one_fit_is_one_version_committed_by_rank_zero(tmp_path: Path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(line for line in done.stdout.splitlines() if line.startswith("rank")) == [
         "rank 0 served True", "rank 1 served False"]  # ranks="zero": only rank 0 serves
-    with ModelArchive(root) as archive:
-        (row,) = archive.list()
-        assert row.identifier == "experiments/ddp/model" and row.status == "complete"
-        assert archive.verify(row.identifier, row.version) == []
-    lines = {line["metric"]: line for chart in load_document(row.path / "curves.json")["charts"]
-             for line in chart["lines"]}
+    lines = the_one_complete_version(root, "experiments/ddp/model")
     assert lines["val_loss"]["points_logged"] == 2 and lines["train_loss"]["points_logged"] == 2 * 4
 
 

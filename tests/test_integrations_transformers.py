@@ -14,6 +14,7 @@ import torch
 from curvewatch.archive import ModelArchive
 from curvewatch.integrations.transformers import CurvewatchCallback
 from curvewatch.recorder import load_document
+from fixtures.archive import the_one_complete_version
 from fixtures.prometheus import free_port, query, wait_for
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded: the model is built from a config here
@@ -172,11 +173,6 @@ def test_under_torchrun_one_train_is_one_version_committed_by_the_main_process(t
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["world"] for r in ranks] == [2, 2]  # a real two-process run
     assert [(r["served"], r["committed"]) for r in ranks] == [(True, True), (False, False)]  # ranks="zero"
-    with ModelArchive(root) as archive:
-        (row,) = archive.list()
-        assert row.identifier == "experiments/ddp/BertForSequenceClassification" and row.status == "complete"
-        assert archive.verify(row.identifier, row.version) == []
-    lines = {line["metric"]: line for chart in load_document(row.path / "curves.json")["charts"]
-             for line in chart["lines"]}
+    lines = the_one_complete_version(root, "experiments/ddp/BertForSequenceClassification")
     # 32 examples, 8 per process and step, 2 processes: 2 steps per epoch, 2 epochs, one evaluation each
     assert lines["loss"]["points_logged"] == 4 and lines["eval_loss"]["points_logged"] == EPOCHS
