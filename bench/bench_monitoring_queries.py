@@ -19,7 +19,6 @@ Prints the median wall time of ``--repeat`` queries and Prometheus' own ``totalQ
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -27,6 +26,7 @@ import time
 from pathlib import Path
 
 import requests
+from loopback import free_port, poll
 
 LINES = 5
 STEP_S = 15
@@ -69,12 +69,6 @@ def write_openmetrics(path: Path, runs: int, end: int) -> None:
         out.write("# EOF\n")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _timed(url: str, path: str, params: dict, repeat: int) -> tuple[float, int]:
     times, samples = [], 0
     for _ in range(repeat):
@@ -98,22 +92,14 @@ def main() -> None:
         subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", str(work / "data.om"),
                         str(work / "tsdb")], check=True, timeout=600)
         (work / "prometheus.yml").write_text("global: {}\n")
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(["prometheus", f"--config.file={work / 'prometheus.yml'}",
                                     f"--storage.tsdb.path={work / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}",
                                     "--log.level=warn"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if requests.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("Prometheus did not become ready within 60 s.")
-                time.sleep(0.2)
+            poll(lambda: requests.get(f"{url}/-/ready", timeout=2).status_code == 200, 60,
+                 lambda: RuntimeError("Prometheus did not become ready within 60 s."))
             before = _timed(url, "/api/v1/query_range", {"query": BEFORE, "start": end - HOURS * 3600, "end": end,
                                                           "step": STEP_S}, args.repeat)
             after = _timed(url, "/api/v1/query", {"query": AFTER, "time": end}, args.repeat)

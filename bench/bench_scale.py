@@ -21,7 +21,6 @@ import json
 import math
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from curvewatch.archive.registry import Registry
 from curvewatch.discovery import SDServer
 from curvewatch.monitoring import DEFAULT_CONFIG, dashboards
 from curvewatch.prom import Exporter, RunInfo
+from loopback import free_port, poll
 from prometheus_client import generate_latest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,12 +74,6 @@ def series_counts() -> dict[str, float]:
     per_line = (eight - one) / 7
     return {"fixed": one - per_line, "per_line": per_line, "per_best": eight_best - eight,
             "trainer_endpoint": eight_best, "prometheus_per_target": 5}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _Fleet:
@@ -129,7 +123,7 @@ def _scalar(url: str, promql: str) -> float:
 
 def _prometheus(workdir: Path, targets: list[str] | str) -> tuple[subprocess.Popen, str]:
     """A Prometheus scraping ``targets`` (a list: static; a string: the URL of an HTTP SD endpoint)."""
-    port = _free_port()
+    port = free_port()
     discovery = ({"http_sd_configs": [{"url": targets, "refresh_interval": "30s"}]} if isinstance(targets, str)
                  else {"static_configs": [{"targets": targets}]})
     config = {
@@ -149,16 +143,10 @@ def _prometheus(workdir: Path, targets: list[str] | str) -> tuple[subprocess.Pop
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log.close()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:
-        try:
-            if requests.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                return process, url
-        except requests.ConnectionError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"Prometheus did not start: {(workdir / 'prometheus.log').read_text()[-2000:]}")
-        time.sleep(0.2)
+    poll(lambda: requests.get(f"{url}/-/ready", timeout=2).status_code == 200, READY_TIMEOUT_S,
+         lambda: RuntimeError(f"Prometheus did not start: {(workdir / 'prometheus.log').read_text()[-2000:]}"),
+         dead=lambda: process.poll() is not None)
+    return process, url
 
 
 def _query_seconds(url: str, promql: str, repeats: int = 5) -> float:

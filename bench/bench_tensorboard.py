@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import requests
+from loopback import free_port, poll
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -29,14 +30,6 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bench_tail(runs: int, tags: int, seconds: float, period: float) -> None:
@@ -49,23 +42,15 @@ def bench_tail(runs: int, tags: int, seconds: float, period: float) -> None:
             for t in range(tags):
                 w.add_scalar(f"tag{t}", 0.0, 0)
             w.flush()
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen([sys.executable, "-c", "from curvewatch.cli import main; raise SystemExit(main())",
                                  "tail-tb", str(logdir), "--port", str(port), "--rescan", "5"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}/metrics"
         session = requests.Session()
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if session.get(url, timeout=5).text.count('metric="tag0"') >= runs:
-                        break
-                except requests.ConnectionError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("tail-tb did not expose every run within 60 s")
-                time.sleep(0.2)
+            poll(lambda: session.get(url, timeout=5).text.count('metric="tag0"') >= runs, 60,
+                 lambda: SystemExit("tail-tb did not expose every run within 60 s"))
             cpu0, wall0 = _cpu_seconds(proc.pid), time.monotonic()
             delays, scrape_bytes, step, written = [], [], 0, 0
             last_run = f"run-{runs - 1:03d}"
