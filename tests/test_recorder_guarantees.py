@@ -99,6 +99,34 @@ def test_faithful_always_keeps_first_last_extremes_and_first_nonfinite() -> None
     assert line["nonfinite_count"] == 3
 
 
+def wavy_with_spikes_and_gaps(n: int, rng: np.random.Generator, nan_last: bool) -> np.ndarray:
+    """A wave whose extremes are not spikes, spikes both ways, isolated NaNs, maybe a NaN last point."""
+    y = 5 + 3 * np.sin(2 * np.pi * np.arange(n) / n * 1.3) + 0.01 * rng.standard_normal(n)
+    k = int(rng.integers(2, 30))
+    at = rng.choice(n - 2, k, replace=False) + 1
+    y[at] += rng.choice([-1, 1], k) * rng.uniform(0.3, 1.5, k)
+    y[rng.choice(n - 2, int(rng.integers(1, 3)), replace=False) + 1] = math.nan
+    if nan_last:
+        y[-1] = math.nan
+    return y
+
+
+@pytest.mark.parametrize("budget", [8, 9, 12, 16, 24, 32])
+def test_faithful_always_keeps_the_true_last_point_at_small_budgets(budget: int) -> None:
+    # Spikes, isolated NaNs and a NaN last point compete for the few places of a small budget: the
+    # required points (first, last, min, max, first non-finite) always get theirs, spikes the rest.
+    rng = np.random.default_rng(budget)
+    for trial in range(12):
+        n = int(rng.choice([300, 5000, 20_000]))
+        y = wavy_with_spikes_and_gaps(n, rng, nan_last=trial % 2 == 0)
+        rec = CurveRecorder(budget=budget)
+        log_series(rec, "loss", range(n), y)
+        line = line_of(rec.finalize(), "loss")
+        assert len(line["x"]) <= budget
+        assert line["x"][-1] == n - 1
+        assert str(line["y"][-1]) == str(y[-1])
+
+
 def test_faithful_dense_where_the_curve_moves_sparse_where_flat() -> None:
     n = 100_000
     y = np.ones(n)

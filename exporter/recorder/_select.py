@@ -7,7 +7,7 @@ that lies between two picked neighbours of the same value draws nothing they don
 dropped and the pick is redone with the freed points (flat stretches end up with two points, and
 the budget goes where the curve moves). The required points (first, last, global min and max,
 first non-finite) and the spikes (``_spikes``: all of them up to half the budget, else the largest
-half-budget of them) are always kept.
+half-budget of them, never more than the room the required points leave) are always kept.
 
 MinMaxLTTB's result moves by several percent with its pre-selection ratio, so four such picks
 (ratios 2, 4, 6, 8) are drawn (``_raster``: per-column spans at 1000x400 px), with two M4 picks
@@ -64,12 +64,14 @@ def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequen
     drawn = transform(values[fidx], yscale)
     shown = np.flatnonzero(np.isfinite(drawn))  # a log chart leaves values <= 0 out
     found, size = find_spikes(drawn[shown])
-    must[fidx[shown[largest(found, size, budget // SPIKE_SHARE)]]] = True
-    spiky = np.zeros(steps.size, dtype=bool)  # every spike, kept or not (more than half the budget)
-    spiky[fidx[shown[found]]] = True
     nonfinite = np.flatnonzero(~finite)
     # the latest non-finite point is kept beside the pick (where the line is still broken)
     nonfinite_extra = int(nonfinite.size > 0 and not must[nonfinite[-1]])
+    # spikes take at most half the budget, and never the places of the required points
+    room = min(budget // SPIKE_SHARE, budget - int(must.sum()) - nonfinite_extra)
+    must[fidx[shown[largest(found, size, room)]]] = True
+    spiky = np.zeros(steps.size, dtype=bool)  # every spike, kept or not (more than half the budget)
+    spiky[fidx[shown[found]]] = True
     n_out = budget - nonfinite_extra - int((must & ~finite).sum())
     if fidx.size <= n_out:
         keep = must.copy()
