@@ -7,6 +7,11 @@ Guarantees (each has a test named after it in ``tests/test_hardening_json.py``):
   reading ``max_bytes + 1`` bytes.
 - strict_constants_only: ``NaN``/``Infinity`` literals and numbers that overflow a float (``1e400``) are
   refused; so are integers longer than ``MAX_INT_DIGITS`` digits (they would overflow one too).
+- memory_is_bounded_by_the_file_size: the checks scan the bytes a chunk at a time (a few MB whatever the
+  size, plus the bytes outside strings) and the bytes are dropped before the parse, so the peak is about
+  twice the file for strings and about 4x for an array of floats as Python writes them
+  (``bench/bench_json_memory.py``); a file of more than ``MAX_VALUES`` values is refused before the parse,
+  so no admitted file (at most ``MAX_BYTES``) needs more than about 1.3 GB.
 - invalid_utf8_is_a_read_error: bytes that are not UTF-8 (or a UTF-8 byte-order mark) raise
   ``JSONReadError``, never ``UnicodeDecodeError``.
 - large_documents_load_in_linear_time: the checks and the parse are single passes in C (``re`` and
@@ -25,10 +30,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_INT_DIGITS", "JSONReadError", "loads_strict", "read_json_file"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_INT_DIGITS", "MAX_VALUES", "JSONReadError", "loads_strict", "read_json_file"]
 
 MAX_DEPTH = 64  # nesting of arrays and objects: curvewatch's own files need fewer than 10
-MAX_BYTES = 512 * 1024 * 1024  # a curves document of 50 MB loads in seconds; anything past this is refused
+MAX_BYTES = 256 * 1024 * 1024  # a curves document of 50 MB loads in seconds; anything past this is refused
+# Arrays, objects and their elements (about one per comma or opening bracket): the parsed value costs up
+# to ~40 bytes each (a Python float or int and its list slot), so this caps it at ~0.7 GB. A 50 MB curves
+# document holds about 3 million.
+MAX_VALUES = 1 << 24
 # Integers longer than this overflow a float. Not less: PostgreSQL's jsonb writes a float such as 1.09e35
 # as the 36-digit integer 108726936675192520000000000000000000, so a stored curve may hold such integers.
 MAX_INT_DIGITS = 308
@@ -36,7 +45,6 @@ MAX_INT_DIGITS = 308
 # has more than this many digits in a row; the pre-filter looks closer at those and at 3-digit exponents.
 _LONG_RUN = 200
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _STEP = np.zeros(256, dtype=np.int8)  # +1 for an opening bracket, -1 for a closing one
 _STEP[list(b"[{")] = 1
 _STEP[list(b"]}")] = -1
@@ -86,30 +94,89 @@ def _check_numbers(bare: bytes) -> None:
             raise JSONReadError(f"the number {token[:40]} is too large for a 64-bit float")
 
 
-def _depth(bare: bytes) -> int:
-    """The deepest nesting of arrays/objects (strings already removed), in one numpy pass."""
-    steps = _STEP[np.frombuffer(bare, dtype=np.uint8)]
-    steps = steps[steps != 0].astype(np.int32)
-    return int(np.cumsum(steps).max()) if steps.size else 0
+_CHUNK = 1 << 20  # bytes scanned at a time: the scan's own memory is a few of these, whatever the file size
+_TAIL = 256  # bytes of the previous chunk kept in front of the next, so no number is cut at a chunk edge
 
 
-def loads_strict(data: bytes | str, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> Any:
-    """Parse strict JSON within the limits; raise ``JSONReadError`` with the reason otherwise."""
+class _Outside:
+    """The bytes outside JSON strings (each string left as ``""``), scanned a chunk at a time.
+
+    A quote ends a string unless an odd run of backslashes precedes it; the state carried from one
+    chunk to the next is whether the scan is inside a string and the length of the backslash run.
+    Memory: the chunk's masks (a few bytes per byte of one chunk) and the bytes outside strings.
+    """
+
+    def __init__(self) -> None:
+        self.in_string = False
+        self.backslashes = 0
+
+    def strip(self, chunk: np.ndarray) -> np.ndarray:
+        n = chunk.size
+        slash = chunk == 0x5C
+        pos = np.arange(n, dtype=np.int32)
+        # the latest position at or before each byte that is not a backslash (the run before the chunk
+        # counts as backslashes at negative positions)
+        last_plain = np.maximum.accumulate(np.where(slash, np.int32(-1 - self.backslashes), pos))
+        quotes = np.flatnonzero(chunk == 0x22)
+        before = quotes - 1
+        run = np.where(before >= 0, before - last_plain[np.maximum(before, 0)], self.backslashes)
+        real = quotes[run % 2 == 0]  # quotes that open or close a string
+        toggles = np.zeros(n, dtype=np.int8)
+        toggles[real] = 1
+        inside = (np.cumsum(toggles, dtype=np.int32) + self.in_string) % 2 == 1
+        keep = ~inside
+        keep[real] = True  # the quotes themselves stay: each string becomes ""
+        self.in_string = bool((real.size + self.in_string) % 2)
+        self.backslashes = n - 1 - int(last_plain[-1]) if n else self.backslashes
+        return chunk[keep]
+
+
+def _scan(data: bytes, max_depth: int) -> None:
+    """Refuse nesting past ``max_depth`` and numbers a float cannot hold, in one chunked pass over
+    the bytes outside strings (memory: a few chunks, plus those bytes when a number looks too long)."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    outside = _Outside()
+    depth = deepest = values = 0
+    tail = b""
+    parts: list[bytes] = []
+    suspect = False
+    for at in range(0, raw.size, _CHUNK):
+        bare = outside.strip(raw[at:at + _CHUNK])
+        steps = _STEP[bare]
+        values += int(np.count_nonzero(bare == 0x2C)) + int(np.count_nonzero(steps == 1))
+        steps = steps[steps != 0].astype(np.int32)
+        if steps.size:
+            levels = np.cumsum(steps) + depth
+            deepest = max(deepest, int(levels.max()))
+            depth = int(levels[-1])
+        piece = bare.tobytes()
+        parts.append(piece)
+        suspect = suspect or _may_hold_big_numbers(np.frombuffer(tail + piece, dtype=np.uint8))
+        tail = (tail + piece)[-_TAIL:]
+    if values > MAX_VALUES:
+        raise JSONReadError(f"it holds more than {MAX_VALUES} values, more than any curvewatch file needs")
+    if deepest > max_depth:
+        raise JSONReadError(f"it nests {deepest} levels deep, more than the {max_depth} allowed")
+    if suspect:
+        _check_numbers(b"".join(parts))
+
+
+def _checked_text(data: bytes | str, max_bytes: int, max_depth: int) -> str:
+    """The text of ``data`` once it passed every check (size, byte-order mark, UTF-8, depth, numbers)."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
     if len(data) > max_bytes:
         raise JSONReadError(f"it is larger than {max_bytes} bytes")
     if data.startswith(b"\xef\xbb\xbf"):
         raise JSONReadError("it starts with a byte-order mark; save it as UTF-8 without one")
+    _scan(data, max_depth)
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise JSONReadError(f"it is not UTF-8 (byte {exc.start}: {exc.reason})") from None
-    bare = _STRING.sub(b'""', data) if b'"' in data else data
-    depth = _depth(bare)
-    if depth > max_depth:
-        raise JSONReadError(f"it nests {depth} levels deep, more than the {max_depth} allowed")
-    _check_numbers(bare)
+
+
+def _parse(text: str) -> Any:
     try:
         return json.loads(text, parse_constant=_refuse_constant)
     except JSONReadError:
@@ -118,6 +185,11 @@ def loads_strict(data: bytes | str, *, max_bytes: int = MAX_BYTES, max_depth: in
         raise JSONReadError("it nests too deeply") from None
     except ValueError as exc:  # json.JSONDecodeError, and int() past Python's digit limit
         raise JSONReadError(f"it is not valid JSON ({exc})") from None
+
+
+def loads_strict(data: bytes | str, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse strict JSON within the limits; raise ``JSONReadError`` with the reason otherwise."""
+    return _parse(_checked_text(data, max_bytes, max_depth))
 
 
 def read_json_file(
@@ -135,4 +207,6 @@ def read_json_file(
         raise
     except OSError as exc:
         raise JSONReadError(f"it cannot be read ({exc.strerror or exc})") from None
-    return loads_strict(data, max_bytes=max_bytes, max_depth=max_depth)
+    text = _checked_text(data, max_bytes, max_depth)
+    del data  # the bytes go before the parse: the peak holds the text and the parsed value, not all three
+    return _parse(text)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from curvewatch import _json_reader
 from curvewatch._json_reader import MAX_DEPTH, JSONReadError, loads_strict, read_json_file
 from curvewatch.recorder import CurveDocumentError, CurveRecorder, encode_document, load_document, validate_document
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 LARGE_DOCUMENT_BYTES = 50_000_000
 LARGE_DOCUMENT_LOAD_S = 30.0  # measured ~4 s on the 2-core test machine under load; README states it
@@ -56,6 +63,52 @@ def test_strict_reader_accepts_what_curvewatch_writes() -> None:
 
 
 LONE_SURROGATE = '{"a": "\ud800"}'.encode("utf-8", "surrogatepass")
+
+
+MEMORY_LIMIT = 4.0  # the reader's peak memory, as a multiple of the file size (issue 24)
+_PEAK_SCRIPT = """
+import sys
+from curvewatch._json_reader import read_json_file
+def status(key):  # VmHWM is this process's own peak (ru_maxrss keeps the forking parent's across exec)
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(key))
+before = status("VmRSS:")
+value = read_json_file(sys.argv[1])
+print((status("VmHWM:") - before) * 1024)
+"""
+
+
+@pytest.mark.parametrize("body", [b'"' + b"x" * 20_000_000 + b'"',
+                                  b'["' + "\u00e9\\\"".encode() * 4_000_000 + b'"]'])
+def test_memory_is_bounded_by_the_file_size(tmp_path: Path, body: bytes) -> None:
+    # The former string stripping (one regex over the whole text) took ~120 bytes per byte of a string.
+    path = tmp_path / "big.json"
+    path.write_bytes(body)
+    out = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, str(path)], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert int(out.stdout) <= MEMORY_LIMIT * len(body)
+
+
+def test_memory_is_bounded_by_the_file_size_values_past_the_limit_are_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_json_reader, "MAX_VALUES", 1000)
+    assert len(loads_strict(b"[" + b"1," * 900 + b"1]")) == 901
+    with pytest.raises(JSONReadError, match="more than 1000 values"):
+        loads_strict(b"[" + b"1," * 1000 + b"1]")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet='a"\\\n[]{}1\u00e9', max_size=12), max_size=6), st.booleans(),
+       st.sampled_from([1, 2, 3, 7]))
+def test_memory_is_bounded_by_the_file_size_chunked_scan_sees_strings_whole(
+        items: list[str], ascii_only: bool, chunk: int) -> None:
+    # Strings that cross chunk edges, escaped quotes and backslash runs: the chunked scan leaves exactly
+    # the bytes outside strings (each string as ""), as one regex over the whole text does.
+    data = json.dumps(items, ensure_ascii=ascii_only).encode()
+    raw = np.frombuffer(data, dtype=np.uint8)
+    outside = _json_reader._Outside()
+    got = b"".join(outside.strip(raw[at:at + chunk]).tobytes() for at in range(0, raw.size, chunk))
+    assert got == re.sub(rb'"(?:[^"\\]|\\.)*"', b'""', data, flags=re.DOTALL)
+    assert not outside.in_string
 
 
 @pytest.mark.parametrize("text", [b'{"a": "\xff"}', b"\xef\xbb\xbf{}", LONE_SURROGATE])
