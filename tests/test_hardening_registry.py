@@ -72,10 +72,53 @@ def test_a_row_is_never_overwritten_by_another_root(tmp_path: Path, postgres_db_
         second.registry.upsert(row)
     assert first.get(_KEY.identifier, 1).status == "complete"
     result = second.rebuild()  # b re-indexes its own rows only
-    assert result.conflicts == [] and [r.version for r in first.list()] == [1, 2]
+    assert result.conflicts == [] and [r.version for r in first.list()] == [1]  # b's v2 is b's
+    assert [r.version for r in second.list()] == [2]
     assert first.verify(_KEY.identifier, 1) == []
     first.close()
     second.close()
+
+
+def test_reads_of_a_shared_registry_see_only_their_root(
+    tmp_path: Path, postgres_db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from curvewatch.cli import main
+
+    roots = [tmp_path / name / "saved_models" for name in ("a", "b")]
+    archives = [ModelArchive(root, db_url=postgres_db_url) for root in roots]
+    try:
+        _check_reads_by_root(roots, archives, postgres_db_url, capsys)
+    finally:
+        for archive in archives:
+            archive.close()
+
+
+def _check_reads_by_root(roots: list[Path], archives: list[ModelArchive], postgres_db_url: str,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    from curvewatch.cli import main
+
+    commit_version(archives[0], _KEY, val_loss=0.5)  # v1 on a, the better one
+    commit_version(archives[1], _KEY, val_loss=0.9)  # v2 on b
+    commit_version(archives[0], _KEY, val_loss=0.7)  # v3 on a
+    assert [r.version for r in archives[0].list()] == [1, 3]
+    assert [r.version for r in archives[1].list()] == [2]
+    assert archives[1].best("val_loss").version == 2  # not a's v1, whose path does not exist on b
+    assert archives[1].get(_KEY.identifier).version == 2  # latest of b's own
+    with pytest.raises(ArchiveError, match="has no version 1"):
+        archives[1].get(_KEY.identifier, 1)
+
+    def cli(root: Path, *argv: str) -> tuple[int, str]:
+        code = main(["versions", *argv, "--root", str(root), "--db-url", postgres_db_url])
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    code, out = cli(roots[1], "verify", "--all")
+    assert code == 0 and "missing" not in out and "v2" in out and "v1" not in out
+    code, out = cli(roots[1], "list")
+    assert code == 0 and " 2 " in out and " 3 " not in out
+    code, out = cli(roots[1], "delete", _KEY.identifier, "1")  # a's version: not b's to delete
+    assert code != 0 and "Deleted" not in out
+    assert [r.version for r in archives[0].list()] == [1, 3] and (roots[0] / _KEY.relative_dir / "v1").is_dir()
 
 
 def test_many_roots_on_sqlite_are_refused(tmp_path: Path) -> None:

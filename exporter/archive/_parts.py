@@ -25,6 +25,9 @@ class ArchiveParts(Protocol):
     def root_id(self) -> str:
         """This root's id, recorded in the rows it writes."""
 
+    def reading_root(self) -> str:
+        """This root's id for reading the registry (``""`` while it has none); creates nothing."""
+
     def row(self, key: ModelKey, version: int, status: str, created_at: dt.datetime, **extra: Any) -> dict:
         """The registry row of one version of ``key``."""
 

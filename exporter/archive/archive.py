@@ -109,6 +109,11 @@ class ModelArchive:
                 root_id = self.versions.root_id(create=True)
         return root_id or ""
 
+    def reading_root(self) -> str:
+        """This root's id for reading a shared registry (``""`` while it has none); creates nothing, so a
+        read-only archive has one too."""
+        return self.versions.root_id() or ""
+
     def row(self, key: ModelKey, version: int, status: str, created_at: dt.datetime, **extra: Any) -> dict:
         """The registry row of one version of ``key`` (what allocate, commit, fail and rebuild write)."""
         rel = archive_path(self.root, key, version).relative_to(self.root).as_posix()
@@ -239,18 +244,19 @@ class ModelArchive:
         self, *, identifier: str | None = None, model_type: str | None = None, status: str | None = None
     ) -> list[VersionRecord]:
         """Versions matching the filters (``None``: any), by identifier then version; curves not loaded."""
-        rows = self.registry.select(model_identifier=identifier, model_type=model_type, status=status)
+        rows = self.registry.select(model_identifier=identifier, model_type=model_type, status=status,
+                                    root=self.reading_root())
         return [VersionRecord.from_row(self.root, r) for r in rows]
 
     def get(self, identifier: str, version: int | str = "latest") -> VersionRecord:
         """One version (any status), or with ``"latest"`` the highest complete one."""
         ModelKey.parse(identifier)  # a clear error for a malformed identifier
         if version == "latest":
-            rows = self.registry.select(model_identifier=identifier, status=STATE_COMPLETE)
+            rows = self.registry.select(model_identifier=identifier, status=STATE_COMPLETE, root=self.reading_root())
             if not rows:
                 raise VersionNotFoundError(f"{identifier} has no complete version; see `curvewatch versions list`.")
             version = rows[-1]["version"]
-        row = self.registry.get(identifier, validate_version(version))
+        row = self.registry.get(identifier, validate_version(version), root=self.reading_root())
         if row is None:
             raise VersionNotFoundError.of(identifier, version)
         return VersionRecord.from_row(self.root, row)

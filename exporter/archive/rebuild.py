@@ -142,7 +142,7 @@ def delete_version(archive: ArchiveParts, key: ModelKey, version: int, force: bo
     """Remove one version's directory and its row; a reserved version (maybe training) needs ``force``."""
     with archive.versions.lock():
         directory = archive_path(archive.root, key, version)
-        row = archive.registry.get(key.identifier, version)
+        row = archive.registry.get(key.identifier, version, root=archive.reading_root())
         if not directory.is_dir() and row is None:
             raise VersionNotFoundError.of(key.identifier, version)
         if directory.is_dir() and read_status(directory)["state"] == STATE_RESERVED and not force:

@@ -13,6 +13,9 @@ Guarantees (tests named after them in tests/test_archive_core.py, each run on SQ
   get the same version. Each row records the ``archive_root`` id that allocated it.
 - a_row_is_never_overwritten_by_another_root: ``upsert`` updates only a row of the same root (or a row
   written before roots were recorded); a row of another root raises ``ArchiveError``.
+- reads_of_a_shared_registry_see_only_their_root: ``select`` and ``get`` with ``root`` return only the rows
+  that root wrote (and rows written before roots were recorded), so two roots sharing a PostgreSQL
+  registry never list, load, verify or delete each other's versions (SQLite serves one root).
 - many_roots_on_sqlite_are_refused: a SQLite registry serves one root; a second root allocating or
   rebuilding into it gets a sentence pointing to PostgreSQL.
 - read_only_registry_never_writes: ``Registry(url, read_only=True)`` neither creates nor migrates
@@ -237,15 +240,20 @@ class Registry:
                 )
             conn.execute(model_versions.insert().values(**values))
 
-    def get(self, identifier: str, version: int) -> dict[str, Any] | None:
-        """The row of one version, or ``None``."""
-        rows = self.select(model_identifier=identifier, version=version, with_curves=True)
+    def get(self, identifier: str, version: int, *, root: str | None = None) -> dict[str, Any] | None:
+        """The row of one version (of root ``root``: see ``select``), or ``None``."""
+        rows = self.select(model_identifier=identifier, version=version, with_curves=True, root=root)
         return rows[0] if rows else None
 
-    def select(self, *, with_curves: bool = False, **filters: Any) -> list[dict[str, Any]]:
-        """Rows whose columns equal ``filters`` (``None`` values ignored), by identifier then version."""
+    def select(self, *, with_curves: bool = False, root: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+        """Rows whose columns equal ``filters`` (``None`` values ignored), by identifier then version; with
+        ``root`` (a root id, ``""`` for a root that has none yet) only that root's rows and those written
+        before roots were recorded (on SQLite, which serves one root, every row)."""
         columns = [c for c in model_versions.columns if with_curves or c.name != "curves"]
         query = sa.select(*columns)
+        if root is not None and not self.is_sqlite:
+            owner = model_versions.c.archive_root
+            query = query.where(sa.or_(owner == root, owner.is_(None)))
         for name, value in filters.items():
             if value is not None:
                 if name not in model_versions.c:

@@ -109,7 +109,7 @@ def verify_version(archive: ArchiveParts, identifier: str, version: int | str = 
     version = resolve_version(archive, key, version)
     directory = archive_path(archive.root, key, version)
     rel = directory.relative_to(archive.root).as_posix()
-    row = archive.registry.get(identifier, version)
+    row = archive.registry.get(identifier, version, root=archive.reading_root())
     if not directory.is_dir():
         if row is None:
             raise VersionNotFoundError.of(identifier, version)
