@@ -62,8 +62,9 @@ class CurveRecorder:
        at most ``SPIKE_RUN`` such candidates on the same side (a short excursion, not a level
        change). Every spike is kept while there are at most ``budget // 2``; beyond that the
        ``budget // 2`` largest (never more than the places the required points of guarantee 3
-       leave: those come first, so ``budget=8`` with several spikes still keeps them). A logged spike is a candidate when it is the largest excursion of
-       its M4 bucket (two spikes in one bucket keep the larger).
+       leave: those come first, so ``budget=8`` with several spikes still keeps them). A logged
+       spike is a candidate when it is the largest excursion of its M4 bucket (two spikes in one
+       bucket keep the larger).
     5. Final best point only: decided once at ``finalize()``, min or max of the tracked metric;
        NaN/inf are never best; ties keep the earliest step; it holds every metric's value at
        that step (or its most recent earlier value and step) and is inserted, in step order,
