@@ -208,11 +208,16 @@ def test_read_only_commands_never_write(pristine: Path, tmp_path: Path, capsys: 
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*")) == tree
 
 
-def test_a_symlinked_lock_is_a_sentence(pristine: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("lock", ["saved_models/versions.json.lock", "curvewatch_registry.sqlite3.lock"])
+@pytest.mark.parametrize("target", ["elsewhere", "itself"])  # itself: a loop (ELOOP)
+def test_a_symlinked_lock_is_refused_with_a_sentence(
+    pristine: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], lock: str, target: str
+) -> None:
     root = _copy(pristine, tmp_path)
+    link = root.parent / lock
     (tmp_path / "elsewhere").write_text("")
-    (root / "versions.json.lock").unlink(missing_ok=True)
-    (root / "versions.json.lock").symlink_to(tmp_path / "elsewhere")
+    link.unlink(missing_ok=True)
+    link.symlink_to(link if target == "itself" else tmp_path / "elsewhere")
     code, _, err = _versions(root, capsys, "rebuild")
     assert code == 2 and "Cannot take the archive lock" in err and "symbolic link" in err
 

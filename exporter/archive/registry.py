@@ -25,6 +25,9 @@ Guarantees (tests named after them in tests/test_archive_core.py, each run on SQ
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sqlite3
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 from .errors import ArchiveError
+from .locks import held
 from .naming import LOCK_SUFFIX, MAX_VERSION
 from .read_model import ensure_read_model
 from .registrations import create_registrations
@@ -42,6 +46,7 @@ from .registrations import create_registrations
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Registry", "model_versions", "sqlite_url"]
 
 SCHEMA_VERSION = 2
+_SCHEMA_LOCK_TIMEOUT_S = 60.0  # creating or migrating the tables takes well under a second
 _ALLOCATION_ATTEMPTS = 1000  # each failed attempt means another process took a version meanwhile
 _JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 _PG_ADVISORY_KEY = 0x63757276  # "curv": serialises schema creation across processes on PostgreSQL
@@ -135,7 +140,8 @@ class Registry:
     @contextmanager
     def _schema_lock(self) -> Iterator[sa.Connection]:
         if self.engine.dialect.name == "sqlite" and self.engine.url.database:
-            with filelock.FileLock(self.engine.url.database + LOCK_SUFFIX, timeout=60):
+            path = Path(self.engine.url.database + LOCK_SUFFIX)
+            with held(filelock.FileLock(path, timeout=_SCHEMA_LOCK_TIMEOUT_S), path, _SCHEMA_LOCK_TIMEOUT_S):
                 with self.engine.begin() as conn:
                     yield conn
             return
@@ -325,11 +331,36 @@ def _engine(url: str, read_only: bool) -> sa.Engine:
         if read_only and not path.is_file():
             raise ArchiveError(f"There is no registry at {path}; train a model or run `curvewatch versions rebuild`.")
         # read-only opens the file as usual (no mode=ro: SQLite could then not remove the WAL files it makes
-        # for a reader); it just never migrates, sets no pragma and writes nothing
+        # for a reader); it just never migrates, sets no pragma and writes nothing. On a read-only file
+        # system (an audit copy) SQLite cannot make the WAL index a WAL-mode file needs: nobody can write
+        # there either, so the file is opened immutable (no locks, no WAL files, the bytes as they are).
+        if read_only and _on_read_only_fs(path):
+            return _read_only_fs_engine(path)
     engine = sa.create_engine(parsed, connect_args={"timeout": 60} if parsed.get_backend_name() == "sqlite" else {})
     if engine.dialect.name == "sqlite" and not read_only:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _read_only_fs_engine(path: Path) -> sa.Engine:
+    """A SQLite file on a read-only file system: ``mode=ro`` when a WAL and its index were copied with it
+    (SQLite reads both), else ``immutable=1`` (no WAL, so the file holds every commit)."""
+    wal, index = Path(f"{path}-wal"), Path(f"{path}-shm")
+    if wal.is_file() and wal.stat().st_size > 0 and not index.is_file():
+        raise ArchiveError(f"The registry {path} on this read-only file system has a write-ahead log ({wal.name}) "
+                           f"but not its index ({index.name}); copy the three files together, or open a "
+                           "writable copy.")
+    mode = "mode=ro" if wal.is_file() and wal.stat().st_size > 0 else "immutable=1"
+    uri = f"file:{urllib.parse.quote(str(path.absolute()))}?{mode}"
+    return sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, timeout=60))
+
+
+def _on_read_only_fs(path: Path) -> bool:
+    """Whether ``path``'s folder is on a file system mounted read-only (or that this process cannot write)."""
+    try:
+        return bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY) or not os.access(path.parent, os.W_OK)
+    except OSError:
+        return False
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -28,7 +28,8 @@ import filelock
 from curvewatch._json_reader import JSONReadError, read_json_file
 
 from .atomic import atomic_write_bytes, atomic_write_json
-from .errors import ArchiveError, RegistryCorruptError, VersionStateError
+from .errors import RegistryCorruptError, VersionStateError
+from .locks import held
 from .naming import (
     LAYOUT_DIRS,
     LOCK_SUFFIX,
@@ -66,22 +67,8 @@ class VersionsFile:
     @contextmanager
     def lock(self) -> Iterator[filelock.BaseFileLock]:
         """Hold the lock that guards ``versions.json`` (for any read-modify-write); errors are sentences."""
-        lock = self._lock
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            if self.lock_path.is_symlink():
-                raise OSError(f"{self.lock_path.name} is a symbolic link")
-            lock.acquire()
-        except filelock.Timeout:
-            raise ArchiveError(f"{self.lock_path} is held by another process for more than {self.lock_timeout:g} s; "
-                               "wait for it to finish, or stop it.") from None
-        except OSError as exc:
-            raise ArchiveError(f"Cannot take the archive lock {self.lock_path} ({exc.strerror or exc}); make it a "
-                               "regular file the archive can write, or remove it.") from None
-        try:
+        with held(self._lock, self.lock_path, self.lock_timeout) as lock:
             yield lock
-        finally:
-            lock.release()
 
     def root_id(self, create: bool = False) -> str | None:
         """The root's id (``archive_id`` file), created with ``create`` (hold the lock); ``None`` if absent."""

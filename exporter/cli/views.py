@@ -64,6 +64,7 @@ def _report(sources, args: argparse.Namespace) -> str:  # noqa: ANN001
 
 def _run(action):  # noqa: ANN001, ANN202
     def run(args: argparse.Namespace) -> int:
+        from curvewatch.archive import ArchiveError
         from curvewatch.views import Sources, ViewError
         from sqlalchemy.exc import OperationalError
 
@@ -74,7 +75,7 @@ def _run(action):  # noqa: ANN001, ANN202
         except OperationalError as exc:
             print(f"{name}: cannot use the registry ({exc.orig}); check --db-url.", file=sys.stderr)
             return 2
-        except (ViewError, OSError) as exc:
+        except (ViewError, ArchiveError, OSError) as exc:
             print(f"{name}: {exc}", file=sys.stderr)
             return 2
         return 0

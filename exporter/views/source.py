@@ -51,7 +51,7 @@ class Sources:
             if self.db_url is None and not default_db.is_file():
                 raise ViewError(f"There is no registry at {default_db}; pass --root (or --db-url) of the archive, "
                                 f"or the path of a curves.json file.")
-            self._archive = ModelArchive(self.root, db_url=self.db_url)
+            self._archive = ModelArchive(self.root, db_url=self.db_url, read_only=True)  # views only read
         return self._archive
 
     def load(self, spec: str) -> LoadedCurves:
