@@ -37,6 +37,14 @@ def commit_version(archive: ModelArchive, key: ModelKey = KEY, val_loss: float =
     )
 
 
+def archive_with(base: Path, *keys: ModelKey) -> Path:
+    """``base`` holding a root ``saved_models`` (and its SQLite registry) with one committed version per key."""
+    with ModelArchive(base / "saved_models") as archive:
+        for key in keys:
+            commit_version(archive, key)
+    return base
+
+
 def tamper(path: Path) -> None:
     """Flip the last byte of a file."""
     data = bytearray(path.read_bytes())

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from curvewatch.archive import ModelArchive, ModelKey
 from curvewatch.cli import main
-from test_archive_support import commit_version
+from test_archive_support import archive_with
 
 VICTIM = ModelKey.product("P001", scope="all", model_type="mlstm")
 BYSTANDER = ModelKey.store("S001", scope="all", model_type="tcn")
@@ -43,11 +43,7 @@ COMMANDS = {
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("pristine")
-    with ModelArchive(base / "saved_models") as archive:
-        commit_version(archive, VICTIM)
-        commit_version(archive, BYSTANDER)
-    return base
+    return archive_with(tmp_path_factory.mktemp("pristine"), VICTIM, BYSTANDER)
 
 
 def _digests(directory: Path) -> dict[str, str]:

@@ -17,8 +17,8 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from curvewatch.archive import ModelArchive, ModelKey
-from test_archive_support import commit_version
+from curvewatch.archive import ModelKey
+from test_archive_support import archive_with
 
 KEY = ModelKey.product("P001", scope="all", model_type="mlstm")
 READING = {
@@ -36,10 +36,7 @@ WRITING = {
 
 @pytest.fixture(scope="module")
 def archive_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("audit_copy")
-    with ModelArchive(base / "saved_models") as archive:
-        commit_version(archive, KEY)
-        commit_version(archive, KEY)
+    base = archive_with(tmp_path_factory.mktemp("audit_copy"), KEY, KEY)
     with closing(sqlite3.connect(base / "curvewatch_registry.sqlite3")) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # what the writers left
     return base
