@@ -194,3 +194,24 @@ def test_sd_file_registers_the_endpoint_while_it_serves_and_removes_it_at_stop(t
     with pytest.raises(ValueError, match=mismatch):
         exporter.start(port=0, sd_file=tmp_path / "two.json", sd_address="trainer-7:1")
     assert exporter.url is None and not (tmp_path / "two.json").exists()
+
+
+def test_target_files_are_never_read_half_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prometheus' file SD reads targets/*.json; the temporary file a write goes through must not match it.
+    import fnmatch
+    import os
+
+    from curvewatch.prom.discovery import TargetFile
+
+    seen: list[str] = []
+    real_replace = os.replace
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        seen.append(Path(src).name)
+        assert fnmatch.filter(os.listdir(tmp_path), "*.json") == []  # the whole file exists only as temp
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    TargetFile(tmp_path / "run-1.json", "127.0.0.1:9100", {"curvewatch_run_id": "r1"}).write()
+    assert len(seen) == 1 and not fnmatch.fnmatch(seen[0], "*.json") and not fnmatch.fnmatch(seen[0], "*.y*ml")
+    assert json.loads((tmp_path / "run-1.json").read_text())[0]["targets"] == ["127.0.0.1:9100"]

@@ -6,6 +6,10 @@ when its endpoint starts and deletes it when the endpoint stops (after the final
 finished run does not look like a target that is down. The labels name the run
 (``curvewatch_run_id``, ``curvewatch_rank``) so that ``up == 0`` says which run went away. The generated
 ``prometheus/prometheus.yml`` reads ``prometheus/targets/*.json``.
+
+Guarantee (test named after it in tests/test_prom_endpoint.py):
+- target_files_are_never_read_half_written: a target file is written under a temporary name that ends
+  in ``.tmp`` (not ``.json``/``.yml``, which Prometheus' glob would read) and then renamed onto its name.
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ class TargetFile:
     def write(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         body = json.dumps([{"targets": [self.address], "labels": self.labels}], indent=2, sort_keys=True)
-        atomic_write_text(self.path, body + "\n")
+        atomic_write_text(self.path, body + "\n", temp_suffix=".tmp")  # never matched by targets/*.json
         return self.path
 
     def remove(self) -> None:
