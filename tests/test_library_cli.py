@@ -117,3 +117,19 @@ def test_versions_commands_work_on_an_experiment_key(tmp_path, capsys) -> None:
     assert "skipped" not in capsys.readouterr().out
     with ModelArchive(root) as archive:
         assert [(r.identifier, r.version, r.status) for r in archive.list()] == [(KEY.identifier, 1, "complete")]
+
+
+@pytest.mark.parametrize("argv", [["versions", "show", KEY.identifier, "1"], ["versions", "list"],
+                                  ["versions", "verify", "--all"]])
+def test_a_closed_pipe_ends_quietly(tmp_path: Path, argv: list[str]) -> None:
+    from curvewatch.cli import SIGPIPE_EXIT
+
+    root = tmp_path / "saved_models"
+    committed(root)
+    extra = ["--root", str(root)]
+    # as `curvewatch versions show ... | head -0`: the reader is gone before the first line is written
+    with subprocess.Popen([sys.executable, "-m", "curvewatch", *argv, *extra], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait(timeout=120) == SIGPIPE_EXIT and err == ""

@@ -3,16 +3,23 @@
 Each module in ``_COMMAND_MODULES`` has ``register(subparsers)`` that adds its
 sub-commands and sets ``func`` (taking the parsed ``argparse.Namespace`` and
 returning an exit code) on each parser.
+
+Guarantee (test named after it in tests/test_library_cli.py):
+- a_closed_pipe_ends_quietly: when the reader of the output goes away (``curvewatch versions show ... | head``)
+  the command stops with exit status ``SIGPIPE_EXIT`` and no traceback, as ``git`` and ``cat`` do.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
-__all__ = ["build_parser", "main"]
+__all__ = ["SIGPIPE_EXIT", "build_parser", "main"]
+
+SIGPIPE_EXIT = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader went away
 
 _COMMAND_MODULES = (
     "curvewatch.cli.demo",  # curvewatch demo
@@ -58,6 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # here, where a closed pipe can still be caught (also after --help's exit)
+    except BrokenPipeError:
+        # the reader went away (`| head`): nothing more can be said to it, and flushing stdout at exit must not
+        # raise again, so stdout now writes to /dev/null
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return SIGPIPE_EXIT
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
