@@ -113,7 +113,7 @@ def test_the_run_ends_within_the_deadline_and_the_endpoint_stops(
 
     monkeypatch.setattr(_names, "PUSH_TIMEOUT_S", DEADLINE_S)
     monkeypatch.setattr(Exporter.push, "__kwdefaults__", {**Exporter.push.__kwdefaults__, "timeout": DEADLINE_S})
-    caplog.set_level(logging.ERROR, logger="curvewatch.prom.watch")
+    caplog.set_level(logging.WARNING, logger="curvewatch")
     with watch("hostile-gateway", pushgateway=fake_gateway) as (rec, exporter):
         rec.chart("loss", ["loss"])
         rec.log(0, loss=1.0)
@@ -122,6 +122,10 @@ def test_the_run_ends_within_the_deadline_and_the_endpoint_stops(
         ending = time.monotonic()  # from here: the final push and the endpoint's stop
     assert time.monotonic() - ending < DEADLINE_S + SLACK_S
     assert "the final push of run 'hostile-gateway' failed" in caplog.text
+    pushes = [r for r in caplog.records if "final push" in r.getMessage()]
+    assert len(pushes) == 1 and pushes[0].exc_info is None  # one sentence, no chained tracebacks
+    assert f"The Pushgateway at {fake_gateway}" in pushes[0].getMessage()  # with the reason
+    assert "Traceback" not in caplog.text
     with pytest.raises(requests.ConnectionError):
         requests.get(url, timeout=2)  # the endpoint stopped regardless
 

@@ -248,10 +248,11 @@ class Exporter:
         self._final_pushed = True
         try:
             self.push(self.pushgateway, self.push_job)
-        except Exception:  # PushError or anything else: logged, and stop() still stops the endpoint
+        except Exception as exc:  # PushError or anything else: one warning, and stop() still stops the endpoint
             runs = ", ".join(repr(info.run_id) for info in self.collector.runs())
-            log.exception("curvewatch: the final push of run %s failed; Prometheus may not see how the run ended "
-                          "(the run itself is unaffected).", runs)
+            reason = str(exc) if isinstance(exc, PushError) else f"{type(exc).__name__}: {exc}"
+            log.warning("curvewatch: the final push of run %s failed; Prometheus may not see how the run ended "
+                        "(the run itself is unaffected). %s", runs, reason)
 
     def _run_ids(self, run_id: str | None) -> list[tuple[str, int]]:
         runs = [(info.run_id, info.rank) for info in self.collector.runs()]
