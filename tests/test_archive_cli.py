@@ -74,7 +74,8 @@ def test_rebuild_and_delete(archive: ModelArchive, capsys: pytest.CaptureFixture
     assert code == 0
     code, out, _ = _cli(archive, capsys, "rebuild", "--json")
     assert code == 0 and json.loads(out) == {
-        "versions": {KEY.identifier: 2}, "rows": 2, "skipped": [], "unreadable": [], "conflicts": []
+        "versions": {KEY.identifier: 2}, "rows": 2, "skipped": [], "unreadable": [], "conflicts": [],
+        "tampered": []
     }
     code, out, err = _cli(archive, capsys, "delete", KEY.identifier, "2")
     assert code == 2 and "pass --force" in err

@@ -193,6 +193,22 @@ def test_rebuild_never_reuses_numbers_of_deleted_versions(archive: ModelArchive)
     assert archive.allocate(KEY).version == 3
 
 
+def test_rebuild_never_indexes_a_tampered_version_as_complete(archive: ModelArchive) -> None:
+    commit_version(archive, val_loss=0.1)  # v1, the best, then tampered
+    commit_version(archive, val_loss=0.5)  # v2, intact
+    commit_version(archive, val_loss=0.9)  # v3, the latest, then tampered
+    tamper(archive.get(KEY.identifier, 1).path / "model.pth")
+    tamper(archive.get(KEY.identifier, 3).path / "curves.json")
+    result = archive.rebuild()
+    assert [t.split(" ")[0] for t in result.tampered] == [f"{KEY.relative_dir}/v1", f"{KEY.relative_dir}/v3"]
+    assert "model.pth was changed" in result.tampered[0]
+    assert [(r.version, r.status) for r in archive.list()] == [(1, "tampered"), (2, "complete"), (3, "tampered")]
+    assert archive.get(KEY.identifier).version == 2 and archive.best("val_loss").version == 2
+    problems = archive.verify(KEY.identifier, 1)
+    assert problems and not any("the table says" in p for p in problems)  # the files, not the index
+    assert archive.verify(KEY.identifier, 2) == []
+
+
 def test_allocate_indexes_the_reserved_row_while_holding_the_lock(archive: ModelArchive) -> None:
     held_during_insert: list[bool] = []
     allocate = archive.registry.allocate

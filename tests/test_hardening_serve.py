@@ -154,6 +154,21 @@ def test_serve_exposes_an_archived_run_under_its_run_id(tmp_path: Path) -> None:
     assert (labels["model_type"], labels["mode"], labels["scope"], labels["version"]) == ("kan", "product", "all", "1")
 
 
+def test_a_tampered_archived_document_is_never_served(tmp_path: Path) -> None:
+    from curvewatch.recorder import CurveDocumentError
+
+    path = _committed(tmp_path, ModelKey.product("P001", scope="all", model_type="kan"))
+    source = ds.DocumentSource(path)
+    previous = source.live()
+    _recorder(70).save_json(path)  # a valid document, but not the one the manifest recorded
+    assert source.live() is previous  # a reload keeps the committed view
+    with pytest.raises(CurveDocumentError, match="was changed after commit.*curvewatch versions verify"):
+        ds.DocumentSource(path)
+    done = subprocess.run([sys.executable, "-m", "curvewatch", "serve", str(path), "--port", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "it is not served" in done.stderr and "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize(("scheme", "status"), [("Basic", 200), ("basic", 200), ("BASIC", 200), ("Bearer", 401)])
 def test_the_basic_auth_scheme_is_case_insensitive(scheme: str, status: int) -> None:
     server = MetricsServer(CollectorRegistry(), basic_auth=("user", "secret"))

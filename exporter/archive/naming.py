@@ -54,6 +54,7 @@ __all__ = [
     "STATE_COMPLETE",
     "STATE_FAILED",
     "STATE_RESERVED",
+    "STATE_TAMPERED",
     "STATUS_FILE",
     "STARTING_VERSION",
     "TEMP_MARKER",
@@ -92,7 +93,10 @@ TEMP_MARKER = _TEMP_MARKER  # in the names of temporary files, which are never p
 STATE_RESERVED = "reserved"  # allocated, training or killed: incomplete
 STATE_COMPLETE = "complete"  # every file written and in the manifest
 STATE_FAILED = "failed"  # the trainer gave up (archive.fail): incomplete
-STATES = (STATE_RESERVED, STATE_COMPLETE, STATE_FAILED)
+# complete on disk, but its files no longer match its manifest (found by rebuild): indexed so that it is
+# listed and audited, never taken as the latest or best version (those are complete ones only)
+STATE_TAMPERED = "tampered"
+STATES = (STATE_RESERVED, STATE_COMPLETE, STATE_FAILED, STATE_TAMPERED)
 
 # Keys.
 MODES = ("product", "store", "global", "experiment")

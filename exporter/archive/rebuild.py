@@ -9,6 +9,8 @@ Guarantees (tests named after them):
 - rebuild_keeps_keys_whose_fields_look_like_versions: a key field named ``v3`` (``--store v3``) is a
   directory on the way to a model, not a version: the scan only takes ``v{N}`` for a version directly
   under a model directory, and descends everywhere else.
+- rebuild_never_indexes_a_tampered_version_as_complete: a complete version whose files no longer match
+  its manifest (``check_manifest``) is indexed as ``tampered`` and named in ``tampered``.
 - rebuild_repairs_what_it_can_and_names_what_it_cannot: unreadable ``metadata.json``/``curves.json``
   (too deep, not UTF-8, invalid) leave the row without them and are named in ``unreadable``; on a shared
   PostgreSQL registry a version indexed by another root is named in ``conflicts``, its row untouched.
@@ -31,12 +33,14 @@ from curvewatch._json_reader import JSONReadError, read_json_file
 
 from ._parts import ArchiveParts
 from .errors import ArchiveError, IdentifierError, VersionNotFoundError, VersionStateError
+from .manifest import check_manifest
 from .naming import (
     CURVES_FILE,
     METADATA_FILE,
     MODEL_FILE,
     STATE_COMPLETE,
     STATE_RESERVED,
+    STATE_TAMPERED,
     STATUS_FILE,
     ModelKey,
     archive_path,
@@ -50,14 +54,15 @@ __all__ = ["RebuildResult", "delete_version", "rebuild", "scan_versions"]
 @dataclass(frozen=True)
 class RebuildResult:
     """What ``rebuild`` wrote: ``versions`` (the new versions.json), ``rows`` indexed, ``skipped`` paths
-    (not in the layout), ``unreadable`` files (indexed without them) and ``conflicts`` (versions another
-    root indexed in a shared registry)."""
+    (not in the layout), ``unreadable`` files (indexed without them), ``conflicts`` (versions another
+    root indexed in a shared registry) and ``tampered`` versions (indexed as such, with the first problem)."""
 
     versions: dict[str, int]
     rows: int
     skipped: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    tampered: list[str] = field(default_factory=list)
 
 
 def scan_versions(root: Path) -> tuple[list[tuple[ModelKey, int]], list[str]]:
@@ -90,8 +95,10 @@ def _created_at(status: dict[str, Any], directory: Path) -> dt.datetime:
     return created if created.tzinfo is not None else created.replace(tzinfo=dt.UTC)
 
 
-def _row_from_disk(archive: ArchiveParts, key: ModelKey, version: int, unreadable: list[str]) -> dict[str, Any]:
-    """The row of one version directory; files that cannot be indexed are appended to ``unreadable``."""
+def _row_from_disk(archive: ArchiveParts, key: ModelKey, version: int, unreadable: list[str],
+                   tampered: list[str]) -> dict[str, Any]:
+    """The row of one version directory; files that cannot be indexed are appended to ``unreadable``, a
+    complete version whose files differ from its manifest to ``tampered``."""
     from curvewatch.recorder import CurveDocumentError, validate_document
 
     directory = archive_path(archive.root, key, version)
@@ -101,7 +108,11 @@ def _row_from_disk(archive: ArchiveParts, key: ModelKey, version: int, unreadabl
         unreadable.append(f"{rel}/{STATUS_FILE} ({status['problem']}; indexed as reserved)")
     digest = status.get("manifest_sha256")
     digest = digest if isinstance(digest, str) and len(digest) == 64 else None
-    row = archive.row(key, version, status["state"], _created_at(status, directory), manifest_sha256=digest)
+    state = status["state"]
+    if state == STATE_COMPLETE and (problems := check_manifest(directory, digest)):
+        tampered.append(f"{rel} ({problems[0]})")
+        state = STATE_TAMPERED
+    row = archive.row(key, version, state, _created_at(status, directory), manifest_sha256=digest)
     if status["state"] == STATE_COMPLETE:
         try:
             summary = read_json_file(directory / METADATA_FILE)["archive"]["metrics_summary"]
@@ -132,10 +143,12 @@ def rebuild(archive: ArchiveParts) -> RebuildResult:
         for key, version in found:  # entries without directories stay: their numbers are never reused
             mapping[key.identifier] = max(mapping.get(key.identifier, 0), version)
         unreadable: list[str] = []
-        rows = [_row_from_disk(archive, key, version, unreadable) for key, version in found]
+        tampered: list[str] = []
+        rows = [_row_from_disk(archive, key, version, unreadable, tampered) for key, version in found]
         conflicts = archive.registry.replace_root(archive.root_id(), rows)
         archive.versions.write(mapping)
-    return RebuildResult(dict(sorted(mapping.items())), len(rows) - len(conflicts), skipped, unreadable, conflicts)
+    return RebuildResult(dict(sorted(mapping.items())), len(rows) - len(conflicts), skipped, unreadable, conflicts,
+                         tampered)
 
 
 def delete_version(archive: ArchiveParts, key: ModelKey, version: int, force: bool = False) -> None:

@@ -62,7 +62,7 @@ model_versions = sa.Table(
     sa.Column("model_path", sa.String(1024), nullable=False),  # relative to the archive root, "/" separated
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("metrics_summary", _JSON, nullable=True),
-    sa.Column("status", sa.String(16), nullable=False),  # reserved | complete | failed
+    sa.Column("status", sa.String(16), nullable=False),  # reserved | complete | failed | tampered
     sa.Column("best_step", sa.BigInteger, nullable=True),
     sa.Column("manifest_sha256", sa.String(64), nullable=True),
     sa.Column("curves", _JSON, nullable=True),  # the curves.json document

@@ -22,6 +22,7 @@ from .naming import (
     CURVES_FILE,
     METADATA_FILE,
     STATE_COMPLETE,
+    STATE_TAMPERED,
     STATUS_FILE,
     ModelKey,
     archive_path,
@@ -91,7 +92,7 @@ def _check_row(
     problems = []
     if row.get("archive_root") not in (None, root_id):
         problems.append("the table's row was written by another archive root sharing this registry")
-    if row["status"] != status["state"]:
+    if row["status"] != status["state"] and (row["status"], status["state"]) != (STATE_TAMPERED, STATE_COMPLETE):
         problems.append(f"the table says {row['status']!r} but the directory says {status['state']!r}; {fix}")
     if row["model_path"] != rel:
         problems.append(f"the table's model_path is {row['model_path']!r}, expected {rel!r}")

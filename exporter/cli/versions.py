@@ -112,10 +112,11 @@ def _cmd_verify(archive: Any, args: argparse.Namespace) -> int:
 
 def _cmd_rebuild(archive: Any, args: argparse.Namespace) -> int:
     result = archive.rebuild()
-    incomplete = 1 if result.skipped or result.unreadable or result.conflicts else 0
+    incomplete = 1 if result.skipped or result.unreadable or result.conflicts or result.tampered else 0
     if args.json:
         print(json.dumps({"versions": result.versions, "rows": result.rows, "skipped": result.skipped,
-                          "unreadable": result.unreadable, "conflicts": result.conflicts}, indent=2))
+                          "unreadable": result.unreadable, "conflicts": result.conflicts,
+                          "tampered": result.tampered}, indent=2))
         return incomplete
     print(f"Rebuilt versions.json ({len(result.versions)} identifiers) and the table ({result.rows} rows).")
     for path in result.skipped:
@@ -124,6 +125,9 @@ def _cmd_rebuild(archive: Any, args: argparse.Namespace) -> int:
         print(f"  indexed without {what}: restore it, then run `curvewatch versions verify`")
     for name in result.conflicts:
         print(f"  not indexed {name}: another archive root sharing this registry indexed that version")
+    for what in result.tampered:
+        print(f"  indexed as tampered {what}: never the latest or best; restore the version from a copy you "
+              "trust, or delete it")
     return incomplete
 
 

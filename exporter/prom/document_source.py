@@ -16,6 +16,9 @@ Guarantees (tests named after them in ``tests/test_hardening_serve.py``):
   sits in an archive version directory ``{identifier}-v{N}`` with the key's ``model_type``, ``mode``,
   ``scope``, the version, the experiment (an experiment key's name, else the metadata's ``experiment``)
   and the host its provenance recorded, the labels the run had live, so it joins its live series.
+- a_tampered_archived_document_is_never_served: a document in a complete archive version is checked
+  against the version's manifest (``check_file``) each time it is read; a changed file is refused at
+  start and, on a reload, the previous view is kept, with a sentence naming the command that audits it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 from curvewatch.prom.run_info import RunInfo
 from curvewatch.recorder import BestLive, CurveDocumentError, LineLive, LiveView, load_document
 
-__all__ = ["DocumentSource", "archived_run_info", "live_view_from_document"]
+__all__ = ["DocumentSource", "archived_run_info", "live_view_from_document", "tampering_of"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,26 @@ def live_view_from_document(doc: dict[str, Any], mtime: float | None = None) -> 
         lines=tuple(_line_live(chart["name"], line) for chart in doc["charts"] for line in chart["lines"]),
         best=best_live,
     )
+
+
+def tampering_of(path: Path) -> str | None:
+    """Why a ``curves.json`` of a complete archive version cannot be trusted (``None``: it is the file the
+    manifest recorded at commit, or it is not in a complete version: a trainer saving mid-run)."""
+    from curvewatch._json_reader import JSONReadError, read_json_file
+    from curvewatch.archive.manifest import check_file
+    from curvewatch.archive.naming import STATE_COMPLETE, STATUS_FILE
+
+    try:
+        status = read_json_file(path.parent / STATUS_FILE)
+    except (OSError, JSONReadError):
+        return None  # no marker: not an archive version
+    if not isinstance(status, dict) or status.get("state") != STATE_COMPLETE:
+        return None
+    problem = check_file(path.parent, path.name, status.get("manifest_sha256"))
+    if problem is None:
+        return None
+    return (f"{path} is in a complete archive version but {problem}; it is not served. Audit it with "
+            f"`curvewatch versions verify {status.get('identifier')} {status.get('version')}`.")
 
 
 def archived_run_info(path: str | os.PathLike[str]) -> RunInfo | None:
@@ -140,6 +163,9 @@ class DocumentSource:
                 if self._view is not None and self._mtime == mtime:
                     return self._view  # read by the scrape we waited for
             try:
+                problem = tampering_of(self.path.absolute())
+                if problem is not None:
+                    raise CurveDocumentError(problem)
                 fresh = live_view_from_document(load_document(self.path), mtime)
             except (OSError, CurveDocumentError) as exc:
                 if view is None:
