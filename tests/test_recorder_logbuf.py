@@ -388,13 +388,19 @@ calls = st.lists(
 )
 
 
-def _replay(script, budget: int, pure: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list, bytes, list]:
+def _recorder(budget: int, pure: bool, monkeypatch: pytest.MonkeyPatch) -> CurveRecorder:
+    """A recorder tracking loss, on the pure-Python or the compiled log buffer."""
     if pure:
         monkeypatch.setenv("CURVEWATCH_PURE_PYTHON", "1")
     else:
         monkeypatch.delenv("CURVEWATCH_PURE_PYTHON", raising=False)
     rec = CurveRecorder(budget=budget)
     rec.track_best("loss")
+    return rec
+
+
+def _replay(script, budget: int, pure: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list, bytes, list]:
+    rec = _recorder(budget, pure, monkeypatch)
     step, outcomes, views = 0, [], []
     for delta, metrics in script:
         step = max(0, step + delta) if delta > -3 else step  # -3: log the same step again
@@ -419,3 +425,96 @@ def test_compiled_and_pure_python_log_buffers_give_byte_identical_documents(scri
         compiled = _replay(script, budget, False, mp)
         pure = _replay(script, budget, True, mp)
     assert compiled == pure
+
+
+# -- every call form records the same ------------------------------------------------------------
+def _replay_form(script, budget: int, form: str, pure: bool, monkeypatch: pytest.MonkeyPatch) -> tuple:
+    """Outcomes, document and live views of ``script`` logged in ``form``: "keywords" and "dict" log
+    each entry in one call; "lines" and "one call per metric" log each metric of it on its own."""
+    rec = _recorder(budget, pure, monkeypatch)
+    lines = {name: rec.line(name) for name in ("loss", "val", "lr", "acc")}  # made before any log
+    step, outcomes, views = 0, [], []
+    for delta, metrics in script:
+        step = max(0, step + delta) if delta > -3 else step
+        calls = [metrics] if form in ("keywords", "dict") else [{k: v} for k, v in metrics.items()]
+        for m in calls:
+            try:
+                if form == "keywords" or form == "one call per metric":
+                    rec.log(step, **m)
+                elif form == "dict":
+                    rec.log(step, m)
+                else:
+                    (name, value), = m.items()
+                    lines[name](step, value)
+                outcomes.append(None)
+            except RecorderError as e:
+                outcomes.append(str(e))
+        views.append([(x.metric, x.step, x.points_total, x.nonfinite_total) for x in rec.live().lines])
+    try:
+        doc = encode_document(rec.finalize()).encode()
+    except RecorderError as e:
+        doc = str(e).encode()
+    return outcomes, doc, views
+
+
+@settings(max_examples=100, deadline=None)
+@given(script=calls, budget=st.sampled_from([8, 16]), pure=st.booleans())
+def test_every_call_form_records_what_log_with_keywords_records(script, budget, pure) -> None:
+    """log(step, d) == log(step, **d); line(name)(step, x) == log(step, name=x), call by call."""
+    with pytest.MonkeyPatch.context() as mp:
+        assert _replay_form(script, budget, "dict", pure, mp) == _replay_form(script, budget, "keywords", pure, mp)
+        assert (_replay_form(script, budget, "lines", pure, mp)
+                == _replay_form(script, budget, "one call per metric", pure, mp))
+
+
+def test_a_line_keeps_logging_across_folds_resumes_and_a_reload(each_log_buffer) -> None:
+    rec = CurveRecorder(budget=8)
+    loss = rec.line("loss")
+    for s in range(40_000):  # folds (FLUSH_EVERY) in between
+        loss(s, 1.0 / (s + 1))
+    rec.log(40_000, other=1.0)  # a new metric changes the buffer's series: the line looks its own up again
+    loss(40_000, 0.5)
+    assert rec.resume(30_000) > 0
+    loss(30_000, 0.25)
+    again = CurveRecorder(budget=8)
+    again.load_state_dict(rec.state_dict())
+    line2 = again.line("loss")
+    line2(29_000, 0.125)  # at or below the saved last step: the reload resumes there
+    doc = again.finalize()
+    ys = next(ln for c in doc["charts"] for ln in c["lines"] if ln["metric"] == "loss")
+    assert ys["x"][-1] == 29_000 and ys["y"][-1] == 0.125
+    with pytest.raises(RecorderError, match="finalized"):
+        line2(29_001, 0.5)
+    with pytest.raises(RecorderError, match="finalized"):
+        loss(50_000, 0.5) if rec.finalize() else None
+
+
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_refuses_a_line_called_with_other_than_step_and_value(impl) -> None:
+    c = Calls()
+    buf = impl(100, c.on_step, c.on_value, c.on_new, c.on_back, c.on_full)
+    line = buf.line("a")
+    with pytest.raises(TypeError):
+        line(1)
+    with pytest.raises(TypeError):
+        buf.log(1, {"a": 1.0}, b=2.0)
+    assert buf.sizes() == {}
+    line(1, 2.0)
+    buf.log(2, {"a": 3.0})
+    assert unpack(buf.take()["a"])[:2] == ([1, 2], [2.0, 3.0])
+
+
+@pytest.mark.parametrize("impl", _implementations())
+def test_log_buffer_many_metrics_and_call_sites_keep_every_value(impl) -> None:
+    """32 metrics in one call, 16 call sites in turn (as many as the compiled buffer remembers) and more."""
+    c = Calls()
+    buf = impl(100_000, c.on_step, c.on_value, c.on_new, c.on_back, c.on_full)
+    wide = {f"w{i}": float(i) for i in range(40)}
+    for s in range(30):
+        buf.log(s, **dict(list(wide.items())[:32]))
+        buf.log(s, wide)
+        for site in range(20):
+            buf.log(s, {f"s{site}_{i}": float(s) for i in range(4)})
+    taken = {name: unpack(chunk) for name, chunk in buf.take().items()}
+    assert taken["w0"][0] == [s for s in range(30) for _ in (0, 1)] and taken["w39"][0] == list(range(30))
+    assert all(taken[f"s{site}_3"][1] == [float(s) for s in range(30)] for site in range(20))

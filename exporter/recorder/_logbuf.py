@@ -1,6 +1,6 @@
 """The log buffer: what ``CurveRecorder.log()`` does per call, and nothing else.
 
-``log(step, **metrics)`` appends each value to its metric's buffer (an int64 step array and a
+``log(step, **metrics)`` (or ``log(step, {name: value, ...})``) appends each value to its metric's buffer (an int64 step array and a
 float64 value array) and leaves every decision to five callbacks of the recorder:
 
 - ``on_step(step) -> int``: a step that is not an exact ``int``, is below ``floor`` (the recorder
@@ -17,6 +17,10 @@ float64 value array) and leaves every decision to five callbacks of the recorder
 
 Every value and name of a call is checked (on_value, on_new) before on_back runs and before any
 value is stored, so a call that raises stores nothing.
+
+``line(name)`` gives ``f(step, value)``, the same as ``log(step, {name: value})``: the compiled
+buffer appends an exact float at an exact int step straight to the metric's series there (no
+keyword names to match), and takes the general path for anything else.
 
 Readers: ``sizes()`` (buffered values per metric), ``read(name, start, stop)`` (a copy, for the
 live view of a scrape thread), ``take()`` (everything, emptied: the fold), ``clear()``.
@@ -75,8 +79,13 @@ class PyLogBuffer:
         self._on_step, self._on_value, self._on_full = on_step, on_value, on_full
         self._on_new, self._on_back = on_new, on_back
 
-    def log(self, step: Any, /, **metrics: Any) -> None:
-        """Buffer one value per metric at ``step``."""
+    def log(self, step: Any, mapping: dict[str, Any] | None = None, /, **metrics: Any) -> None:
+        """Buffer one value per metric at ``step`` (metrics as keywords, or one dict ``mapping``)."""
+        if mapping is not None:
+            if type(mapping) is not dict or metrics:
+                raise TypeError("log() takes the step and the metrics as keywords, or the step and one dict as "
+                                "its two positional arguments: log(step, loss=0.5) or log(step, {'loss': 0.5}).")
+            metrics = mapping
         if type(step) is not int or step < self.floor or step > _MAX_STEP or self.closed:
             step = self._on_step(step)
         series = self._series
@@ -97,6 +106,14 @@ class PyLogBuffer:
         self._top = step
         if full:
             self._on_full()
+
+    def line(self, name: str) -> Callable[[Any, Any], None]:
+        """``f(step, value)``: the same as ``log(step, {name: value})``."""
+        log = self.log
+
+        def line(step: Any, value: Any, /) -> None:
+            log(step, {name: value})
+        return line
 
     def _log_slow(self, step: int, metrics: dict[str, Any]) -> None:
         """A call with a value that is not a float, a new metric or a metric going back."""

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,8 @@ class CurveRecorder:
         rec.chart("loss", ["train_loss", "val_loss"], title="Loss", yscale="log")
         rec.track_best("val_loss", mode="min")
         rec.log(step, train_loss=loss, lr=lr)     # floats, ints, numpy scalars, 1-element tensors
+        rec.log(step, {"train_loss": loss})       # a dict (cheaper than log(step, **d))
+        loss_line = rec.line("train_loss")        # one metric, cheapest: loss_line(step, loss)
         doc = rec.finalize()                      # the curves document with the best point
         rec.save_json("curves.json"); rec.save_png("loss_curve.png")
 
@@ -87,6 +90,10 @@ class CurveRecorder:
        kept.
     10. Cheap: ``log()`` appends to a buffer folded with NumPy every ``FLUSH_EVERY`` values of a
         metric (compiled when a C compiler was there at install: see ``_logbuf.py``).
+    11. Every call form records the same: ``log(step, d)`` records what ``log(step, **d)`` does,
+        and ``rec.line(name)(step, x)`` what ``log(step, name=x)`` does (refusals included); the
+        line is the cheapest form (no keyword names to match), ``log(step, d)`` the cheapest for a
+        dict (CPython copies and unpacks ``**d`` before any callee runs).
 
     Threads: call everything from the training thread, except ``live()``, which any thread (a
     Prometheus scrape) may call at any time.
@@ -141,14 +148,26 @@ class CurveRecorder:
         self._best = BestTracker(metric, mode)
 
     # -- the hot path --------------------------------------------------------------------
-    def log(self, step: int, /, **metrics: Any) -> None:
-        """Record ``metrics`` at ``step``; cheap enough for every training step.
+    def log(self, step: int, mapping: dict[str, Any] | None = None, /, **metrics: Any) -> None:
+        """Record ``metrics`` at ``step`` (keywords, or one dict: ``log(step, {"loss": x})``, the
+        cheaper way to pass a dict than ``log(step, **d)``); cheap enough for every training step.
 
         Values: float, int, numpy scalar, one-element torch tensor (CPU or CUDA, converted in
         batches). A call that raises records none of its values. (Each recorder replaces this
         method by its log buffer's own ``log``, which does the same without this extra call.)
         """
-        self._buf.log(step, **metrics)
+        if mapping is None:
+            self._buf.log(step, **metrics)
+        else:
+            self._buf.log(step, mapping, **metrics)
+
+    def line(self, metric: str) -> Callable[[int, Any], None]:
+        """``f(step, value)``: log one metric, the cheapest way (the same as ``log(step, {metric: value})``).
+
+            loss = rec.line("loss")
+            for step, x in ...: loss(step, x)
+        """
+        return self._buf.line(metric)
 
     def _unusual_step(self, step: Any) -> int:
         """The log buffer's slow path for a step: finalized, not an int, or the first after a resume."""
