@@ -209,6 +209,32 @@ def test_rebuild_never_indexes_a_tampered_version_as_complete(archive: ModelArch
     assert archive.verify(KEY.identifier, 2) == []
 
 
+class _Killed(BaseException):
+    """Stands for SIGKILL at a commit stage: nothing after it runs."""
+
+
+def test_a_commit_killed_while_indexing_is_settled_on_read(archive: ModelArchive) -> None:
+    def die(stage: str) -> None:
+        if stage == "index":
+            raise _Killed
+
+    archive._on_stage = die
+    with pytest.raises(_Killed):
+        commit_version(archive)
+    archive._on_stage = None
+    with archive.registry.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT status FROM model_versions")).scalar() == "reserved"
+    with ModelArchive(archive.root, db_url=archive.db_url, read_only=True) as reader:
+        assert [r.status for r in reader.list()] == ["complete"]  # read as the directory says ...
+        assert reader.get(KEY.identifier).version == 1
+    with archive.registry.engine.connect() as conn:  # ... without writing from a read-only archive
+        assert conn.execute(sa.text("SELECT status FROM model_versions")).scalar() == "reserved"
+    assert archive.get(KEY.identifier, "latest").best_step == 30  # a writer re-indexes it
+    with archive.registry.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT status FROM model_versions")).scalar() == "complete"
+    assert archive.verify(KEY.identifier, 1) == []
+
+
 def test_allocate_indexes_the_reserved_row_while_holding_the_lock(archive: ModelArchive) -> None:
     held_during_insert: list[bool] = []
     allocate = archive.registry.allocate

@@ -21,6 +21,7 @@ class ArchiveParts(Protocol):
     root: Path
     versions: VersionsFile
     registry: Registry
+    read_only: bool
 
     def root_id(self) -> str:
         """This root's id, recorded in the rows it writes."""

@@ -32,11 +32,12 @@ from .naming import (
     STATE_COMPLETE,
     STATE_FAILED,
     STATE_RESERVED,
+    STATE_TAMPERED,
     ModelKey,
     archive_path,
     validate_version,
 )
-from .rebuild import RebuildResult, delete_version, rebuild
+from .rebuild import RebuildResult, delete_version, rebuild, settled
 from .records import VersionHandle, VersionRecord
 from .registry import Registry, sqlite_url
 from .status import read_status, write_status
@@ -118,7 +119,7 @@ class ModelArchive:
         """The registry row of one version of ``key`` (what allocate, commit, fail and rebuild write)."""
         rel = archive_path(self.root, key, version).relative_to(self.root).as_posix()
         return {
-            "archive_root": self.root_id(),
+            "archive_root": self.reading_root() if self.read_only else self.root_id(),
             "model_identifier": key.identifier,
             "model_type": key.model_type,
             "version": version,
@@ -243,23 +244,26 @@ class ModelArchive:
     def list(
         self, *, identifier: str | None = None, model_type: str | None = None, status: str | None = None
     ) -> list[VersionRecord]:
-        """Versions matching the filters (``None``: any), by identifier then version; curves not loaded."""
-        rows = self.registry.select(model_identifier=identifier, model_type=model_type, status=status,
-                                    root=self.reading_root())
-        return [VersionRecord.from_row(self.root, r) for r in rows]
+        """Versions matching the filters (``None``: any), by identifier then version; curves not loaded.
+        A commit killed while indexing is settled here (see ``settled``)."""
+        # a reserved row may turn out complete on disk: those are read with the status filter applied after
+        asked = None if status in (STATE_COMPLETE, STATE_RESERVED, STATE_TAMPERED) else status
+        rows = settled(self, self.registry.select(model_identifier=identifier, model_type=model_type, status=asked,
+                                                  root=self.reading_root()))
+        return [VersionRecord.from_row(self.root, r) for r in rows if status is None or r["status"] == status]
 
     def get(self, identifier: str, version: int | str = "latest") -> VersionRecord:
         """One version (any status), or with ``"latest"`` the highest complete one."""
         ModelKey.parse(identifier)  # a clear error for a malformed identifier
         if version == "latest":
-            rows = self.registry.select(model_identifier=identifier, status=STATE_COMPLETE, root=self.reading_root())
-            if not rows:
+            complete = self.list(identifier=identifier, status=STATE_COMPLETE)
+            if not complete:
                 raise VersionNotFoundError(f"{identifier} has no complete version; see `curvewatch versions list`.")
-            version = rows[-1]["version"]
+            version = complete[-1].version
         row = self.registry.get(identifier, validate_version(version), root=self.reading_root())
         if row is None:
             raise VersionNotFoundError.of(identifier, version)
-        return VersionRecord.from_row(self.root, row)
+        return VersionRecord.from_row(self.root, settled(self, [row])[0])
 
     def best(self, metric: str = "val_loss", mode: str = "min", **filters: Any) -> VersionRecord:
         """The complete version whose ``metrics_summary[metric]`` is best (finite values only)."""

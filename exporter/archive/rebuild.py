@@ -14,6 +14,10 @@ Guarantees (tests named after them):
 - rebuild_repairs_what_it_can_and_names_what_it_cannot: unreadable ``metadata.json``/``curves.json``
   (too deep, not UTF-8, invalid) leave the row without them and are named in ``unreadable``; on a shared
   PostgreSQL registry a version indexed by another root is named in ``conflicts``, its row untouched.
+- a_commit_killed_while_indexing_is_settled_on_read: a row still ``reserved`` whose directory is marked
+  complete (a commit killed after the mark, before its row was written) is read as the directory says
+  (``settled``: complete, or tampered when its files differ from the manifest) and re-indexed then, unless
+  the archive is read-only; no ``rebuild`` is needed.
 - delete_removes_directory_and_row_consistently: the directory is first renamed out of the layout
   (atomic), then the row is deleted, then the files; a crash in between leaves nothing that looks like
   a version.
@@ -48,7 +52,7 @@ from .naming import (
 from .naming import parse_version_dir as _parse_v
 from .status import read_status
 
-__all__ = ["RebuildResult", "delete_version", "rebuild", "scan_versions"]
+__all__ = ["RebuildResult", "delete_version", "rebuild", "scan_versions", "settled"]
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,23 @@ def _row_from_disk(archive: ArchiveParts, key: ModelKey, version: int, unreadabl
         except (OSError, JSONReadError, CurveDocumentError) as exc:
             unreadable.append(f"{rel}/{CURVES_FILE} ({str(exc).splitlines()[0]})")
     return row
+
+
+def settled(archive: ArchiveParts, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with each ``reserved`` row whose directory is marked complete replaced by the row of its
+    directory, which is written to the registry too unless the archive is read-only."""
+    out = []
+    for row in rows:
+        if row["status"] == STATE_RESERVED:
+            key = ModelKey.parse(row["model_identifier"])
+            directory = archive_path(archive.root, key, row["version"])
+            if directory.is_dir() and read_status(directory)["state"] == STATE_COMPLETE:
+                fresh = _row_from_disk(archive, key, row["version"], [], [])
+                if not archive.read_only:
+                    archive.registry.upsert(fresh)
+                row = {**row, **fresh}
+        out.append(row)
+    return out
 
 
 def rebuild(archive: ArchiveParts) -> RebuildResult:
