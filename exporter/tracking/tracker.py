@@ -168,7 +168,7 @@ class RunTracker:
         if not self._seen.issuperset(metrics):
             self._charts.observe(metrics)
         self.global_step = step = self.global_step + 1 if step is None else step
-        self._record(step, **metrics)
+        self._record(step, metrics)  # one dict: no copy and unpack of **metrics
         if self.best in metrics:
             self._latest_best = metrics[self.best]
 

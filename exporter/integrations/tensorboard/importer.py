@@ -113,7 +113,7 @@ def record_run(read: RunRead, *, budget: int = 1000, best: str | None = None, mo
     if best is not None and best in read.scalars.steps:
         recorder.track_best(best, mode)
     for step, values in read.scalars.by_step():
-        recorder.log(step, **values)
+        recorder.log(step, values)
     recorder.finalize()
     return recorder
 

@@ -5,7 +5,7 @@
         run.add(step, tag, value)
     run.restarts             # [Restart(tag, step, dropped), ...]
     for step, values in run.by_step():   # ascending steps; {tag: value} logged at each
-        recorder.log(step, **values)
+        recorder.log(step, values)
 
 A restart is a step at or below the last step already read for that tag (a resumed job re-logs
 steps from its checkpoint): that tag's points from that step on are dropped and the new ones

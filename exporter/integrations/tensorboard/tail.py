@@ -72,7 +72,7 @@ class RunFollower:
             if reader.size <= reader.consumed:
                 continue
             for step, tag, value in reader.read():
-                self.recorder.log(step, **{tag: value})  # a tag going back purges its own tail only
+                self.recorder.log(step, {tag: value})  # a tag going back purges its own tail only
                 count += 1
         return count
 
