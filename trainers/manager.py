@@ -34,7 +34,7 @@ from .progress import EpochProgress
 from .recording import DEFAULT_BUDGET, make_recorder
 from .request import Prepared, TrainRequest, prepare
 
-__all__ = ["TrainOutcome", "TrainingManager", "build_metadata", "mark_failed", "summary"]
+__all__ = ["TrainOutcome", "TrainingManager", "build_metadata", "mark_failed", "summary", "write_reference_profile"]
 
 log = logging.getLogger("curvewatch.trainers")
 
@@ -95,6 +95,7 @@ class TrainingManager:
                          checkpoint_extra={"metadata": build_metadata(prepared, None)})
             progress.close()
             metadata = build_metadata(prepared, result)
+            write_reference_profile(prepared, handle)  # reference_profile.json: the serving monitor's drift baseline
             record = self.archive.commit(handle, recorder, metadata=metadata,
                                          metrics_summary=summary(result, metadata["baselines"]))
         except BaseException as exc:
@@ -135,6 +136,17 @@ def mark_failed(archive, handle, exc: BaseException) -> None:
     except Exception as fail_exc:  # the original error matters more: this one becomes a note on it
         exc.add_note(f"{handle.run_id} could not be marked failed ({type(fail_exc).__name__}: {fail_exc}); "
                      "run `curvewatch versions rebuild` to index what is on disk.")
+
+
+def write_reference_profile(prepared: Prepared, handle) -> None:
+    """Store the training inputs' profile beside metadata.json (listed in the manifest at commit)."""
+    from curvewatch.serving import write_profile
+
+    from .data import feature_matrix, select_series
+    from .serving import training_profile
+
+    matrix, columns = feature_matrix(select_series(prepared.data, prepared.request.series))
+    write_profile(handle.path, training_profile(matrix, columns, prepared.windows.split_index))
 
 
 def build_metadata(prepared: Prepared, result: FitResult | None) -> dict:
