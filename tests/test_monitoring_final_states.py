@@ -3,7 +3,8 @@
 - The final-state grace (``exporter/prom/final_state.py``): nobody scraped and nobody was told → no
   wait; each recent scraper (told apart by address) must scrape once more; a written target file waits
   for the first scrape; never longer than the grace.
-- A run failing by exception inside ``RunTracker`` with its endpoint serving is scraped as ``failed``.
+- A run failing by exception inside ``RunTracker`` with its endpoint serving is scraped as ``failed``; so is
+  a bundled trainer's (``TrainingManager``), and the generated ``CurvewatchRunFailed`` fires for it.
 - End to end: a run SIGKILLed while running fires ``CurvewatchRunVanished`` through a real Alertmanager
   to the test's webhook; a run failing by exception inside ``watch(sd_file=...)`` is scraped as
   ``failed`` (its target file kept until then) and raises no vanished alert; both count in the
@@ -129,11 +130,48 @@ def test_a_run_failing_inside_run_tracker_with_its_endpoint_serving_is_scraped_a
     assert tracker.exporter.url is None
 
 
+class _Diverged(RuntimeError):
+    pass
+
+
+def test_a_bundled_trainer_that_raises_is_scraped_failed_and_fires_run_failed(tmp_path: Path, prometheus_server) -> None:
+    # The bundled trainers' crash path (TrainingManager.train) with its endpoint serving: Prometheus must
+    # scrape state failed before the endpoint stops, and the generated CurvewatchRunFailed must fire.
+    from curvewatch.trainers import SeriesSpec, TrainConfig, TrainingManager, TrainRequest, main_job
+
+    config = DEFAULT_CONFIG.with_overrides({"failed_for": "1s", "failed_window": "10m", "scrape_interval": "1s",
+                                            "evaluation_interval": "1s"})
+    bundle = tmp_path / "bundle"
+    write_files(bundle, generate_files(config))
+    targets = tmp_path / "targets"
+    prom = prometheus_server(rule_files=sorted((bundle / "prometheus" / "rules").glob("*.yml")),
+                             extra_scrape_configs=[file_sd_job(config, targets)])
+    manager = TrainingManager(root=tmp_path / "saved_models", serve=True, quiet=True, sd_file=targets)
+    request = TrainRequest("tcn", SeriesSpec("product", product="P001"),
+                           TrainConfig(epochs=3, checkpoint_every=0, device="cpu"), lookback=14, horizon=3,
+                           model_params={"channels": 8, "levels": 2}, builtin=dict(main_job.QUICK_DATA))
+    run_id = "product_P001_all_tcn-v1"
+
+    def diverge(epoch, fit) -> None:  # noqa: ANN001 - EpochResult, FitResult
+        wait_for(prom.url, f'curvewatch_run_state{{run_id="{run_id}", state="running"}} == 1', timeout=TIMEOUT_S)
+        raise _Diverged("loss diverged (simulated)")
+
+    with pytest.raises(_Diverged):
+        manager.train(request, on_epoch_end=[diverge])
+    failed = wait_for(prom.url, f'last_over_time(curvewatch_run_state{{run_id="{run_id}", state="failed"}}[5m])',
+                      timeout=TIMEOUT_S)
+    assert failed[0]["value"][1] == "1"
+    alert = f'ALERTS{{alertname="{ALERT_PREFIX}RunFailed", alertstate="firing", run_id="{run_id}"}}'
+    assert wait_for(prom.url, alert, timeout=TIMEOUT_S)[0]["metric"]["severity"] == config.severity_critical
+    assert [r.status for r in manager.archive.list()] == ["failed"]
+    manager.archive.close()
+
+
 def test_a_killed_run_pages_through_alertmanager_and_a_failing_run_is_scraped_failed_and_counted(
         tmp_path: Path, prometheus_server, alertmanager_server, trainers, webhook) -> None:
     url, received = webhook
     config = DEFAULT_CONFIG.with_overrides({
-        "vanished_for": "1s", "vanished_window": "10m",
+        "vanished_for": "1s", "vanished_window": "10m", "failed_for": "1s", "failed_window": "10m",
         # Long enough for Prometheus to drop a removed target (file_sd, then its 5 s update throttle) before
         # a failed scrape of an endpoint that stopped right after counts; the killed run's stays down.
         "target_down_for": "20s", "group_wait": "1s",
@@ -166,6 +204,8 @@ def test_a_killed_run_pages_through_alertmanager_and_a_failing_run_is_scraped_fa
     assert wait_for(prom.url, 'last_over_time(curvewatch_run_state{run_id="e2e-done", state="finished"}[10m]) == 1',
                     timeout=TIMEOUT_S)
     assert not (trainers.targets / "e2e-crash.json").exists() and not list(trainers.targets.glob("*e2e-crash*"))
+    failed_alert = f"{ALERT_PREFIX}RunFailed"
+    poll(lambda: fired(received, failed_alert, "e2e-crash"), 60, f"{failed_alert} of e2e-crash at the webhook")
     values = {"job": [config.trainer_job], **{k: [".*"] for k in (*FILTER_LABELS, "rank")}}
     (runs_failed,) = [e for where, e in dashboard_expressions(config, values)
                       if where == "curvewatch-overview / Runs failed / A"]
@@ -175,6 +215,8 @@ def test_a_killed_run_pages_through_alertmanager_and_a_failing_run_is_scraped_fa
     assert {a["metric"]["run_id"] for a in down} == {"e2e-killed"}
     vanished = query(prom.url, f'count_over_time(ALERTS{{alertname="{name}"}}[1h])')
     assert {a["metric"]["run_id"] for a in vanished} == {"e2e-killed"}
+    failed_runs = query(prom.url, f'count_over_time(ALERTS{{alertname="{failed_alert}"}}[1h])')
+    assert {a["metric"]["run_id"] for a in failed_runs} == {"e2e-crash"}  # not the killed or the finished run
 
 
 def test_watch_with_a_pushgateway_pushes_the_final_state_instead_of_waiting(tmp_path: Path,

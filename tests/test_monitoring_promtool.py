@@ -90,6 +90,8 @@ _RULE_MUTATIONS = [
     ("RunVanished", "\n          unless on (run_id, rank)\n          curvewatch_run_state{job=\"curvewatch\"}", ""),
     # Matched on the instance too, a run resumed on another port counts as vanished.
     ("RunVanished", "unless on (run_id, rank)", "unless on (job, instance, run_id, rank)"),
+    # Without the window a failed run's alert ends with its series, before Alertmanager may have it.
+    ("RunFailed (still firing after the run's series are gone)", "state=\"failed\"}[15m])", "state=\"failed\"}[1m])"),
     # Without the target file's run id TargetDown cannot say which run went away.
     ("TargetDown", '"run_id", "$1", "curvewatch_run_id"', '"run_id", "$1", "curvewatch_rank"'),
 ]

@@ -130,6 +130,14 @@ def alerts(config: MonitoringConfig = DEFAULT_CONFIG) -> list[Alert]:
             f"under {_num(c.throughput_fraction * 100)}% of its highest rate within the last {c.baseline_window}.",
         ),
         Alert(
+            f"{ALERT_PREFIX}RunFailed",
+            f"max_over_time({q.metric('curvewatch_run_state', eq('state', 'failed'))}[{c.failed_window}]) == 1",
+            c.failed_for, c.severity_critical,
+            "A run ended with an error.",
+            f"{_RUN_TITLE} ended in state failed (an exception stopped it) within the last {c.failed_window}; its "
+            f"archive version is marked failed with the reason.",
+        ),
+        Alert(
             f"{ALERT_PREFIX}RunVanished",
             q.vanished_expr(),
             c.vanished_for, c.severity_critical,

@@ -102,6 +102,10 @@ class MonitoringConfig:
     # Run vanished: last seen running, then its series went away without a final state (crash, OOM kill,
     # node loss); `for:` rides out one failed scrape.
     vanished_for: str = "2m"
+    # Run failed: a run reported state `failed` (it ended by an exception) within `failed_window`. The
+    # state is scraped (or pushed) once at the end, so the alert holds it this long (`for:` included).
+    failed_window: str = "15m"
+    failed_for: str = "1m"
     # Severity label per alert kind.
     severity_critical: str = "critical"
     severity_warning: str = "warning"

@@ -114,6 +114,15 @@ def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
         return [_series("curvewatch_run_state", f"{int(s == last)}x{minutes - 1} stale", **labels, run_id=run_id,
                         state=s) for s in ("running", "finished", "failed")]
 
+    def failed_runs() -> list[tuple[str, str]]:
+        """``bad`` runs, then fails at minute 30 (scraped failed for 3 minutes, then gone); ``done`` finishes
+        then; ``ok`` keeps running."""
+        return ([_series("curvewatch_run_state", f"{int(s == 'running')}x29 {int(s == end)}x2 stale", **run,
+                         run_id=r, state=s) for s in ("running", "finished", "failed")
+                 for r, end in (("bad", "failed"), ("done", "finished"))]
+                + [_series("curvewatch_run_state", f"{int(s == 'running')}x{total}", **run, run_id="ok", state=s)
+                   for s in ("running", "finished", "failed")])
+
     n, a = c.no_improvement_steps, max(1, c.no_improvement_steps // 100)
     rate_minutes = math.ceil(duration_seconds(c.rate_window) / 60)
     # A young run (10 minutes at 50 steps/s) slows to 10 steps/s: the rate over rate_window passes under
@@ -179,6 +188,13 @@ def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
             + [_series("curvewatch_steps_total", f"0+3000x{total}", **run, run_id="ok")],
             {**run, "run_id": "bad"}, earliest=young_cross, latest=young_cross + 1, value=lambda t: "10.00",
             still_firing_at=(min(young_cross + 60, 10 + baseline_minutes - 1),)),
+        # Failed by an exception at minute 30: scraped as failed for 3 minutes (the final grace), then gone.
+        # Healthy: a run that finished, one still running.
+        "RunFailed": _Case(failed_runs(), {**run, "run_id": "bad", "state": "failed"}),
+        # ... and it keeps firing for failed_window after its series are gone (Alertmanager still gets it).
+        "RunFailed (still firing after the run's series are gone)": _Case(
+            failed_runs(), {**run, "run_id": "bad", "state": "failed"},
+            still_firing_at=(30 + int(duration_seconds(c.failed_window) // 60) - 1,)),
         # Crashed at minute 30 while running: its series are gone (stale) without a final state. Healthy: a
         # run still scraped, runs gone after finishing or failing, a run resumed on another instance.
         "RunVanished": _Case(
