@@ -118,6 +118,30 @@ class MonitoringConfig:
     # used by curvewatch's own series are refused (they would become exported_<name>).
     example_target_labels: tuple[str, ...] = ("site=gpu-box-1",)
 
+    # ---- Served versions (curvewatch serve-model, docs/SERVING.md) ------------------------------------
+    # Extra label matchers of every curvewatch_serving_* selector ("" adds none: any job that scrapes a
+    # serving process or a main job's endpoint).
+    serving_selector: str = ""
+    # Model degraded: live MAE above `degraded_factor` x the archived validation MAE, once at least
+    # `degraded_min_matched` joined predictions are in the live error window.
+    degraded_factor: float = 1.5
+    degraded_min_matched: int = 20
+    degraded_for: str = "30m"
+    # Feature drift: a feature's PSI against the version's training profile above `drift_psi` over at least
+    # `drift_min_rows` recent input rows (PSI > 0.25 is the usual "large shift").
+    drift_psi: float = 0.25
+    drift_min_rows: int = 200
+    drift_for: str = "30m"
+    # Prediction latency: p99 of the model call over `latency_window` above `latency_slo_seconds`.
+    latency_slo_seconds: float = 0.25
+    latency_window: str = "5m"
+    latency_for: str = "10m"
+    # Actuals missing: predictions made `actuals_delay` ago (over `actuals_window`) and no actual joined in
+    # the last `actuals_window` (sales arrive a day later: the delay is a day).
+    actuals_delay: str = "1d"
+    actuals_window: str = "12h"
+    actuals_for: str = "30m"
+
     # ---- Alerting path: one, never both ---------------------------------------------------------------
     # "prometheus": Prometheus evaluates the alerts and sends them to Alertmanager (the default); the
     # Grafana-managed copy is generated into grafana/alternatives/ and not provisioned. "grafana": for a
@@ -195,6 +219,12 @@ class MonitoringConfig:
             raise ValueError(f"overfitting_rise must be above 0 (0.05 means 5%), got {self.overfitting_rise}.")
         if self.divergence_factor <= 1:
             raise ValueError(f"divergence_factor must be above 1, got {self.divergence_factor}.")
+        if self.degraded_factor <= 1:
+            raise ValueError(f"degraded_factor must be above 1 (1.5: live MAE 50% above validation), got {self.degraded_factor}.")
+        if not self.drift_psi > 0 or not self.latency_slo_seconds > 0:
+            raise ValueError(f"drift_psi and latency_slo_seconds must be above 0, got {self.drift_psi} and "
+                             f"{self.latency_slo_seconds}.")
+        duration_seconds(self.actuals_delay)
         if duration_seconds(self.dashboard_refresh) < duration_seconds(self.scrape_interval):
             raise ValueError(f"dashboard_refresh {self.dashboard_refresh} is faster than scrape_interval "
                              f"{self.scrape_interval}; a refresh in between shows nothing new. Choose at least that.")

@@ -19,6 +19,7 @@ from curvewatch.monitoring.hosts import hosts_files
 from curvewatch.monitoring.kubernetes import kubernetes_files
 from curvewatch.monitoring.prometheus_files import prometheus_files
 from curvewatch.monitoring.rule_tests import rule_test_files
+from curvewatch.monitoring.serving_dashboard import serving_files
 
 __all__ = ["GENERATORS", "check_files", "generate_files", "write_files"]
 
@@ -33,6 +34,7 @@ GENERATORS: list[Callable[[MonitoringConfig], dict[str, str]]] = [
     archive_files,
     kubernetes_files,  # deploy/kubernetes/
     hosts_files,  # deploy/hosts/
+    serving_files,  # served versions: promtool cases of their alerts, the "served versions" dashboard
 ]
 
 

@@ -96,10 +96,13 @@ def _rule(config: MonitoringConfig, alert: Any) -> dict[str, Any]:
 
 
 def alert_rules(config: MonitoringConfig) -> dict[str, Any]:
+    """The training alerts' group, then the served versions' (serving_alerts.py)."""
+    from curvewatch.monitoring.serving_alerts import serving_alerts
+
     return {"apiVersion": 1, "groups": [{
-        "orgId": ORG_ID, "name": "curvewatch", "folder": config.grafana_folder,
-        "interval": GRAFANA_RULE_INTERVAL, "rules": [_rule(config, a) for a in alerts(config)],
-    }]}
+        "orgId": ORG_ID, "name": name, "folder": config.grafana_folder,
+        "interval": GRAFANA_RULE_INTERVAL, "rules": [_rule(config, a) for a in group],
+    } for name, group in (("curvewatch", alerts(config)), ("curvewatch-serving", serving_alerts(config)))]}
 
 
 def contact_points(config: MonitoringConfig) -> dict[str, Any]:

@@ -75,11 +75,15 @@ def recording_rules(config: MonitoringConfig) -> dict[str, Any]:
 
 
 def alerting_rules(config: MonitoringConfig) -> dict[str, Any]:
-    rules = [
-        {"alert": a.name, "expr": a.expr, "for": a.for_, "labels": a.labels, "annotations": a.annotations(config)}
-        for a in alerts(config)
-    ]
-    return {"groups": [{"name": ALERT_GROUP, "rules": rules}]}
+    """The training alerts' group, then the served versions' (serving_alerts.py)."""
+    from curvewatch.monitoring.serving_alerts import SERVING_ALERT_GROUP, serving_alerts
+
+    def rules(group: list) -> list[dict[str, Any]]:
+        return [{"alert": a.name, "expr": a.expr, "for": a.for_, "labels": a.labels,
+                 "annotations": a.annotations(config)} for a in group]
+
+    return {"groups": [{"name": ALERT_GROUP, "rules": rules(alerts(config))},
+                       {"name": SERVING_ALERT_GROUP, "rules": rules(serving_alerts(config))}]}
 
 
 def alertmanager_config(config: MonitoringConfig) -> dict[str, Any]:
