@@ -172,11 +172,17 @@ def test_faithful_streaming_m4_equals_offline_m4_on_any_chunking(gaps, levels, c
     for b in range(n_buckets):
         ss, vs = steps[idx == b], values[idx == b]
         fin = np.isfinite(vs)
-        expect = {"first": None, "last": None, "min": None, "max": None, "nonfinite": None}
+        expect = {"first": None, "last": None, "min": None, "max": None, "nonfinite": None, "min2": None,
+                  "max2": None}
         if fin.any():
             fs, fv = ss[fin], vs[fin]
             expect.update(first=(fs[0], fv[0]), last=(fs[-1], fv[-1]), min=(fs[np.argmin(fv)], fv.min()),
                           max=(fs[np.argmax(fv)], fv.max()))  # argmin/argmax: ties keep the earliest
+            expect.update(min2=None, max2=None)
+            if fv.size > 1:  # the runners-up: the extreme once the extreme itself is out
+                lo, hi = np.delete(fv, np.argmin(fv)), np.delete(fv, np.argmax(fv))
+                los, his = np.delete(fs, np.argmin(fv)), np.delete(fs, np.argmax(fv))
+                expect.update(min2=(los[np.argmin(lo)], lo.min()), max2=(his[np.argmax(hi)], hi.max()))
         if not fin.all():
             expect["nonfinite"] = (ss[~fin][0], vs[~fin][0])
         for slot, want in expect.items():

@@ -60,6 +60,27 @@ def test_spikes_kept_all_of_them_up_to_half_the_budget(budget: int, count: int) 
     assert [(int(s), float(y[s])) for s in at if (int(s), float(y[s])) not in kept] == []
 
 
+@pytest.mark.parametrize("budget", [500, 1000])
+def test_spikes_kept_a_spike_sharing_a_bucket_with_a_larger_one(budget: int) -> None:
+    """Pairs of spikes in one (final-width) M4 bucket, 20x and 5x the level: both kept."""
+    n = 1_000_000
+    rng = np.random.default_rng(budget)
+    t = np.arange(n)
+    y = (0.05 + 2.0 / np.sqrt(1.0 + t / 500.0)) * np.exp(0.03 * rng.standard_normal(n))
+    rec = CurveRecorder(budget=budget)
+    width = 1 << math.ceil(math.log2(n / rec._n_buckets))  # the buckets' final width
+    pairs = budget // 8  # budget // 4 spikes
+    base = (np.arange(pairs) * (n // pairs) // width) * width + width // 8  # the start of a bucket
+    big, small = base + rng.integers(0, width // 4, pairs), base + width // 2 + rng.integers(0, width // 4, pairs)
+    y[big] *= 20.0
+    y[small] *= 5.0
+    rec.chart("loss", yscale="log")
+    log_series(rec, "loss", y)
+    line = line_of(rec.finalize(), "loss")
+    kept = set(zip(line["x"], line["y"]))
+    assert [int(s) for s in np.concatenate([big, small]) if (int(s), float(y[s])) not in kept] == []
+
+
 def test_spikes_kept_the_largest_when_there_are_more_than_half_the_budget() -> None:
     y, at = spiky(100_000, 200, seed=5)
     trend = 0.05 + 2.0 / np.sqrt(1.0 + at / 500.0)

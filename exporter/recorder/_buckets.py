@@ -4,6 +4,11 @@ Each bucket keeps the first, last, min and max finite point of its step range an
 non-finite point. When a step falls past the last bucket, the width doubles and pairs of
 neighbouring buckets merge; that merge is exact (the M4 of a union is the M4 of the two M4s),
 so the result equals offline M4 at the final width, in O(n_buckets) memory.
+
+Each bucket also keeps its runners-up, the second-largest and second-smallest finite point
+(``max2``, ``min2``; exact under merges too: the top two of a union are among the top two of each
+part). They are not candidates of the drawing (:meth:`points`): the final pick offers them as
+spikes only (:meth:`runners_up`), so a spike sharing a wide bucket with a larger one is not lost.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ import numpy as np
 __all__ = ["M4Buckets"]
 
 _EMPTY = -1  # step sentinel of an empty slot (steps are >= 0)
-_SLOTS = ("first", "last", "min", "max", "nonfinite")
+_PRIMARY = ("first", "last", "min", "max", "nonfinite")  # the M4 candidates
+_RUNNERS_UP = ("min2", "max2")  # the second-smallest and second-largest finite point of a bucket
+_SLOTS = _PRIMARY + _RUNNERS_UP
 _FEW_GROUPS = 8  # below this many bucket changes in a chunk, fold bucket by bucket
 
 
@@ -66,14 +73,36 @@ class M4Buckets:
         self.steps["last"][gid] = steps[ends]
         self.values["last"][gid] = values[ends]
         counts = np.diff(np.append(starts, idx.size))
-        for slot, reduce in (("min", np.minimum), ("max", np.maximum)):
+        for slot, reduce, worst in (("min", np.minimum, np.inf), ("max", np.maximum, -np.inf)):
             ext = reduce.reduceat(values, starts)
             hits = np.flatnonzero(values == np.repeat(ext, counts))
             pos = hits[np.searchsorted(hits, starts)]  # the first hit of each group: ties keep the earliest
-            old_s, old_v = self.steps[slot][gid], self.values[slot][gid]
-            better = (old_s == _EMPTY) | (ext < old_v if slot == "min" else ext > old_v)
-            self.steps[slot][gid] = np.where(better, steps[pos], old_s)
-            self.values[slot][gid] = np.where(better, ext, old_v)
+            rest = values.copy()
+            rest[pos] = worst  # the group's runner-up: its extreme once the extreme itself is out
+            ext2 = reduce.reduceat(rest, starts)
+            hits2 = np.flatnonzero(rest == np.repeat(ext2, counts))
+            pos2 = hits2[np.searchsorted(hits2, starts)]
+            pos2_s = np.where(counts > 1, steps[np.minimum(pos2, idx.size - 1)], _EMPTY)
+            self._merge_top2(slot, gid, steps[pos], ext, pos2_s, ext2)
+
+    def _merge_top2(self, slot: str, gid: np.ndarray, s1: np.ndarray, v1: np.ndarray, s2: np.ndarray,
+                    v2: np.ndarray) -> None:
+        """Merge a group's extreme (s1, v1) and runner-up (s2, v2; step _EMPTY: none) into buckets ``gid``
+        (earlier points first: the stored ones win ties)."""
+        second = slot + "2"
+        a_s, a_v = self.steps[slot][gid], self.values[slot][gid]
+        b_s, b_v = self.steps[second][gid], self.values[second][gid]
+        beats = (lambda x, y: x < y) if slot == "min" else (lambda x, y: x > y)
+        better = (a_s == _EMPTY) | beats(v1, a_v)
+        # the extreme: the group's when better; the runner-up: the best of what is left
+        # (better: the stored extreme vs the group's runner-up; else: the stored runner-up vs the group's extreme)
+        c1_s, c1_v = np.where(better, a_s, b_s), np.where(better, a_v, b_v)
+        c2_s, c2_v = np.where(better, s2, s1), np.where(better, v2, v1)
+        take2 = (c2_s != _EMPTY) & ((c1_s == _EMPTY) | beats(c2_v, c1_v))
+        self.steps[slot][gid] = np.where(better, s1, a_s)
+        self.values[slot][gid] = np.where(better, v1, a_v)
+        self.steps[second][gid] = np.where(take2, c2_s, c1_s)
+        self.values[second][gid] = np.where(take2, c2_v, c1_v)
 
     def _add_group(self, b: int, steps: np.ndarray, values: np.ndarray) -> None:
         """Fold finite points that all fall in bucket ``b``."""
@@ -81,11 +110,26 @@ class M4Buckets:
         if s["first"][b] == _EMPTY:
             s["first"][b], v["first"][b] = steps[0], values[0]
         s["last"][b], v["last"][b] = steps[-1], values[-1]
-        i, j = int(np.argmin(values)), int(np.argmax(values))  # the first occurrence: ties keep the earliest
-        if s["min"][b] == _EMPTY or values[i] < v["min"][b]:
-            s["min"][b], v["min"][b] = steps[i], values[i]
-        if s["max"][b] == _EMPTY or values[j] > v["max"][b]:
-            s["max"][b], v["max"][b] = steps[j], values[j]
+        for slot, arg, worst in (("min", np.argmin, np.inf), ("max", np.argmax, -np.inf)):
+            i = int(arg(values))  # the first occurrence: ties keep the earliest
+            top = [(int(steps[i]), float(values[i]))]
+            if values.size > 1:
+                rest = values.copy()
+                rest[i] = worst
+                j = int(arg(rest))
+                top.append((int(steps[j]), float(rest[j])))
+            self._merge_top2_at(slot, b, top)
+
+    def _merge_top2_at(self, slot: str, b: int, top: list[tuple[int, float]]) -> None:
+        """Merge a later group's extreme and runner-up (``top``, best first) into bucket ``b``."""
+        second = slot + "2"
+        stored = [(int(self.steps[k][b]), float(self.values[k][b])) for k in (slot, second)]
+        points = [p for p in stored if p[0] != _EMPTY] + top  # in step order of preference: stored first
+        key = (lambda p: p[1]) if slot == "min" else (lambda p: -p[1])
+        best = sorted(points, key=key)  # stable: ties keep the stored (earlier) point
+        (self.steps[slot][b], self.values[slot][b]) = best[0]
+        if len(best) > 1:
+            (self.steps[second][b], self.values[second][b]) = best[1]
 
     def _merge_first(self, slot: str, gid: np.ndarray, steps: np.ndarray, values: np.ndarray) -> None:
         empty = self.steps[slot][gid] == _EMPTY
@@ -97,7 +141,7 @@ class M4Buckets:
         s, v = self.steps, self.values
         new_s: dict[str, np.ndarray] = {}
         new_v: dict[str, np.ndarray] = {}
-        for slot in _SLOTS:
+        for slot in _PRIMARY:
             ls, rs = s[slot][0::2], s[slot][1::2]
             lv, rv = v[slot][0::2], v[slot][1::2]
             if slot == "last":
@@ -109,14 +153,33 @@ class M4Buckets:
                 take_right = (rs != _EMPTY) & ((ls == _EMPTY) | cmp)
             new_s[slot] = np.concatenate([np.where(take_right, rs, ls), np.full(half, _EMPTY, np.int64)])
             new_v[slot] = np.concatenate([np.where(take_right, rv, lv), np.zeros(half)])
+        for slot in ("min", "max"):  # the runner-up of a pair: the best of the pair's extreme that lost and both runners-up
+            beats = (lambda x, y: x < y) if slot == "min" else (lambda x, y: x > y)
+            ls, rs, lv, rv = s[slot][0::2], s[slot][1::2], v[slot][0::2], v[slot][1::2]
+            right = (rs != _EMPTY) & ((ls == _EMPTY) | beats(rv, lv))
+            cands = [(np.where(right, ls, rs), np.where(right, lv, rv)),
+                     (s[slot + "2"][0::2], v[slot + "2"][0::2]), (s[slot + "2"][1::2], v[slot + "2"][1::2])]
+            bs, bv = cands[0]
+            for cs, cv in cands[1:]:  # ties keep the earlier step
+                take = (cs != _EMPTY) & ((bs == _EMPTY) | beats(cv, bv) | ((cv == bv) & (cs < bs)))
+                bs, bv = np.where(take, cs, bs), np.where(take, cv, bv)
+            new_s[slot + "2"] = np.concatenate([bs, np.full(half, _EMPTY, np.int64)])
+            new_v[slot + "2"] = np.concatenate([bv, np.zeros(half)])
         self.steps, self.values = new_s, new_v
         self.width *= 2
 
     # -- reading -----------------------------------------------------------------------
     def points(self) -> tuple[np.ndarray, np.ndarray]:
-        """All distinct kept points (finite and non-finite), sorted by step."""
-        steps = np.concatenate([self.steps[s] for s in _SLOTS])
-        values = np.concatenate([self.values[s] for s in _SLOTS])
+        """All distinct kept points (finite and non-finite), sorted by step: the M4 candidates."""
+        return self._distinct(_PRIMARY)
+
+    def runners_up(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each bucket's second-smallest and second-largest point (distinct, sorted by step)."""
+        return self._distinct(_RUNNERS_UP)
+
+    def _distinct(self, slots: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        steps = np.concatenate([self.steps[s] for s in slots])
+        values = np.concatenate([self.values[s] for s in slots])
         keep = steps != _EMPTY
         steps, values = steps[keep], values[keep]
         # a point kept in two slots (first and min, say) appears once
@@ -139,8 +202,10 @@ class M4Buckets:
         return before - self.points()[0].size
 
     def _rebuild_bucket(self, b: int) -> None:
-        pts = [(int(self.steps[s][b]), float(self.values[s][b])) for s in ("first", "last", "min", "max")]
+        pts = [(int(self.steps[s][b]), float(self.values[s][b])) for s in ("first", "last", "min", "max", *_RUNNERS_UP)]
         pts = sorted(p for p in pts if p[0] != _EMPTY)
+        for slot in _RUNNERS_UP:  # what is left is all the bucket knows: no runner-up to tell apart
+            self.steps[slot][b] = _EMPTY
         if not pts:
             return
         chosen = {"first": pts[0], "last": pts[-1], "min": min(pts, key=lambda p: (p[1], p[0])),
@@ -163,8 +228,11 @@ class M4Buckets:
     def from_state_dict(cls, state: dict[str, Any]) -> M4Buckets:
         obj = cls(int(state["n_buckets"]), int(state["origin"]))
         obj.width = int(state["width"])
-        obj.steps = {s: np.asarray(state["steps"][s], dtype=np.int64) for s in _SLOTS}
-        obj.values = {s: np.asarray(state["values"][s], dtype=np.float64) for s in _SLOTS}
+        n = obj.n_buckets  # a state saved before runners-up were kept has none: empty slots
+        obj.steps = {s: np.asarray(state["steps"][s], dtype=np.int64) if s in state["steps"]
+                     else np.full(n, _EMPTY, dtype=np.int64) for s in _SLOTS}
+        obj.values = {s: np.asarray(state["values"][s], dtype=np.float64) if s in state["values"]
+                      else np.zeros(n) for s in _SLOTS}
         return obj
 
 

@@ -104,7 +104,7 @@ class Line:
         if last is not None and not _holds(steps, values, last):  # a NaN/inf tail: M4 keeps finite lasts
             steps, values = np.append(steps, last[0]), np.append(values, last[1])
         required = [p for p in (self.first, last, self.min, self.max, self.first_nonfinite) if p]
-        return select_points(steps, values, self.budget, required, yscale)
+        return select_points(steps, values, self.budget, required, yscale, self.buckets.runners_up())
 
     def value_at_or_before(self, step: int) -> Point | None:
         """The latest kept point at or before ``step``."""

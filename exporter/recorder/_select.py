@@ -6,7 +6,8 @@ MinMaxLTTB (van der Donckt et al., 2023) picks the points that keep the drawn sh
 that lies between two picked neighbours of the same value draws nothing they don't, so it is
 dropped and the pick is redone with the freed points (flat stretches end up with two points, and
 the budget goes where the curve moves). The required points (first, last, global min and max,
-first non-finite) and the spikes (``_spikes``: all of them up to half the budget, else the largest
+first non-finite) and the spikes (``_spikes``; among the candidates and the buckets' runners-up,
+which join the candidates when they are spikes: all of them up to half the budget, else the largest
 half-budget of them, never more than the room the required points leave) are always kept.
 
 MinMaxLTTB's result moves by several percent with its pre-selection ratio, so four such picks
@@ -41,16 +42,43 @@ MINMAX_RATIOS = (4, 2, 6, 8)  # MinMaxLTTB pre-selection ratios: a pick each, ea
 
 def select_points(
     steps: np.ndarray, values: np.ndarray, budget: int, required: Sequence[tuple[int, float]],
-    yscale: str = "linear",
+    yscale: str = "linear", runners_up: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return at most ``budget`` points of (steps, values), sorted by step, holding ``required``;
-    ``yscale`` is the scale the line is drawn at."""
-    if steps.size <= budget:
-        return steps, values
+    ``yscale`` is the scale the line is drawn at; ``runners_up``: the buckets' second extremes
+    (sorted by step), of which those that are spikes among the candidates join them."""
     # Finite values near the float limit (|v| ~ 1e308) make spans and differences overflow to inf: the
     # required points are kept all the same, spikes and the raster comparison just see an infinite span.
     with np.errstate(over="ignore", invalid="ignore"):
+        if runners_up is not None and runners_up[0].size:
+            steps, values = _with_spiky_runners_up(steps, values, *runners_up, yscale)
+        if steps.size <= budget:
+            return steps, values
         return _select(steps, values, budget, required, yscale)
+
+
+def _with_spiky_runners_up(steps: np.ndarray, values: np.ndarray, extra_steps: np.ndarray,
+                           extra_values: np.ndarray, yscale: str) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates with the runners-up that are spikes among them (``_spikes``) put in, in step order
+    (after a candidate of the same step); a runner-up equal to a candidate is left out."""
+    at = np.searchsorted(steps, extra_steps, side="right")
+    where = at + np.arange(at.size)  # positions in the merged arrays
+    s = np.insert(steps, at, extra_steps)
+    v = np.insert(values, at, extra_values)
+    extra = np.zeros(s.size, dtype=bool)
+    extra[where] = True
+    same = (where > 0) & (s[where - 1] == s[where]) & (v[where - 1] == v[where])
+    extra[where[same]] = False  # a duplicate: dropped below, as a non-spike runner-up is
+    drop = np.zeros(s.size, dtype=bool)
+    drop[where[same]] = True
+    fidx = np.flatnonzero(np.isfinite(v) & ~drop)
+    drawn = transform(v[fidx], yscale)
+    shown = np.flatnonzero(np.isfinite(drawn))
+    found, _ = find_spikes(drawn[shown])
+    spike = np.zeros(s.size, dtype=bool)
+    spike[fidx[shown[found]]] = True
+    keep = ~drop & (~extra | spike)
+    return s[keep], v[keep]
 
 
 def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequence[tuple[int, float]],

@@ -66,8 +66,10 @@ class CurveRecorder:
        change). Every spike is kept while there are at most ``budget // 2``; beyond that the
        ``budget // 2`` largest (never more than the places the required points of guarantee 3
        leave: those come first, so ``budget=8`` with several spikes still keeps them). A logged
-       spike is a candidate when it is the largest excursion of its M4 bucket (two spikes in one
-       bucket keep the larger).
+       spike is a candidate when it is one of the two largest excursions of its M4 bucket on its
+       side: each bucket also keeps its second-largest and second-smallest point, offered as
+       spikes only, so a spike sharing a bucket with a larger one is kept (of three, the two
+       largest).
     5. Final best point only: decided once at ``finalize()``, min or max of the tracked metric;
        NaN/inf are never best; ties keep the earliest step; it holds every metric's value at
        that step (or its most recent earlier value and step) and is inserted, in step order,
