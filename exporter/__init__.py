@@ -2,7 +2,8 @@
 
 The public API of every area is re-exported here (see docs/ARCHITECTURE.md for where each
 concept lives): the recorder, the Prometheus exposure, the model archive and the tracker for
-your own training loops (``curvewatch.RunTracker``, imported on first use). The monitoring
+your own training loops (``curvewatch.RunTracker``, imported on first use) and the monitoring of
+served versions (``curvewatch.serving``: monitor, router, HTTP service; docs/SERVING.md). The monitoring
 generator (``curvewatch.monitoring``) needs the ``monitoring`` extra and is imported on its own;
 the bundled sales forecasters live in ``curvewatch.trainers`` (the ``trainers`` extra).
 """
@@ -15,11 +16,13 @@ from .prom import *  # noqa: F403
 from .prom import __all__ as _prom_all
 from .recorder import *  # noqa: F403
 from .recorder import __all__ as _recorder_all
+from .serving import *  # noqa: F403
+from .serving import __all__ as _serving_all
 
 # the tracking package's public names, imported on first use (PEP 562): `import curvewatch` stays as light
 _TRACKING = ("FAMILIES", "Chart", "RunTracker", "family_of")
 
-__all__ = sorted({*_recorder_all, *_prom_all, *_archive_all, *_TRACKING})
+__all__ = sorted({*_recorder_all, *_prom_all, *_archive_all, *_serving_all, *_TRACKING})
 __version__ = "0.1.0"
 
 

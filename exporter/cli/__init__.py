@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "curvewatch.cli.views",  # curvewatch compare | report (archived curves as a PNG overlay / an HTML page)
     "curvewatch.cli.tensorboard",  # curvewatch import-tb | tail-tb (TensorBoard logdirs)
     "curvewatch.cli.sd_server",  # curvewatch sd-server (HTTP service discovery from the registry)
+    "curvewatch.cli.serve_model",  # curvewatch serve-model (a version over HTTP: live error, drift, canary)
 )
 
 
