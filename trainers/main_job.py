@@ -18,6 +18,7 @@ from .config import TrainConfig
 from .data import SeriesSpec, generate_sales, load_sales_csv
 from .loop import FitResult
 from .manager import TrainingManager, TrainOutcome
+from .production import PRODUCTION_DAYS, simulate
 from .request import BUILTIN_DATA, TrainRequest, prepare
 
 __all__ = ["QUICK_DATA", "QUICK_EPOCHS", "baseline_text", "best_text", "run"]
@@ -36,13 +37,14 @@ def run(root: str | Path = "saved_models", *, models: Sequence[str] = MODEL_TYPE
         data_csv: str | Path | None = None, lookback: int = 28,
         horizon: int = 7, experiment: str = MAIN_JOB_EXPERIMENT, serve: bool = True,
         overrides: dict[str, Any] | None = None,
-        target_transform: str = DEFAULT_TARGET_TRANSFORM) -> list[TrainOutcome]:
+        target_transform: str = DEFAULT_TARGET_TRANSFORM, production_days: int = PRODUCTION_DAYS) -> list[TrainOutcome]:
     """Train each of ``models`` once; return their outcomes. ``linger`` keeps the endpoint up that many
     seconds after the last run (Ctrl-C ends it early) so Prometheus can scrape the finished runs;
     ``sd_file`` registers the endpoint for Prometheus' file-based discovery while it is up. ``data_csv``
     trains on a sales CSV instead of the built-in data; ``serve=False`` runs without an endpoint.
     Without ``config``, the job's own one is used with ``overrides`` (TrainConfig fields) applied.
-    ``target_transform`` is the requests' (``log1p`` or ``none``)."""
+    ``target_transform`` is the requests' (``log1p`` or ``none``). On built-in data, ``production_days``
+    simulated days of production follow (``trainers/production.py``; 0: none)."""
     from curvewatch.prom import Exporter
 
     series = series or SeriesSpec("product", product="P001", scope="all")
@@ -72,6 +74,9 @@ def run(root: str | Path = "saved_models", *, models: Sequence[str] = MODEL_TYPE
             outcome = manager.train(request, data)
             outcomes.append(outcome)
             _report(outcome, out)
+        if production_days > 0 and data_csv is None and outcomes:
+            simulate([o.version_path for o in outcomes[:2]], series, builtin, days=production_days, out=out,
+                     registry=exporter.registry if exporter is not None else None)
         if exporter is None:
             return outcomes
         out(_how_to_watch(exporter.url, bound, addr))
