@@ -44,8 +44,9 @@ class FeatureProfile:
     count: int
 
     def bin_counts(self, values: np.ndarray) -> np.ndarray:
-        """Counts of finite ``values`` in this feature's bins (a value on an edge goes to the right bin)."""
-        return np.bincount(np.searchsorted(self.edges, values, side="right"), minlength=len(self.edges) + 1)
+        """Counts of finite ``values`` in this feature's bins ``(-inf, e0], (e0, e1], ..., (e_last, inf)``: a value on
+        an edge goes to the bin it closes, so a 0/1 flag (one edge, 0) is split into its zeros and its ones."""
+        return np.bincount(np.searchsorted(self.edges, values, side="left"), minlength=len(self.edges) + 1)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "edges": list(self.edges), "fractions": list(self.fractions), "mean": self.mean,
@@ -78,7 +79,7 @@ def _feature(name: str, column: np.ndarray, bins: int) -> FeatureProfile:
         return FeatureProfile(name, (), (1.0,), math.nan, math.nan, missing, 0)
     inner = np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1])
     edges = np.unique(inner)  # a flag or a constant has fewer distinct edges: fewer bins
-    counts = np.bincount(np.searchsorted(edges, finite, side="right"), minlength=len(edges) + 1)
+    counts = np.bincount(np.searchsorted(edges, finite, side="left"), minlength=len(edges) + 1)  # as bin_counts
     return FeatureProfile(name, tuple(float(e) for e in edges), tuple(float(c) for c in counts / len(finite)),
                           float(finite.mean()), float(finite.std()), float(missing), int(len(finite)))
 

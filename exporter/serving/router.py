@@ -4,7 +4,7 @@
     route = router.route("customer-42")   # Route(served="v3", shadows=("v5",), reason="...")
 
 The decision is pure: the request id is hashed (BLAKE2b) to a point in [0, 1) and the arm whose share
-holds it answers, so the same id always gets the same version (sticky) and, over many ids, each canary
+holds it answers, so the same id always gets the same version (sticky, also across restarts listing the versions in another order) and, over many ids, each canary
 gets its weight of the traffic; the primary gets the rest. Shadows predict every request (they are scored
 against the actuals) but their answer is never returned. A request without an id gets a fresh random id
 (``new_id``), so it is split like the rest and its actuals can still be joined.
@@ -64,7 +64,7 @@ class Router:
         primaries = [a for a in arms if a.role == "primary"]
         if len(primaries) != 1:
             raise ValueError(f"A router needs exactly one primary version, got {len(primaries)}.")
-        canaries = [a for a in arms if a.role == "canary"]
+        canaries = sorted((a for a in arms if a.role == "canary"), key=lambda a: a.name)  # shares by name, not order
         if any(not 0 < a.weight < 1 for a in canaries):
             raise ValueError("Each canary weight must be between 0 and 1 (0.1 sends it 10% of the requests), got "
                              f"{', '.join(f'{a.name}={a.weight:g}' for a in canaries)}.")
