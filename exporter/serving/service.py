@@ -38,7 +38,7 @@ from .errors import ServingInputError
 from .monitor import ModelMonitor
 from .router import Arm, Router, new_id
 
-__all__ = ["ENDPOINTS", "MAX_BODY_BYTES", "Prepared", "ServingService"]
+__all__ = ["ENDPOINTS", "MAX_BODY_BYTES", "ModelFailure", "Prepared", "ServingService"]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_ID_CHARS = 200
@@ -51,6 +51,10 @@ ENDPOINTS = (
     ("GET", "/versions", "the served versions: identifier, version, role, weight, validation error, drift"),
     ("GET", "/healthz", "200 while the service is up"),
 )
+
+
+class ModelFailure(RuntimeError):
+    """The model raised on a prepared request (an HTTP 500: the body was fine)."""
 
 
 @dataclass(frozen=True)
@@ -128,8 +132,11 @@ class ServingService:
         route = self.router.route(request_id)
         served = self.models[route.served]
         prepared = served.prepare(body)
-        output = self.monitors[route.served].predict(prepared.inputs, request_id, features=prepared.features,
-                                                     naive=prepared.naive)
+        try:
+            output = self.monitors[route.served].predict(prepared.inputs, request_id, features=prepared.features,
+                                                         naive=prepared.naive)
+        except Exception as exc:  # counted by the monitor; the handler answers 500, whatever the exception's type
+            raise ModelFailure(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
         for name in route.shadows:  # scored against the actuals, never returned; a failing shadow is only counted
             try:
                 shadow = self.models[name].prepare(body)
@@ -265,12 +272,15 @@ def _handler(service: ServingService) -> type[BaseHTTPRequestHandler]:
                 return self._error(400, f"The body must be a JSON object, got a {type(body).__name__}.")
             try:
                 return self._send(200, posts[path](body))
+            except ModelFailure as exc:
+                return self._error(500, f"The model failed on this request ({exc}); it is counted in "
+                                        "curvewatch_serving_prediction_errors_total.")
             except (ServingInputError, ValueError, KeyError, TypeError) as exc:
                 text = str(exc).strip() or type(exc).__name__
                 return self._error(422, text if text.endswith((".", "?")) else f"{text}.")
-            except Exception as exc:  # noqa: BLE001 - a model failure: counted, said, never a crash
-                return self._error(500, f"The model failed on this request ({type(exc).__name__}: "
-                                        f"{str(exc)[:200]}); it is counted in curvewatch_serving_prediction_errors_total.")
+            except Exception as exc:  # noqa: BLE001 - a bug in a served model's prepare(): said, never a crash
+                return self._error(500, f"The service failed on this request ({type(exc).__name__}: "
+                                        f"{str(exc)[:200]}); the version's prepare() has a bug.")
 
     return Handler
 
