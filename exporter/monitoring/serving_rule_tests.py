@@ -52,6 +52,9 @@ def _cases(c: MonitoringConfig) -> dict[str, _Case]:
     latency_minutes = math.ceil(duration_seconds(c.latency_window) / 60)
     slow, fast = c.latency_slo_seconds * 2, c.latency_slo_seconds / 2  # bucket bounds around the SLO
     steps = (stop + window + 2 * int(duration_seconds(c.actuals_for) // 60)) // step + 10
+    at = 31 + math.ceil(duration_seconds(c.latency_for) / 60) + 1  # the latency case's firing evaluation
+    fast_share = max(0, 30 - (at - latency_minutes)) / latency_minutes  # of the requests in its rate window
+    p99 = fast + (slow - fast) * (0.99 - fast_share) / (1 - fast_share)
 
     def latency(labels: dict[str, str], fast_until: int | None) -> list[tuple[str, str]]:
         fast_count = f"0+60x{n}" if fast_until is None else f"0+60x{fast_until} {60 * fast_until}x{n}"
@@ -75,10 +78,9 @@ def _cases(c: MonitoringConfig) -> dict[str, _Case]:
             + [_series("drift_window_rows", f"{c.drift_min_rows * 5}x{n}", v) for v in (_BAD, _OK)]
             + [_series("drift_window_rows", f"{rows}x{n}", _FEW)],
             {**_BAD, "feature": "sales"}, 30, f"{bad_psi:.2f}"),
-        # Every request under fast seconds until minute 30, then between fast and slow: p99 interpolates to
-        # fast + 0.99 (slow - fast) once the rate window holds only slow ones.
-        "PredictionLatencyHigh": _Case(
-            latency(_BAD, 30) + latency(_OK, None), _BAD, 31, f"{fast + 0.99 * (slow - fast):.3f}"),
+        # Every request under fast seconds until minute 30, then between fast and slow: p99 interpolates in
+        # (fast, slow] by the slow requests' share of the rate window (fast + 0.99 (slow - fast) once all are).
+        "PredictionLatencyHigh": _Case(latency(_BAD, 30) + latency(_OK, None), _BAD, 31, f"{p99:.3f}"),
         # One prediction a minute throughout; the bad version's actuals stop, the healthy one's go on, and a
         # version deployed late (no predictions a delay ago yet) gets none.
         "ActualsMissing": _Case(
