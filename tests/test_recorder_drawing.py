@@ -4,12 +4,15 @@ that the local search only ever brings a pick closer to the candidates' drawing.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from curvewatch import CurveRecorder
+from curvewatch.recorder._judge import Judge, choose
 from curvewatch.recorder._raster import HEIGHT, WIDTH, Frame, column_spans, project, span_error
 from curvewatch.recorder._refine import refine
+from curvewatch.recorder._select import select_points
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tsdownsample import MinMaxLTTBDownsampler
@@ -108,3 +111,57 @@ def test_faithful_draws_at_least_as_close_as_offline_minmaxlttb(budget: int) -> 
     theirs = column_spans(*project(x[idx], y[idx], frame))
     assert len(line["x"]) <= budget
     assert span_error(mine, full) <= span_error(theirs, full)
+
+
+@pytest.mark.parametrize(("budget", "size"), [(250, (1920, 1080)), (4000, (1920, 1080)), (4000, (3840, 1000)),
+                                              (1000, (3840, 1000))])
+def test_faithful_draws_at_least_as_close_as_offline_minmaxlttb_at_every_chart_size(budget: int, size) -> None:
+    """Picks are judged at every size of ``SIZES`` (not the PNG's alone): a spiky loss drawn at a
+    screen's or a 4K panel's size differs from the full line in no more rows than MinMaxLTTB's."""
+    n = 10_000
+    rng = np.random.default_rng(budget)
+    x = np.arange(n, dtype=np.int64)
+    y = (0.05 + 2.0 / np.sqrt(1.0 + x / 5.0)) * np.exp(0.05 * rng.standard_normal(n))
+    y[rng.choice(n, 100, replace=False)] *= 10.0
+    rec = CurveRecorder(budget=budget)
+    rec.chart("loss", yscale="log")
+    line = rec.line("loss")
+    for s, v in zip(x.tolist(), y.tolist()):
+        line(s, v)
+    kept = rec.finalize()["charts"][0]["lines"][0]
+    frame = replace(Frame.of(x, y, "log"), width=size[0], height=size[1])
+    full = column_spans(*project(x, y, frame), size=size)
+    mine = column_spans(*project(np.asarray(kept["x"]), np.asarray(kept["y"]), frame), size=size)
+    idx = MinMaxLTTBDownsampler().downsample(x, y, n_out=budget)
+    theirs = column_spans(*project(x[idx], y[idx], frame), size=size)
+    assert span_error(mine, full) <= span_error(theirs, full)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_faithful_pick_is_at_least_as_close_as_the_minmaxlttb_pick_by_every_measure(seed: int) -> None:
+    """The judged pick's span error at each size of SIZES and its interpolation deviation (``_judge``)
+    are each at most those of the pick the judge measures against (MinMaxLTTB's, ``judged=False``)."""
+    rng = np.random.default_rng(seed)
+    n, budget, yscale = 10_000, [250, 1000, 4000][seed % 3], ["log", "linear"][seed // 3]
+    x = np.arange(n, dtype=np.int64)
+    y = (0.05 + 2.0 / np.sqrt(1.0 + x / 5.0)) * np.exp(0.05 * rng.standard_normal(n))
+    y[rng.choice(n, 100, replace=False)] *= 10.0  # spikes
+    required = [(0, float(y[0])), (n - 1, float(y[-1]))]
+    judged = select_points(x, y, budget, required, yscale)
+    plain = select_points(x, y, budget, required, yscale, judged=False)
+    judge = Judge(x, y, yscale)
+    errors = [judge.errors(np.isin(x, pick[0])) for pick in (judged, plain)]
+    assert len(judged[0]) <= budget and (errors[0] <= errors[1] + 1e-12).all(), errors
+
+
+@pytest.mark.parametrize(
+    ("ratios", "spikes", "expected"),
+    [
+        ([[0.1, 0.1, 3.0, 0.1], [1.0, 1.0, 1.0, 1.0], [0.9, 0.9, 0.9, 0.9]], [0, 0, 0], 2),  # one past it: out
+        ([[1.2, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]], [5, 0], 1),  # more spikes do not excuse a measure past it
+        ([[0.5, 0.5, 0.5, 0.5], [1.0, 1.0, 1.0, 1.0], [0.5, 0.5, 0.5, 0.51]], [0, 0, 3], 2),  # within tolerance
+        ([[np.inf, 0, 0, 0], [1.0, 1.0, 1.0, np.inf]], [0, 0], 1),  # nothing fits: the reference
+    ],
+)
+def test_faithful_pick_is_at_least_as_close_as_the_reference_by_every_measure_choose(ratios, spikes, expected) -> None:
+    assert choose([np.asarray(r, dtype=float) for r in ratios], spikes, 1, 0.03) == expected

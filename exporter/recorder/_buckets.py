@@ -153,7 +153,8 @@ class M4Buckets:
                 take_right = (rs != _EMPTY) & ((ls == _EMPTY) | cmp)
             new_s[slot] = np.concatenate([np.where(take_right, rs, ls), np.full(half, _EMPTY, np.int64)])
             new_v[slot] = np.concatenate([np.where(take_right, rv, lv), np.zeros(half)])
-        for slot in ("min", "max"):  # the runner-up of a pair: the best of the pair's extreme that lost and both runners-up
+        # the runner-up of a pair: the best of the pair's extreme that lost and both runners-up
+        for slot in ("min", "max"):
             beats = (lambda x, y: x < y) if slot == "min" else (lambda x, y: x > y)
             ls, rs, lv, rv = s[slot][0::2], s[slot][1::2], v[slot][0::2], v[slot][1::2]
             right = (rs != _EMPTY) & ((ls == _EMPTY) | beats(rv, lv))

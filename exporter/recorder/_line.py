@@ -13,6 +13,7 @@ from .live import LiveWindow
 __all__ = ["Line"]
 
 Point = tuple[int, float]
+JUDGED_FROM = 10_000  # logged points from which picks are judged (_judge); a shorter line takes MinMaxLTTB's
 
 
 class Line:
@@ -104,7 +105,8 @@ class Line:
         if last is not None and not _holds(steps, values, last):  # a NaN/inf tail: M4 keeps finite lasts
             steps, values = np.append(steps, last[0]), np.append(values, last[1])
         required = [p for p in (self.first, last, self.min, self.max, self.first_nonfinite) if p]
-        return select_points(steps, values, self.budget, required, yscale, self.buckets.runners_up())
+        return select_points(steps, values, self.budget, required, yscale, self.buckets.runners_up(),
+                             judged=self.count >= JUDGED_FROM)
 
     def value_at_or_before(self, step: int) -> Point | None:
         """The latest kept point at or before ``step``."""

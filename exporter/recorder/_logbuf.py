@@ -1,7 +1,7 @@
 """The log buffer: what ``CurveRecorder.log()`` does per call, and nothing else.
 
-``log(step, **metrics)`` (or ``log(step, {name: value, ...})``) appends each value to its metric's buffer (an int64 step array and a
-float64 value array) and leaves every decision to five callbacks of the recorder:
+``log(step, **metrics)`` (or ``log(step, {name: value, ...})``) appends each value to its metric's
+buffer (an int64 step array and a float64 value array) and leaves every decision to five callbacks of the recorder:
 
 - ``on_step(step) -> int``: a step that is not an exact ``int``, is below ``floor`` (the recorder
   sets it to arm a resume; ``log()`` never moves it), or any step once ``closed`` (finalized). It

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EMPTY_HI", "EMPTY_LO", "HEIGHT", "WIDTH", "Frame", "column_spans", "pieces", "project",
+__all__ = ["EMPTY_HI", "EMPTY_LO", "HEIGHT", "SIZES", "WIDTH", "Frame", "column_spans", "pieces", "project",
            "rows_differing", "span_error", "transform"]
 
-WIDTH, HEIGHT = 1000, 400  # the size a chart is judged at (about the PNG's chart size)
-EMPTY_LO, EMPTY_HI = HEIGHT + 1, -1  # the span of a column nothing is drawn in
+WIDTH, HEIGHT = 1000, 400  # the default chart size (about the PNG's chart size)
+SIZES = ((1000, 400), (1920, 1080), (3840, 1000))  # the sizes a pick is judged at: PNG, a screen, a 4K panel
+EMPTY_LO, EMPTY_HI = HEIGHT + 1, -1  # the span of a column nothing is drawn in (at the default size)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Frame:
     y0: float
     y1: float
     yscale: str = "linear"
+    width: int = WIDTH
+    height: int = HEIGHT
 
     @classmethod
     def of(cls, x: np.ndarray, y: np.ndarray, yscale: str = "linear") -> Frame:
@@ -56,10 +59,11 @@ def transform(y: np.ndarray, yscale: str) -> np.ndarray:
 
 def project(x: np.ndarray, y: np.ndarray, frame: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pixel coordinates (column, row) of the points and which of them are drawn (finite)."""
-    px = np.clip((np.asarray(x, dtype=np.float64) - frame.x0) / (frame.x1 - frame.x0) * WIDTH, 0, WIDTH - 1e-9)
-    py = (transform(y, frame.yscale) - frame.y0) / (frame.y1 - frame.y0) * HEIGHT
+    w, h = frame.width, frame.height
+    px = np.clip((np.asarray(x, dtype=np.float64) - frame.x0) / (frame.x1 - frame.x0) * w, 0, w - 1e-9)
+    py = (transform(y, frame.yscale) - frame.y0) / (frame.y1 - frame.y0) * h
     ok = np.isfinite(py)
-    return px, np.clip(np.where(ok, py, 0.0), 0, HEIGHT - 1e-9), ok
+    return px, np.clip(np.where(ok, py, 0.0), 0, h - 1e-9), ok
 
 
 def pieces(xa: np.ndarray, ya: np.ndarray, xb: np.ndarray,
@@ -82,13 +86,14 @@ def pieces(xa: np.ndarray, ya: np.ndarray, xb: np.ndarray,
             np.floor(np.maximum(y_left, y_right)).astype(np.int64))
 
 
-def column_spans(px: np.ndarray, py: np.ndarray, ok: np.ndarray,
-                 skip: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def column_spans(px: np.ndarray, py: np.ndarray, ok: np.ndarray, skip: np.ndarray | None = None,
+                 size: tuple[int, int] = (WIDTH, HEIGHT)) -> tuple[np.ndarray, np.ndarray]:
     """Each column's drawn rows ``(lo, hi)`` for the line through the projected points whose
-    ``ok`` is set (``EMPTY_LO, EMPTY_HI`` where nothing is drawn); ``skip``: points whose two
-    segments are left out (the rest of the drawing, while they move)."""
-    lo = np.full(WIDTH, EMPTY_LO, dtype=np.int64)
-    hi = np.full(WIDTH, EMPTY_HI, dtype=np.int64)
+    ``ok`` is set (``height + 1, EMPTY_HI`` where nothing is drawn), on a chart of ``size``
+    (width, height) px; ``skip``: points whose two segments are left out (the rest of the
+    drawing, while they move)."""
+    lo = np.full(size[0], size[1] + 1, dtype=np.int64)
+    hi = np.full(size[0], EMPTY_HI, dtype=np.int64)
     seg = np.flatnonzero(ok[:-1] & ok[1:])
     linked = np.zeros(ok.size, dtype=bool)  # a point on a segment is drawn by it; a lone one is a dot
     linked[seg] = linked[seg + 1] = True

@@ -5,8 +5,9 @@ point on a bucket's extreme, but with at most one point per pixel column the dra
 *where* its segments cross the columns. A sweep tries, for every third picked point at once (its
 two neighbours stay where they are, so each try changes only its own two segments), every drawable
 candidate between its neighbours (``REFINE_ALTERNATIVES`` of them, evenly spread, when there are
-more), and moves it to the one whose two segments, with the rest of the drawing, differ from the
-candidates' drawing in the fewest rows (``_raster.rows_differing``) over the columns they cross;
+more; fewer when a sweep moves more than ``REFINE_TRIES / REFINE_ALTERNATIVES`` points), and
+moves it to the one whose two segments, with the rest of the drawing, differ from the candidates'
+drawing in the fewest rows (``_raster.rows_differing``) over the columns they cross;
 ties keep the point where it is, then take the earliest step. A point whose columns already
 draw exactly like the candidates is left alone. Three sweeps (one per third) make a
 round; ``REFINE_ROUNDS`` rounds at most, fewer when a round moves nothing. Frozen points (the
@@ -19,25 +20,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._raster import WIDTH, column_spans, pieces, rows_differing
+from ._raster import HEIGHT, WIDTH, column_spans, pieces, rows_differing
 
-__all__ = ["REFINE_ALTERNATIVES", "REFINE_ROUNDS", "refine"]
+__all__ = ["REFINE_ALTERNATIVES", "REFINE_ROUNDS", "REFINE_TRIES", "refine"]
 
 REFINE_ROUNDS = 1  # a second round gains ~1% more error for ~30% more finalize time
-REFINE_ALTERNATIVES = 32  # candidates tried per point and sweep (between its two neighbours)
+REFINE_ALTERNATIVES = 32  # candidates tried per point and sweep (between its two neighbours) ...
+REFINE_TRIES = 16_000  # ... and at most this many per sweep in all (fewer each for a large budget: bounded cost)
 
 
 def refine(px: np.ndarray, py: np.ndarray, ok: np.ndarray, keep: np.ndarray, frozen: np.ndarray,
-           reference: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """A copy of the pick ``keep`` (a mask over the projected candidates ``px, py``; ``ok``: drawn)
-    with its free points moved to draw closer to ``reference`` (the candidates' column spans)."""
+           reference: tuple[np.ndarray, np.ndarray], size: tuple[int, int] = (WIDTH, HEIGHT)) -> np.ndarray:
+    """A copy of the pick ``keep`` (a mask over the candidates ``px, py`` projected on a chart of
+    ``size`` px; ``ok``: drawn) with its free points moved to draw closer to ``reference`` (the
+    candidates' column spans)."""
     pick = np.flatnonzero(keep)
     drawable = np.flatnonzero(ok)
     rank = np.cumsum(ok) - 1  # a drawable candidate's position among the drawable ones
     for _ in range(REFINE_ROUNDS):
         moved = 0
         for third in range(3):
-            moved += _sweep(px, py, ok, pick, frozen, reference, drawable, rank, third)
+            moved += _sweep(px, py, ok, pick, frozen, reference, drawable, rank, third, size)
         if not moved:
             break
     out = np.zeros(keep.size, dtype=bool)
@@ -46,7 +49,8 @@ def refine(px: np.ndarray, py: np.ndarray, ok: np.ndarray, keep: np.ndarray, fro
 
 
 def _sweep(px: np.ndarray, py: np.ndarray, ok: np.ndarray, pick: np.ndarray, frozen: np.ndarray,
-           reference: tuple[np.ndarray, np.ndarray], drawable: np.ndarray, rank: np.ndarray, third: int) -> int:
+           reference: tuple[np.ndarray, np.ndarray], drawable: np.ndarray, rank: np.ndarray, third: int,
+           size: tuple[int, int]) -> int:
     """Move every third free picked point (starting at pick position ``1 + third``) in place; return
     how many moved."""
     n = pick.size
@@ -55,18 +59,19 @@ def _sweep(px: np.ndarray, py: np.ndarray, ok: np.ndarray, pick: np.ndarray, fro
     if not k.size:
         return 0
     # a point whose columns already draw exactly like the reference has nothing to gain
-    wrong = np.concatenate(([0], np.cumsum(rows_differing(*column_spans(px[pick], py[pick], ok[pick]), *reference))))
+    wrong = np.concatenate(([0], np.cumsum(rows_differing(*column_spans(px[pick], py[pick], ok[pick], size=size),
+                                                          *reference))))
     first, last = np.floor(px[pick[k - 1]]).astype(np.int64), np.floor(px[pick[k + 1]]).astype(np.int64)
     k = k[wrong[last + 1] > wrong[first]]
     if not k.size:
         return 0
     moving = np.zeros(n, dtype=bool)
     moving[k] = True
-    fixed_lo, fixed_hi = column_spans(px[pick], py[pick], ok[pick], skip=moving)  # the rest of the drawing
+    fixed_lo, fixed_hi = column_spans(px[pick], py[pick], ok[pick], skip=moving, size=size)  # the rest of the drawing
     # the alternatives of each moving point: drawable candidates strictly between its neighbours
     a, b = rank[pick[k - 1]], rank[pick[k + 1]]
     between = b - a - 1
-    tried = np.minimum(between, REFINE_ALTERNATIVES)
+    tried = np.minimum(between, max(2, min(REFINE_ALTERNATIVES, REFINE_TRIES // k.size)))
     count = tried + 1  # the point where it is comes last
     owner = np.repeat(np.arange(k.size), count)
     nth = np.arange(owner.size) - np.repeat(np.cumsum(count) - count, count)
@@ -81,7 +86,7 @@ def _sweep(px: np.ndarray, py: np.ndarray, ok: np.ndarray, pick: np.ndarray, fro
     xb[0::2], xb[1::2], yb[0::2], yb[1::2] = px[alt], px[right], py[alt], py[right]
     seg, col, r0, r1 = pieces(xa, ya, xb, yb)
     which = seg >> 1
-    key = which * WIDTH + col
+    key = which * size[0] + col
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     cols = col[starts]
     lo = np.minimum(np.minimum.reduceat(r0, starts), fixed_lo[cols])

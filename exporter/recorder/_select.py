@@ -10,14 +10,16 @@ first non-finite) and the spikes (``_spikes``; among the candidates and the buck
 which join the candidates when they are spikes: all of them up to half the budget, else the largest
 half-budget of them, never more than the room the required points leave) are always kept.
 
-MinMaxLTTB's result moves by several percent with its pre-selection ratio, so four such picks
-(ratios 2, 4, 6, 8) are drawn (``_raster``: per-column spans at 1000x400 px), with two M4 picks
-(first, last, min, max of equal x ranges; one with ranges of whole pixel columns, which draws
-exactly like the candidates once the budget gives each column four points), and the one that
-looks most like all the candidates wins (ties go to the first option). Unless it already draws
-exactly like them, a local search (``_refine``) then moves its free points, one at a time with
-their neighbours fixed, to the candidate between those neighbours that draws closest; the moved
-pick is kept only when it draws closer. Every step is deterministic.
+MinMaxLTTB's result moves by several percent with its pre-selection ratio, so two such picks
+(ratios 4 and 2) are judged (``_judge``: span errors at each chart size of ``SIZES`` and the
+interpolation deviation, as ratios to the ratio-4 pick's) with two M4 picks (first, last, min, max
+of equal x ranges; one with ranges of whole 1000 px columns). Among the picks at least as close as
+the ratio-4 pick by every measure, the closest wins (ties go to the first option). Unless it
+already draws exactly like them, a local search (``_refine``) then moves its free points, one at a
+time with their neighbours fixed, to the candidate between those neighbours that draws closest, at
+1000x400 and then at the other size it draws farthest at; a moved pick is kept only when it is
+closer in all and no measure passes the reference's. Every step is deterministic. A short line
+(``judged=False``) takes the ratio-4 pick alone.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from collections.abc import Sequence
 import numpy as np
 from tsdownsample import MinMaxLTTBDownsampler
 
-from ._raster import WIDTH, Frame, column_spans, project, span_error, transform
+from ._judge import Judge, choose, ratios
+from ._raster import WIDTH, Frame, transform
 from ._refine import refine
 from ._spikes import find_spikes, largest
 
@@ -37,16 +40,18 @@ _DOWNSAMPLER = MinMaxLTTBDownsampler()
 SPIKE_SHARE = 2  # spikes kept: all of them up to budget // SPIKE_SHARE, else the largest that many
 SPIKE_TOLERANCE = 0.03  # a pick drawn up to 3% worse wins when it keeps more spikes (beyond the half kept)
 REPICKS = 6  # at most this many re-picks with the points freed by flat stretches
-MINMAX_RATIOS = (4, 2, 6, 8)  # MinMaxLTTB pre-selection ratios: a pick each, each drawn once
+MINMAX_RATIOS = (4, 2)  # MinMaxLTTB pre-selection ratios: a pick each, each judged once
+REFERENCE = 2  # the option every other is measured against: MinMaxLTTB at ratio 4 (picks: M4 x2, then MINMAX_RATIOS)
 
 
 def select_points(
     steps: np.ndarray, values: np.ndarray, budget: int, required: Sequence[tuple[int, float]],
-    yscale: str = "linear", runners_up: tuple[np.ndarray, np.ndarray] | None = None,
+    yscale: str = "linear", runners_up: tuple[np.ndarray, np.ndarray] | None = None, judged: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return at most ``budget`` points of (steps, values), sorted by step, holding ``required``;
     ``yscale`` is the scale the line is drawn at; ``runners_up``: the buckets' second extremes
-    (sorted by step), of which those that are spikes among the candidates join them."""
+    (sorted by step), of which those that are spikes among the candidates join them; ``judged``
+    False: the reference pick alone, nothing judged (a short line: see ``Line.curve``)."""
     # Finite values near the float limit (|v| ~ 1e308) make spans and differences overflow to inf: the
     # required points are kept all the same, spikes and the raster comparison just see an infinite span.
     with np.errstate(over="ignore", invalid="ignore"):
@@ -54,7 +59,7 @@ def select_points(
             steps, values = _with_spiky_runners_up(steps, values, *runners_up, yscale)
         if steps.size <= budget:
             return steps, values
-        return _select(steps, values, budget, required, yscale)
+        return _select(steps, values, budget, required, yscale, judged)
 
 
 def _with_spiky_runners_up(steps: np.ndarray, values: np.ndarray, extra_steps: np.ndarray,
@@ -82,7 +87,7 @@ def _with_spiky_runners_up(steps: np.ndarray, values: np.ndarray, extra_steps: n
 
 
 def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequence[tuple[int, float]],
-            yscale: str) -> tuple[np.ndarray, np.ndarray]:
+            yscale: str, judged: bool) -> tuple[np.ndarray, np.ndarray]:
     must = np.zeros(steps.size, dtype=bool)
     for st, val in required:
         hit = np.flatnonzero((steps == st) & ((values == val) | (np.isnan(values) & np.isnan(val))))
@@ -104,29 +109,30 @@ def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequen
     if fidx.size <= n_out:
         keep = must.copy()
         keep[fidx] = True
+    elif not judged:
+        keep = _keep(steps, values, fidx, must, n_out, MINMAX_RATIOS[0])
     else:
-        frame = Frame.of(steps, values, yscale)
-        px, py, drawn_ok = project(steps, values, frame)  # once: every pick is a subset of the candidates
-        reference = column_spans(px, py, drawn_ok)
+        judge = Judge(steps, values, yscale)  # once: every pick is a subset of the candidates
         options: list[np.ndarray] = []
-        errors: list[float] = []
-        picks = [lambda aligned=aligned: _m4_keep(steps[fidx], values[fidx], fidx, must, n_out, frame, aligned)
-                 for aligned in (True, False)]
+        picks = [lambda aligned=aligned: _m4_keep(steps[fidx], values[fidx], fidx, must, n_out, judge.frame,
+                                                  aligned) for aligned in (True, False)]
         picks += [lambda r=r: _keep(steps, values, fidx, must, n_out, r) for r in MINMAX_RATIOS]
-        for pick in picks:  # an M4 pick of whole pixel columns often draws exactly like the candidates
-            options.append(pick())
-            o = options[-1]
-            errors.append(span_error(column_spans(px[o], py[o], drawn_ok[o]), reference))
-            if errors[-1] == 0.0:
-                break
-        # the closest drawing, or one within SPIKE_TOLERANCE of it that keeps more of the spikes
-        near = [i for i, e in enumerate(errors) if e <= min(errors) * (1 + SPIKE_TOLERANCE)]
-        chosen = min(near, key=lambda i: (-int((options[i] & spiky).sum()), errors[i], i))
-        keep = options[chosen]
-        if errors[chosen] > 0.0:  # then move its free points where the drawing gets closer (_refine)
-            moved = refine(px, py, drawn_ok, keep, must | spiky, reference)
-            if span_error(column_spans(px[moved], py[moved], drawn_ok[moved]), reference) < errors[chosen]:
-                keep = moved
+        options = [pick() for pick in picks]
+        errors = [judge.errors(o) for o in options]
+        reference = errors[REFERENCE]
+        rs = [ratios(e, reference) for e in errors]
+        chosen = choose(rs, [int((o & spiky).sum()) for o in options], REFERENCE, SPIKE_TOLERANCE)
+        keep, at = options[chosen], rs[chosen]
+        sizes = len(judge.views)
+        farthest = [1 + int(np.argmax(at[1:sizes]))] if sizes > 1 else []
+        for view in [0, *farthest]:  # then move its free points where it draws closer (_refine): at the PNG's
+            if at[view] == 0.0:      # size, then at the other size it draws farthest at ...
+                continue
+            px, py, drawn_ok, spans, size = judge.views[view]
+            moved = refine(px, py, drawn_ok, keep, must | spiky, spans, size)
+            now = ratios(judge.errors(moved), reference)
+            if now.sum() < at.sum() and now.max() <= max(1.0, at.max()):  # ... and no measure past the reference
+                keep, at = moved, now
     keep = keep.copy()
     nf_rest = np.flatnonzero(~finite & ~keep)
     if nf_rest.size and keep.sum() < budget:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,10 +54,14 @@ class CurveRecorder:
     2. Exact when small: a line with at most ``budget`` points keeps every point.
     3. Faithful: streaming M4 (first, last, min, max per step bucket; buckets double and merge
        exactly) keeps 4-8x ``budget`` candidates (at least two buckets per pixel column of a
-       1000 px chart); at the end MinMaxLTTB and M4 picks are drawn, flat stretches cost two
-       points (the budget goes where the curve moves), the pick drawn most like the candidates
-       wins, and a local search moves its free points where it draws closer still (see
-       ``_select.py``, ``_refine.py``). The first point, the global min and
+       1000 px chart); at the end MinMaxLTTB and M4 picks are judged (``_judge.py``) by how they
+       draw at 1000x400, 1920x1080 and 3840x1000 px and by their interpolation deviation, flat
+       stretches cost two points (the budget goes where the curve moves); among the picks at
+       least as close as the MinMaxLTTB pick by every one of those measures the closest wins, and
+       a local search moves its free points where it draws closer still, at the PNG's size and at
+       the size it draws farthest at, without any measure passing the MinMaxLTTB pick's (see
+       ``_select.py``, ``_refine.py``). A line of fewer than ``JUDGED_FROM`` (10^4) logged points
+       takes the MinMaxLTTB pick unjudged (a cheap ``finalize()`` for short lines). The first point, the global min and
        max, the first non-finite value (NaN, +inf, -inf, with its step) and the true last point
        (the last value logged, NaN/inf included, with its step) of every line are always kept.
     4. Spikes kept: a spike is a candidate whose distance from the median of its neighbouring

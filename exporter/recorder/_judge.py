@@ -1,0 +1,66 @@
+"""The final pick's judge: how close a pick of the candidates draws to all of them, at every chart
+size and between its points, as ratios to a reference pick (MinMaxLTTB's).
+
+A pick's errors are its span error (``_raster``: differing rows / the candidates' rows) at each of
+``SIZES`` (a PNG, a 1920x1080 screen, a 3840x1000 panel: no one chart size decides) and its
+interpolation deviation: the mean distance, in drawn units (log10 on a log chart) / the drawn
+range, between each drawable candidate and the pick's line at that step. :func:`ratios` divides
+them by the reference pick's, so a pick whose ratios are all at most 1 is at least as close as the
+reference by every measure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ._raster import SIZES, Frame, column_spans, project, span_error, transform
+
+__all__ = ["Judge", "choose", "ratios"]
+
+UNMATCHED = 1e6  # the ratio of a measure the reference gets exactly right and a pick does not (per unit error)
+
+
+class Judge:
+    """The candidates drawn once at each of ``SIZES``; :meth:`errors` scores a pick (a mask over them)."""
+
+    def __init__(self, steps: np.ndarray, values: np.ndarray, yscale: str) -> None:
+        self.frame = Frame.of(steps, values, yscale)
+        self.views = []
+        for w, h in SIZES:
+            px, py, ok = project(steps, values, replace(self.frame, width=w, height=h))
+            self.views.append((px, py, ok, column_spans(px, py, ok, size=(w, h)), (w, h)))
+        t = transform(values, yscale)
+        self.drawable = np.isfinite(t)
+        self.x, self.t = steps[self.drawable].astype(np.float64), t[self.drawable]
+        self.span = float(self.t.max() - self.t.min()) if self.t.size else 0.0
+        self.span = self.span if np.isfinite(self.span) and self.span > 0 else 1.0
+
+    def errors(self, keep: np.ndarray) -> np.ndarray:
+        """The span error at each size, then the interpolation deviation."""
+        out = [span_error(column_spans(px[keep], py[keep], ok[keep], size=size), reference)
+               for px, py, ok, reference, size in self.views]
+        k = keep[self.drawable]
+        if k.sum() >= 2 and self.x.size:
+            out.append(float(np.mean(np.abs(np.interp(self.x, self.x[k], self.t[k]) - self.t))) / self.span)
+        else:
+            out.append(0.0)
+        return np.asarray(out)
+
+
+def ratios(errors: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Each error / the reference's (0 where both are 0; large where only the reference's is)."""
+    safe = np.where(reference > 0, reference, 1.0)
+    out = np.where(reference > 0, errors / safe, errors * UNMATCHED)
+    return np.where(np.isnan(out), np.inf, out)  # an error that overflowed (values near the float limit)
+
+
+def choose(rs: list[np.ndarray], spikes: list[int], reference: int, tolerance: float) -> int:
+    """The option to keep, given each option's ratios ``rs`` and spikes kept: among the options at most
+    as far as the reference by every measure (the reference always is), the closest (least sum of
+    ratios), or one within ``tolerance`` of it that keeps more spikes; ties go to the first."""
+    fits = [i for i, r in enumerate(rs) if r.max() <= 1.0] or [reference]
+    best = min(rs[i].sum() for i in fits)
+    near = [i for i in fits if rs[i].sum() <= best * (1 + tolerance)] or fits
+    return min(near, key=lambda i: (-spikes[i], rs[i].sum(), i))
