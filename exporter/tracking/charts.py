@@ -91,6 +91,19 @@ class ChartPlanner:
             self.user_charts.add(chart.name)
             self.declared.update(dict.fromkeys(chart.metrics, chart.name))
 
+    def user_chart_metrics(self) -> dict[str, list[str]]:
+        """The user's charts and the metrics each names."""
+        charts: dict[str, list[str]] = {}
+        for metric, chart in self.declared.items():
+            charts.setdefault(chart, []).append(metric)
+        return charts
+
+    def restored(self, metrics: Iterable[str]) -> None:
+        """Take the metrics and family charts of a recorder restored by ``load_state_dict`` as placed."""
+        self.seen.update(metrics)
+        declared = set(self.recorder.charts.specs)
+        self.family_charts.update(f.chart for f in FAMILIES if f.chart in declared and f.chart not in self.user_charts)
+
     def observe(self, metrics: Iterable[str]) -> None:
         """Place the metrics not seen before (call before logging them; cheap when none is new)."""
         for metric in metrics:

@@ -29,12 +29,14 @@ def jsonable(value: Any) -> Any:
 
 
 def run_metadata(tracker: Any) -> dict[str, Any]:
-    """``hparams``, ``tracking`` (best metric, mode, best epoch and value) and ``provenance``."""
+    """``hparams``, ``tracking`` (best metric, mode, best epoch and value), ``resumed_from`` (the run, version,
+    checkpoint, epoch and step a resumed run continued from; None for a fresh run) and ``provenance``."""
     from curvewatch.provenance import PROVENANCE_KEY, provenance
 
     return {
         "hparams": dict(tracker.hparams),
         "tracking": {"best": tracker.best, "mode": tracker.mode, "best_epoch": tracker.best_epoch,
                      "best_value": tracker.best_value, "epochs": tracker.epoch, "global_step": tracker.global_step},
+        "resumed_from": tracker.resumed,
         PROVENANCE_KEY: provenance(data_files=tracker.data_files, resumed_from=tracker.resumed_from),
     }

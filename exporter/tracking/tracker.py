@@ -11,6 +11,15 @@
             run.epoch_end(epoch, model, val_loss=vl, val_acc=va)  # checkpoint_best.pth when val_acc improves
         run.finish(model)      # model.pth, curves.json, PNG, metadata, manifest: the version is complete
 
+Resuming a killed run is one argument: the tracker restores everything and says where to continue.
+
+    with curvewatch.RunTracker("digits-mlp", best="val_acc", mode="max", checkpoint_every=1, resume="last",
+                               model=model, optimizer=opt, scheduler=sched) as run:
+        for epoch in range(run.start_epoch, 21):
+            ...                                         # run.log(train_loss=...) as before
+            run.epoch_end(epoch, val_loss=vl, val_acc=va)
+        run.finish()
+
 A name (``"digits-mlp"``) means ``ModelKey.experiment(name, model_type=...)``, i.e.
 ``saved_models/experiments/digits-mlp/mlp/v{N}/``; any ``ModelKey`` works too.
 
@@ -19,6 +28,23 @@ Guarantees (tests named after them in tests/test_tracking_*.py):
   ``best`` metric is better (``mode``) than every earlier one; NaN/inf never count as better.
 - leaving_without_finish_marks_the_version_failed: an exception inside the ``with``, ``run.fail(reason)`` or
   leaving without ``finish()`` marks the version and the run ``failed`` (with a warning in the last case).
+- resume_gives_the_curves_of_an_uninterrupted_run: ``resume=`` a checkpoint path, ``"last"`` (the newest
+  checkpoint of the key's newest version that has one) or ``"best"`` restores the model, optimizer,
+  scheduler and grad scaler passed, the recorder (every line, the best point so far, the charts), the
+  global step, the epoch, the best so far and the RNG states; ``run.start_epoch`` is the next epoch. A run
+  killed after epoch 3 and resumed finalizes the same curves document, point for point, as one never
+  killed. With no checkpoint yet, ``"last"``/``"best"`` start fresh (with a warning), so one command
+  line serves the first start and every restart.
+- resume_verifies_the_checkpoint_against_the_manifest: a checkpoint of a complete version is resumed only
+  if its SHA-256 is the manifest's (``ManifestMismatchError`` otherwise).
+- resume_continues_the_lineage: the new version records ``resumed_from`` (the run, version, checkpoint,
+  epoch and step) in ``metadata.json`` and carries the old ``checkpoint_best.pth``; with
+  ``continue_version=True`` the killed run's own reserved version is completed instead.
+- a_best_metric_never_logged_fails_at_the_first_epoch_end: at the first ``epoch_end`` (or the first
+  ``set_epoch`` past the first epoch) a ``best`` metric not logged yet raises one sentence naming the logged
+  metrics, and the version is marked failed with it; a ``mode`` against the metric's family, a chart naming
+  a metric never logged and a ``checkpoint_every`` that can never trigger are logged as warnings then
+  (an unknown ``mode`` string is refused earlier, by the constructor).
 - one_run_is_one_version_under_torchrun: only rank 0 allocates, writes and commits; every rank labels its
   series with rank 0's run id (see ``distributed``).
 """
@@ -34,6 +60,7 @@ from typing import Any
 
 from .charts import Chart, ChartPlanner
 from .checkpoints import copy_checkpoint, save_checkpoint, state_dict_from_checkpoint, state_dict_of
+from .checks import first_epoch_verdict
 from .distributed import share_run_id
 from .metadata import jsonable, run_metadata
 
@@ -56,7 +83,9 @@ class RunTracker:
                  serve: bool = True, port: int = 0, addr: str = "127.0.0.1", ranks: str = "all",
                  hparams: Mapping[str, Any] | None = None, checkpoint_every: int = 0,
                  data_files: Iterable[str | Path] = (), resumed_from: str | Path | None = None,
-                 serve_options: Mapping[str, Any] | None = None) -> None:
+                 serve_options: Mapping[str, Any] | None = None, resume: Any = None, continue_version: bool = False,
+                 model: Any = None, optimizer: Any = None, scheduler: Any = None, scaler: Any = None,
+                 epochs: int | None = None) -> None:
         from curvewatch.archive import ModelKey
         from curvewatch.archive.settings import default_db_url, default_root
         from curvewatch.prom.ranks import check_ranks
@@ -75,6 +104,10 @@ class RunTracker:
             raise ValueError(f"`best` must be a metric name, got {best!r}.")
         if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be an integer >= 0 (0: never), got {checkpoint_every!r}.")
+        if continue_version and resume is None:
+            raise ValueError("continue_version=True needs resume= the killed run's checkpoint (or 'last').")
+        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+            raise ValueError(f"epochs must be the planned number of epochs (an integer >= 1), got {epochs!r}.")
         self.key, self.best, self.mode = key, best, mode
         self.serve, self.port, self.addr, self.ranks = serve, port, addr, check_ranks(ranks)
         self.serve_options = _serve_options(serve_options)
@@ -101,6 +134,12 @@ class RunTracker:
         self.best_metrics: dict[str, float] = {}
         self._latest_best: Any = None  # the last logged value of the best metric (converted at epoch end)
         self._state = "new"  # new -> running -> finished | failed
+        self.resume, self.continue_version, self.epochs = resume, continue_version, epochs
+        self.model = model
+        self._objects = {"optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
+        self.resumed: dict[str, Any] | None = None  # where this run resumed from (metadata's resumed_from)
+        self._first_epoch: int | None = None  # the first epoch this run saw; the checks run once it is over
+        self._checked = False
         if hparams:
             self.log_hyperparams(hparams)
 
@@ -115,20 +154,34 @@ class RunTracker:
         """Whether this process is rank 0, the one that allocates, writes and commits the version."""
         return self.rank == 0
 
+    @property
+    def start_epoch(self) -> int:
+        """The epoch the loop starts at: the one after the resumed checkpoint's, else 1."""
+        return 1 if self.resumed is None else int(self.resumed["epoch"] or 0) + 1
+
     def start(self) -> RunTracker:
-        """Allocate the version (rank 0), share its run id with every rank, start the endpoint."""
+        """Allocate the version (rank 0), or continue the killed one; resume; share the run id; serve."""
         if self._state != "new":
             raise RuntimeError(f"This run is already {self._state}; create a new RunTracker for a new run.")
         try:
+            from .resume import load_checkpoint, restore_objects, restore_rng
+
+            point, state = self._resume_point()
+            if point is not None:
+                state = load_checkpoint(point)
+                restore_objects(state, self.model, **self._objects)
+                restore_rng(state.get("rng"))
             run_id = None
             if self.is_zero:
                 from curvewatch.archive import ModelArchive
 
                 self.archive = self.archive or ModelArchive(self._root, db_url=self._db_url)
-                self.handle = self.archive.allocate(self.key)
+                self.handle = self._continued(state) if self.continue_version else self.archive.allocate(self.key)
                 run_id = self.handle.run_id
             self.run_id = share_run_id(run_id)
             self._state = "running"
+            if state is not None:
+                self.load_state_dict(state, source=None if point is None else point.path)
             if self.serve:
                 self._serve()
         except BaseException as exc:  # nothing may stay reserved, serving or connected after a failed start
@@ -139,6 +192,39 @@ class RunTracker:
             self.close()
             raise
         return self
+
+    def _resume_point(self) -> tuple[Any, dict[str, Any] | None]:
+        """The checkpoint file to resume from, or the state an integration passed (a dict), or neither."""
+        from .resume import find_checkpoint
+
+        if self.resume is None:
+            return None, None
+        if isinstance(self.resume, Mapping):
+            return None, dict(self.resume)
+        point = find_checkpoint(self._root, self.key, self.resume)
+        if point is None:
+            log.warning("resume=%r: %s has no checkpoint yet; starting from epoch 1.", self.resume,
+                        self.key.identifier)
+        return point, None
+
+    def _continued(self, state: dict[str, Any] | None) -> Any:
+        """The killed run's reserved version, to be completed by this run."""
+        from curvewatch.archive import VersionHandle
+        from curvewatch.archive.naming import STATE_RESERVED
+        from curvewatch.archive.status import read_status
+
+        version = None if state is None else state["tracker"].get("version")
+        if version is None:
+            return self.archive.allocate(self.key)  # nothing to continue yet: a fresh run
+        handle = VersionHandle(self.archive.root, self.key, int(version))
+        if Path(state["tracker"]["version_dir"]).resolve() != handle.path.resolve():
+            raise ValueError(f"continue_version=True continues this key's version, but the checkpoint is of "
+                             f"{state['tracker']['run_id']}; resume into a new version (continue_version=False).")
+        found = read_status(handle.path)["state"]
+        if found != STATE_RESERVED:
+            raise ValueError(f"continue_version=True continues a reserved version, but {handle.run_id} is {found}; "
+                             "resume into a new version (continue_version=False).")
+        return handle
 
     def _serve(self) -> None:
         from curvewatch.prom import Exporter, RunInfo
@@ -172,6 +258,31 @@ class RunTracker:
         if self.best in metrics:
             self._latest_best = metrics[self.best]
 
+    def set_epoch(self, epoch: int) -> None:
+        """Record the current epoch (shown live); the first epoch's checks run when a later one begins."""
+        self.recorder.set_epoch(epoch)
+        if self._first_epoch is None:
+            self._first_epoch = epoch
+        elif epoch > self._first_epoch:
+            self._check_first_epoch(self._first_epoch, saves=self.model is not None)
+        self.epoch = epoch
+
+    def _check_first_epoch(self, epoch: int, saves: bool) -> None:
+        """Fail fast on a best metric never logged; warn about what cannot work (once, see ``checks``)."""
+        if self._checked:
+            return
+        self._checked = True
+        verdict = first_epoch_verdict(best=self.best, mode=self.mode, logged=self._seen,
+                                      charts=self._charts.user_chart_metrics(),
+                                      checkpoint_every=self.checkpoint_every, saves_checkpoints=saves,
+                                      epochs=self.epochs, epoch=epoch)
+        for warning in verdict.warnings:
+            log.warning("%s: %s", self.run_id, warning)
+        if verdict.error is not None:
+            if self._state == "running":
+                self.fail(verdict.error)
+            raise ValueError(verdict.error)
+
     def log_hyperparams(self, params: Mapping[str, Any]) -> None:
         """Store hyperparameters (merged with earlier calls) in the version's ``metadata.json``."""
         if not isinstance(params, Mapping):
@@ -185,24 +296,62 @@ class RunTracker:
         """Log the epoch's metrics at the current step; save ``checkpoint_best.pth`` (and every
         ``checkpoint_every`` epochs a periodic one); return True if the ``best`` metric improved."""
         self._check_running()
-        self.recorder.set_epoch(epoch)
-        self.epoch = epoch
+        self.set_epoch(epoch)
         if metrics:
             self.log(self.global_step, **metrics)
+        model = self.model if model is None else model
+        self._check_first_epoch(epoch, saves=model is not None)
         value = _as_float(self._latest_best)
         improved = math.isfinite(value) and (self.best_value is None or _BETTER[self.mode](value, self.best_value))
         if improved:
             self.best_epoch, self.best_value = epoch, value
             self.best_metrics = {k: _as_float(v) for k, v in metrics.items()}
         if model is not None and self.is_zero and (improved or self._periodic(epoch)):
-            state = {"epoch": epoch, "global_step": self.global_step, "model": state_dict_of(model),
-                     "optimizer": None if optimizer is None else optimizer.state_dict(),
-                     "recorder": self.recorder.state_dict(), "best": {"metric": self.best, "value": self.best_value}}
+            from .resume import checkpoint_state
+
+            objects = {**self._objects, **({} if optimizer is None else {"optimizer": optimizer})}
+            state = checkpoint_state(self, model, objects)
             if improved:
                 save_checkpoint(state, self.handle.best_checkpoint_path)
             if self._periodic(epoch):
                 save_checkpoint(state, self.handle.checkpoint_path(epoch))
         return improved
+
+    # -- resume --------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs besides the model: the recorder, step, epoch and best so far (plain
+        types; integrations keep it in their framework's checkpoint)."""
+        handle = self.handle
+        return {"epoch": self.epoch, "global_step": self.global_step, "recorder": self.recorder.state_dict(),
+                "best": {"metric": self.best, "value": self.best_value},
+                "tracker": {"best_epoch": self.best_epoch, "best_value": self.best_value,
+                            "best_metrics": dict(self.best_metrics), "latest_best": _as_float(self._latest_best),
+                            "hparams": dict(self.hparams), "run_id": self.run_id,
+                            "version": None if handle is None else handle.version,
+                            "version_dir": None if handle is None else str(handle.path)}}
+
+    def load_state_dict(self, state: Mapping[str, Any], source: str | Path | None = None) -> None:
+        """Continue a run from ``state_dict()`` (or a checkpoint holding it) before anything is logged: the
+        recorder, step, epoch, best so far and hyperparameters; the old ``checkpoint_best.pth`` comes along."""
+        self._check_running()
+        if self.global_step or self._seen:
+            raise RuntimeError("load_state_dict() restores a run before it logs; call it right after start().")
+        saved = state["tracker"]
+        self.recorder.load_state_dict(state["recorder"])
+        self._record = self.recorder.log
+        self._charts.restored(line["metric"] for line in state["recorder"]["lines"])
+        self.global_step, self.epoch = int(state["global_step"]), state["epoch"]
+        self.best_epoch, self.best_value = saved["best_epoch"], saved["best_value"]
+        self.best_metrics, self._latest_best = dict(saved["best_metrics"]), saved["latest_best"]
+        self.hparams = {**saved["hparams"], **self.hparams}
+        old_best = None if saved.get("version_dir") is None else Path(saved["version_dir"]) / "checkpoint_best.pth"
+        if self.is_zero and old_best is not None and old_best.is_file() and self.best_epoch is not None:
+            copy_checkpoint(old_best, self.handle.best_checkpoint_path)
+        checkpoint = None if source is None else str(source)
+        self.resumed = {"run_id": saved["run_id"], "version": saved["version"], "checkpoint": checkpoint,
+                        "epoch": self.epoch, "global_step": self.global_step}
+        self.resumed_from = checkpoint or saved["run_id"]
+        self._first_epoch, self._checked = None, False
 
     def _periodic(self, epoch: int) -> bool:
         return bool(self.checkpoint_every) and epoch % self.checkpoint_every == 0
@@ -242,7 +391,10 @@ class RunTracker:
                 "epochs": self.epoch}
 
     def fail(self, reason: str) -> None:
-        """Mark the version (rank 0) and the run failed, with ``reason``; the endpoint stops."""
+        """Mark the version (rank 0) and the run failed, with ``reason``; the endpoint stops (a run that
+        already failed keeps its first reason)."""
+        if self._state == "failed":
+            return
         self._check_running()
         try:
             if self.is_zero:
