@@ -41,8 +41,8 @@ def first_epoch_verdict(*, best: str, mode: str, logged: Collection[str], charts
     family = family_of(best)
     expected = EXPECTED_MODES.get(family.chart) if family is not None else None
     if expected is not None and mode != expected:
-        warnings.append(f"mode={mode!r} keeps the {_EXTREME[mode]} {best!r}, but it reads as a {family.chart} "
-                        f"metric, usually best at its {_EXTREME[expected]}; pass mode={expected!r} if that is meant.")
+        warnings.append(f"mode={mode!r} keeps the {_EXTREME[mode]} {best!r}, but its name says {family.chart}, "
+                        f"usually best at its {_EXTREME[expected]}; pass mode={expected!r} if that is meant.")
     for chart, metrics in charts.items():
         unseen = sorted(set(metrics) - set(logged))
         if unseen:
