@@ -91,3 +91,15 @@ def test_serve_model_runs_as_a_process_with_a_canary(trained_versions, serving_s
     assert roles == {"primary", "canary"}
     assert "curvewatch_serving_pending_limit" in served.get("/metrics").text
     assert "canary, weight 0.5, drift available" in "".join(served.output)
+
+
+def test_a_keep_alive_client_is_not_held_by_the_delayed_ack(served) -> None:
+    import time
+
+    import requests
+
+    session = requests.Session()
+    start = time.perf_counter()
+    for i in range(100):  # with Nagle on, each answer waits ~40 ms for the client's delayed ACK: >= 4 s
+        assert session.post(served.url + "/predict", json={"id": f"k{i}", "until": "2023-10-01"}).status_code == 200
+    assert time.perf_counter() - start < 2.0
