@@ -4,9 +4,10 @@
 
 Thread CPU time (time.thread_time_ns: another process on the machine does not count), cases
 interleaved and rotated each repetition, ratios taken within a repetition and the median reported.
-Every case logs the same floats at steps 0..n-1 into a fresh recorder (folds included: the steady
-state of a long run). The baseline appends ``(step, x)`` to a list emptied every FLUSH_EVERY values
-(a buffer, like the recorder's; a list of millions of tuples costs more, mostly in the collector).
+Every case logs the same floats at steps 0..n-1 into a fresh recorder and folds what is left in
+its buffer at the end (every value folded: the steady state of a long run). The baseline appends
+``(step, x)`` to a list emptied every FLUSH_EVERY values (a buffer, like the recorder's; a list of
+millions of tuples costs more, mostly in the collector), also with the collector off.
 Floors: the same call shapes into a Python no-op function show what CPython itself costs per call
 form (>= 15 keywords and ``**d`` are passed as a dict, whoever is called).
 """
@@ -42,27 +43,29 @@ def _cases(xs: list[float]) -> dict:
         "def append():\n lst = []\n for s, v in enumerate(xs):\n  lst.append((s, v))\n"
         "  if len(lst) >= FLUSH_EVERY: lst = []\n return len(xs)",
         "def append_nogc():\n gc.disable()\n try:\n  return append()\n finally:\n  gc.enable()",
-        "def line():\n h = CurveRecorder(budget=1000).line('loss')\n for s, v in enumerate(xs): h(s, v)\n"
-        " return len(xs)",
-        "def kw1():\n log = CurveRecorder(budget=1000).log\n for s, v in enumerate(xs): log(s, loss=v)\n"
-        " return len(xs)",
+        "def line():\n h = (rec := CurveRecorder(budget=1000)).line('loss')\n for s, v in enumerate(xs): h(s, v)\n"
+        " rec._flush()\n return len(xs)",
+        "def kw1():\n log = (rec := CurveRecorder(budget=1000)).log\n for s, v in enumerate(xs): log(s, loss=v)\n"
+        " rec._flush()\n return len(xs)",
     ]
     for k in WIDE:
         names = [f"m{i}" for i in range(k)]
-        src.append(f"def kw{k}():\n log = CurveRecorder(budget=1000).log\n"
-                   f" for s, v in enumerate(xs[:{n // k}]): log(s, {_kw_function(k)})\n return {k * (n // k)}")
+        src.append(f"def kw{k}():\n log = (rec := CurveRecorder(budget=1000)).log\n"
+                   f" for s, v in enumerate(xs[:{n // k}]): log(s, {_kw_function(k)})\n"
+                   f" rec._flush()\n return {k * (n // k)}")
         g[f"pool{k}"] = _pool(xs, names, n // k)  # dicts made before the timer, as an integration has them
-        src.append(f"def dict{k}():\n log = CurveRecorder(budget=1000).log\n"
-                   f" for s, d in enumerate(pool{k}): log(s, d)\n return {k * (n // k)}")
-        src.append(f"def star{k}():\n log = CurveRecorder(budget=1000).log\n"
-                   f" for s, d in enumerate(pool{k}): log(s, **d)\n return {k * (n // k)}")
+        src.append(f"def dict{k}():\n log = (rec := CurveRecorder(budget=1000)).log\n"
+                   f" for s, d in enumerate(pool{k}): log(s, d)\n rec._flush()\n return {k * (n // k)}")
+        src.append(f"def star{k}():\n log = (rec := CurveRecorder(budget=1000)).log\n"
+                   f" for s, d in enumerate(pool{k}): log(s, **d)\n rec._flush()\n return {k * (n // k)}")
         src.append(f"def noop_kw{k}():\n log = _noop\n"
                    f" for s, v in enumerate(xs[:{n // k}]): log(s, {_kw_function(k)})\n return {k * (n // k)}")
     for sites in SITES:  # `sites` call sites, one per step in turn, each with its own 4 names
         body = "".join(f"  {'if' if i == 0 else 'elif'} k == {i}: log(s, {_kw_function(4, f'a{i}_')})\n"
                        for i in range(sites))
-        src.append(f"def sites{sites}():\n log = CurveRecorder(budget=1000).log\n"
-                   f" for s, v in enumerate(xs[:{n // 4}]):\n  k = s % {sites}\n{body} return {4 * (n // 4)}")
+        src.append(f"def sites{sites}():\n log = (rec := CurveRecorder(budget=1000)).log\n"
+                   f" for s, v in enumerate(xs[:{n // 4}]):\n  k = s % {sites}\n{body}"
+                   f" rec._flush()\n return {4 * (n // 4)}")
     g["_noop"] = _noop
     for s in src:
         exec(s, g)  # noqa: S102 - generated call sites: one per call shape, as in a training loop

@@ -123,16 +123,19 @@ def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequen
         rs = [ratios(e, reference) for e in errors]
         chosen = choose(rs, [int((o & spiky).sum()) for o in options], REFERENCE, SPIKE_TOLERANCE)
         keep, at = options[chosen], rs[chosen]
-        sizes = len(judge.views)
-        farthest = [1 + int(np.argmax(at[1:sizes]))] if sizes > 1 else []
-        for view in [0, *farthest]:  # then move its free points where it draws closer (_refine): at the PNG's
-            if at[view] == 0.0:      # size, then at the other size it draws farthest at ...
+        # then move its free points where it draws closer (_refine): at the other size than the PNG's it draws
+        # farthest at, then, from there, at the PNG's size; the closest of these that no measure puts past the reference
+        # (nor farther than the chosen pick) is kept
+        bound, moving, now, sizes = max(1.0, at.max()), keep, at, len(judge.views)
+        for step in range(min(2, sizes)):
+            view = 0 if step == 1 else 1 + int(np.argmax(now[1:sizes]))
+            if now[view] == 0.0:
                 continue
             px, py, drawn_ok, spans, size = judge.views[view]
-            moved = refine(px, py, drawn_ok, keep, must | spiky, spans, size)
-            now = ratios(judge.errors(moved), reference)
-            if now.sum() < at.sum() and now.max() <= max(1.0, at.max()):  # ... and no measure past the reference
-                keep, at = moved, now
+            moving = refine(px, py, drawn_ok, moving, must | spiky, spans, size)
+            now = ratios(judge.errors(moving), reference)
+            if now.sum() < at.sum() and now.max() <= bound:
+                keep, at = moving, now
     keep = keep.copy()
     nf_rest = np.flatnonzero(~finite & ~keep)
     if nf_rest.size and keep.sum() < budget:
