@@ -155,3 +155,29 @@ def http_requests() -> list[bytes]:
         line = f"{rng.choice(methods)} {rng.choice(paths)} {rng.choice(versions)}"
         made.append((line + "\r\n" + "\r\n".join(headers) + "\r\n\r\n").encode("utf-8", "surrogatepass") + body)
     return made + [b"", b"\r\n\r\n", b"GET\r\n\r\n", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40]
+
+
+def serving_bodies() -> list[tuple[str, bytes]]:
+    """``(path, body)`` for the serving service's POST endpoints: hostile JSON texts and objects whose
+    fields hold every wrong type, size and value (a NaN literal, a date that is not one, lists of text)."""
+    rng = _rng(6)
+    values: list = [None, True, -1, 0, 1.5, 1e308, -1e308, 10**30, "", "x", "2024-02-30", "2024-01-31",
+                    "31/01/2024", "9999-12-31", "0001-01-01", [], [None], ["1"], [1] * 3, [1.0] * 60, [1e308] * 60,
+                    [-1.0] * 60, [0] * 10_000, {}, {"a": 1}, "A" * 300, "😀", "\u0000"]
+    fields = ["id", "history", "until", "future", "sales", "last_date", "promotion", "actuals", "value"]
+    bodies: list[tuple[str, bytes]] = []
+    for text in json_texts()[::3]:
+        bodies.append((rng.choice(["/predict", "/actuals"]), text))
+    for _ in range(70):
+        history = {k: rng.choice(values) for k in rng.sample(["last_date", "sales", "promotion", "price"],
+                                                             rng.randint(0, 4))}
+        body: dict = {k: rng.choice(values) for k in rng.sample(fields, rng.randint(0, 3))}
+        if rng.random() < 0.7:
+            body["history"] = history
+        bodies.append(("/predict", json.dumps(body).encode()))
+    for _ in range(50):
+        entries = [{k: rng.choice(values) for k in rng.sample(["id", "value", "extra"], rng.randint(0, 3))}
+                   for _ in range(rng.randint(0, 5))]
+        body = {"actuals": rng.choice([entries, entries, rng.choice(values)])}
+        bodies.append(("/actuals", json.dumps(body).encode()))
+    return bodies

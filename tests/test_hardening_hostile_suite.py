@@ -9,8 +9,10 @@ or a documented result, never a traceback (issue 24). The run prints how many ra
   leaves the other version verified.
 - command lines: every command that reads or refuses exits 0, 1, 2 or 141 with no traceback, and a
   non-zero exit says why in words.
-- HTTP requests: the metrics endpoint and the HTTP SD server answer every raw request with a documented
-  status (or close a connection that is not HTTP) and keep answering a normal request afterwards.
+- HTTP requests: the metrics endpoint, the HTTP SD server and the serving service (``serve-model``) answer
+  every raw request with a documented status (or close a connection that is not HTTP) and keep answering a
+  normal request afterwards; every POST body the serving service refuses gets a 4xx ``{"error": sentence}``
+  (a 500 only when the model itself raised, which it counts).
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from curvewatch._json_reader import JSONReadError, loads_strict
 from curvewatch.archive import ArchiveError, IdentifierError, ModelArchive, ModelKey
 from curvewatch.cli import main
 from curvewatch.recorder import CurveDocumentError, load_document
+from fixtures.serving import trained_versions  # noqa: F401 - the served versions, used through request
 from hostile_cases import (
     archive_file_corruptions,
     command_lines,
     http_requests,
     identifiers,
     json_texts,
+    serving_bodies,
 )
 from test_archive_support import archive_with
 
@@ -39,7 +43,7 @@ VICTIM = ModelKey.product("P001", scope="all", model_type="mlstm")
 BYSTANDER = ModelKey.store("S001", scope="all", model_type="tcn")
 EXIT_CODES = {0, 1, 2, 141}  # ok, problems found, refused (a sentence), closed pipe
 # What a server may answer a hostile request with (or close the connection without an answer).
-HTTP_STATUSES = {200, 400, 401, 404, 405, 408, 411, 413, 414, 431, 500, 501, 505}
+HTTP_STATUSES = {200, 400, 401, 404, 405, 408, 411, 413, 414, 422, 431, 500, 501, 505}
 SOCKET_TIMEOUT_S = 10.0
 
 
@@ -170,6 +174,10 @@ def _exchange(port: int, raw: bytes) -> bytes:
 def _check_answer(answer: bytes, raw: bytes) -> None:
     if not answer:
         return  # closed without an answer: what a server does with bytes that are not an HTTP request
+    while answer.startswith((b"HTTP/1.1 100", b"HTTP/1.0 100")) and b"\r\n\r\n" in answer:
+        answer = answer.split(b"\r\n\r\n", 1)[1]  # an interim 100 Continue (Expect: 100-continue)
+    if not answer:
+        return
     status_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
     if not status_line.startswith("HTTP/1."):
         # A request line http.server cannot read as HTTP/1.x (no version, or fewer words) is answered as
@@ -216,7 +224,48 @@ def test_a_hostile_request_to_the_sd_server_gets_a_documented_answer(sd_endpoint
     assert requests.get(f"http://127.0.0.1:{sd_endpoint}/targets", timeout=SOCKET_TIMEOUT_S).status_code == 200
 
 
+@pytest.fixture(scope="module")
+def serving_endpoint(request: pytest.FixtureRequest) -> int:
+    from curvewatch.serving import ServingService
+    from curvewatch.trainers.serving import ForecasterModel
+
+    versions = request.getfixturevalue("trained_versions")
+
+    service = ServingService([(ForecasterModel(versions["tcn"]), "primary", 1.0),
+                              (ForecasterModel(versions["old"]), "shadow", 0.0)])
+    port = service.start()
+    yield port
+    service.stop()
+
+
+@pytest.mark.parametrize("raw", HTTP_REQUESTS, ids=_ids(HTTP_REQUESTS))
+def test_a_hostile_request_to_the_serving_service_gets_a_documented_answer(serving_endpoint: int,
+                                                                          raw: bytes) -> None:
+    _check_answer(_exchange(serving_endpoint, raw), raw)
+    assert requests.get(f"http://127.0.0.1:{serving_endpoint}/healthz", timeout=SOCKET_TIMEOUT_S).status_code == 200
+
+
+SERVING_BODIES = serving_bodies()
+SERVING_REFUSALS = {400, 404, 405, 411, 413, 422}
+
+
+@pytest.mark.parametrize(("path", "body"), SERVING_BODIES, ids=_ids(SERVING_BODIES))
+def test_a_hostile_serving_body_is_answered_or_refused_in_a_sentence(serving_endpoint: int, path: str,
+                                                                    body: bytes) -> None:
+    response = requests.post(f"http://127.0.0.1:{serving_endpoint}{path}", data=body, timeout=SOCKET_TIMEOUT_S)
+    answer = response.json()
+    if response.status_code == 200:
+        assert isinstance(answer, dict) and "error" not in answer
+    elif response.status_code == 500:
+        assert answer["error"].startswith("The model failed on this request"), answer
+    else:
+        assert response.status_code in SERVING_REFUSALS, (response.status_code, answer)
+        assert _says_why(answer["error"]), answer
+    assert requests.get(f"http://127.0.0.1:{serving_endpoint}/healthz", timeout=SOCKET_TIMEOUT_S).status_code == 200
+
+
 def test_the_suite_holds_over_a_thousand_cases() -> None:
     counts = {"identifiers": len(IDENTIFIERS), "json": len(JSON_TEXTS), "archive files": len(CORRUPTIONS),
-              "command lines": len(COMMAND_LINES), "http (x2 servers)": 2 * len(HTTP_REQUESTS)}
+              "command lines": len(COMMAND_LINES), "http (x3 servers)": 3 * len(HTTP_REQUESTS),
+              "serving bodies": len(SERVING_BODIES)}
     assert sum(counts.values()) >= 1000, counts  # the run's summary line says how many ran (tests/conftest.py)
