@@ -12,6 +12,12 @@ The logger only translates Lightning's hooks into :class:`curvewatch.RunTracker`
 - ``after_save_checkpoint``: a ``ModelCheckpoint`` that monitors the same metric and mode is the best
   checkpoint; the logger then writes none of its own. Without one, the logger saves
   ``checkpoint_best.pth`` itself from the module Lightning hands to ``log_graph`` when ``fit`` starts.
+- ``fit(..., ckpt_path=...)`` resumes the curves too: every checkpoint Lightning saves carries the tracker's
+  ``state_dict()`` (under ``STATE_KEY``, added by a small callback the logger puts on the trainer when ``fit``
+  starts), and a fit started from one restores it (``RunTracker.load_state_dict``) before anything is logged:
+  every line, the best point so far, the step and the epoch. The resumed run is a new version recording
+  ``resumed_from`` (Lightning creates the logger's run before it reads ``ckpt_path``, so continuing the
+  killed run's own version is left to ``RunTracker`` and the Hugging Face callback).
 - ``finalize("success")`` commits the version: ``model.pth`` = the best checkpoint's weights,
   ``checkpoint_best.pth``, curves, PNG, metadata, manifest. ``finalize("failed")`` (an exception or
   Ctrl-C in ``fit``) or any other status (a signal) marks the version failed. Later calls (a
@@ -34,12 +40,15 @@ _loggers = require("lightning.pytorch.loggers", "CurvewatchLogger")
 _rank_zero = require("lightning.pytorch.utilities.rank_zero", "CurvewatchLogger")
 rank_zero_only = _rank_zero.rank_zero_only
 
-__all__ = ["EPOCH_KEY", "CurvewatchLogger"]
+_callbacks = require("lightning.pytorch.callbacks", "CurvewatchLogger")
+
+__all__ = ["EPOCH_KEY", "STATE_KEY", "CurvewatchLogger"]
 
 log = logging.getLogger("curvewatch.integrations.lightning")
 
 EPOCH_KEY = "epoch"  # what Lightning adds to every metrics dict: the run's epoch, not a curve
 SUCCESS = "success"
+STATE_KEY = "curvewatch"  # where a Lightning checkpoint keeps the tracker's state_dict()
 
 
 class CurvewatchLogger(_loggers.Logger):
@@ -48,6 +57,10 @@ class CurvewatchLogger(_loggers.Logger):
     def __init__(self, experiment: str = "lightning", *, model_type: str | None = None, monitor: str = "val_loss",
                  mode: str = "min", ranks: str = "zero", **tracker_options: Any) -> None:
         super().__init__()
+        if tracker_options.get("continue_version"):
+            raise ValueError("CurvewatchLogger resumes into a new version: Lightning creates the logger's run "
+                             "before it reads ckpt_path, so continue_version=True is for RunTracker and "
+                             "CurvewatchCallback.")
         self._experiment_name = experiment
         self._options = {"model_type": model_type, "best": monitor, "mode": mode, "ranks": ranks,
                          **tracker_options}
@@ -94,7 +107,7 @@ class CurvewatchLogger(_loggers.Logger):
         values = dict(metrics)
         epoch = values.pop(EPOCH_KEY, None)
         if epoch is not None:
-            run.recorder.set_epoch(int(epoch))
+            run.set_epoch(int(epoch))
         if not values:
             return
         run.log(step, **values)
@@ -109,6 +122,12 @@ class CurvewatchLogger(_loggers.Logger):
 
     def log_graph(self, model: Any, input_array: Any = None) -> None:
         self._module = model
+        trainer = getattr(model, "_trainer", None)
+        if trainer is None or any(isinstance(cb, _SaveState) for cb in trainer.callbacks):
+            return
+        trainer.callbacks.append(_SaveState(self))
+        if trainer.ckpt_path and self._tracker is not None:
+            _resume(self._tracker, trainer.ckpt_path)
 
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
         if self._matches(checkpoint_callback):
@@ -153,3 +172,33 @@ class CurvewatchLogger(_loggers.Logger):
                             None)
         path = getattr(callback, "best_model_path", "") if callback is not None else ""
         return path or None
+
+
+class _SaveState(_callbacks.Callback):
+    """Puts the tracker's ``state_dict()`` into every checkpoint Lightning saves (the logger adds it)."""
+
+    def __init__(self, logger: CurvewatchLogger) -> None:
+        self.logger = logger
+
+    def on_save_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
+        tracker = self.logger._tracker
+        if tracker is not None and tracker.is_zero and not self.logger._done:
+            checkpoint[STATE_KEY] = tracker.state_dict()
+
+
+def _resume(tracker: RunTracker, ckpt_path: str) -> None:
+    """Restore the tracker from the checkpoint ``fit`` resumes from (one saved without it: a warning)."""
+    import torch
+
+    try:
+        checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"CurvewatchLogger cannot read {ckpt_path} with weights_only=True ({type(exc).__name__}) "
+                         "to resume the curves; resume from a checkpoint Lightning saved with this logger.") from None
+    state = checkpoint.get(STATE_KEY) if isinstance(checkpoint, dict) else None
+    if state is None:
+        log.warning("CurvewatchLogger: %s holds no curvewatch state (saved without this logger); the curves of "
+                    "this fit start at its step.", ckpt_path)
+        return
+    if tracker.is_zero:
+        tracker.load_state_dict(state, source=ckpt_path)

@@ -12,6 +12,12 @@ The callback only translates the ``Trainer``'s hooks into :class:`curvewatch.Run
 - ``on_evaluate`` (world process zero): closes an epoch (``RunTracker.epoch_end``); when ``monitor``
   improves (``mode``), the model is saved as ``checkpoint_best.pth``.
 - ``on_save``: the Trainer's own best checkpoint directory, when it keeps one, is noted in the metadata.
+- ``train(resume_from_checkpoint=...)`` resumes the curves too: ``on_save`` writes the tracker's
+  ``state_dict()`` as ``STATE_FILE`` into each checkpoint directory the Trainer saves, and a ``train()``
+  that starts from one (``state.global_step`` > 0 at ``on_train_begin``: ``{output_dir}/checkpoint-{step}``)
+  restores it: every line, the best point so far, the step and the epoch (the Trainer restores the model,
+  optimizer, scheduler and RNG states itself). The resumed run is a new version recording ``resumed_from``,
+  or with ``continue_version=True`` the killed run's own reserved version.
 - ``on_train_end``: commits the version (``model.pth`` = the best evaluation's weights, else the final
   ones). The ``Trainer`` calls no hook when ``train()`` raises: a run still open when the process exits
   (or when the next ``train()`` begins) is marked failed then.
@@ -25,6 +31,7 @@ import atexit
 import logging
 import math
 import numbers
+from pathlib import Path
 from typing import Any
 
 from curvewatch.integrations._extras import require
@@ -32,7 +39,7 @@ from curvewatch.tracking import RunTracker
 
 _callback = require("transformers.trainer_callback", "CurvewatchCallback")
 
-__all__ = ["NOT_CURVES", "CurvewatchCallback"]
+__all__ = ["NOT_CURVES", "STATE_FILE", "CurvewatchCallback"]
 
 log = logging.getLogger("curvewatch.integrations.transformers")
 
@@ -41,6 +48,7 @@ NOT_CURVES = frozenset({  # numbers the Trainer logs that are bookkeeping, not t
     EPOCH_KEY, "total_flos", "train_loss", "train_runtime", "train_samples_per_second", "train_steps_per_second",
     "eval_runtime", "eval_samples_per_second", "eval_steps_per_second",
 })
+STATE_FILE = "curvewatch_state.pth"  # the tracker's state_dict(), in each checkpoint directory the Trainer saves
 ABANDONED = "the process ended (or a new train() began) before on_train_end: train() did not complete"
 
 
@@ -69,6 +77,8 @@ class CurvewatchCallback(_callback.TrainerCallback):
         options = dict(self._options)
         if options["model_type"] is None and model is not None:
             options["model_type"] = type(model).__name__
+        if state.global_step and options.get("resume") is None:  # the Trainer resumed from a checkpoint
+            options["resume"] = _saved_state(_checkpoint_dir(args, state))
         self.tracker = RunTracker(self._experiment_name, **options).start()
         atexit.register(self._abandon)
         if state.is_world_process_zero:
@@ -79,7 +89,7 @@ class CurvewatchCallback(_callback.TrainerCallback):
         if run is None or not state.is_world_process_zero or not logs:
             return
         if logs.get(EPOCH_KEY) is not None:
-            run.recorder.set_epoch(math.ceil(logs[EPOCH_KEY]))
+            run.set_epoch(math.ceil(logs[EPOCH_KEY]))
         values = {k: v for k, v in logs.items() if k not in NOT_CURVES and _number(v)}
         if values:
             run.log(state.global_step, **values)
@@ -91,6 +101,12 @@ class CurvewatchCallback(_callback.TrainerCallback):
         run.epoch_end(math.ceil(state.epoch or 0), kwargs.get("model"))
 
     def on_save(self, args, state, control, **kwargs) -> None:
+        if self.tracker is not None and state.is_world_process_zero:
+            directory = _checkpoint_dir(args, state)
+            if directory.is_dir():
+                from curvewatch.archive import atomic_torch_save
+
+                atomic_torch_save(self.tracker.state_dict(), directory / STATE_FILE)
         if self.tracker is not None and state.best_model_checkpoint:
             self._trainer_best = str(state.best_model_checkpoint)
 
@@ -120,6 +136,25 @@ class CurvewatchCallback(_callback.TrainerCallback):
             run.fail(ABANDONED)
         finally:
             run.close()
+
+
+def _checkpoint_dir(args: Any, state: Any) -> Path:
+    """The directory the Trainer saves (and resumes) the checkpoint of ``state.global_step`` in."""
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    return Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+
+
+def _saved_state(directory: Path) -> dict[str, Any] | None:
+    """The tracker state saved in a checkpoint directory (None, with a warning, when there is none)."""
+    import torch
+
+    path = directory / STATE_FILE
+    if not path.is_file():
+        log.warning("CurvewatchCallback: %s holds no %s (saved without this callback); the curves of this train() "
+                    "start at its step.", directory, STATE_FILE)
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _number(value: Any) -> bool:

@@ -104,8 +104,6 @@ class RunTracker:
             raise ValueError(f"`best` must be a metric name, got {best!r}.")
         if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be an integer >= 0 (0: never), got {checkpoint_every!r}.")
-        if continue_version and resume is None:
-            raise ValueError("continue_version=True needs resume= the killed run's checkpoint (or 'last').")
         if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
             raise ValueError(f"epochs must be the planned number of epochs (an integer >= 1), got {epochs!r}.")
         self.key, self.best, self.mode = key, best, mode
