@@ -156,7 +156,8 @@ def main() -> None:
     print(f"monitor overhead per prediction: {overhead:.3f} us (monitor.predict {m['monitor']:.3f} us, direct call "
           f"{m['direct']:.3f} us; {m['monitor'] / m['direct']:.2f}x a bare call)  target <= 2 us")
     print(f"bundled TCN, batch of one: {m['tcn']:.1f} us direct, {m['tcn_monitor']:.1f} us monitored; the overhead "
-          f"is {100 * overhead / m['tcn']:.3f}% of its inference (monitored/direct {m['tcn_monitor'] / m['tcn']:.4f}x)  "
+          f"is {100 * overhead / m['tcn']:.3f}% of its inference (monitored/direct "
+          f"{m['tcn_monitor'] / m['tcn']:.4f}x)  "
           "target <= 2%")
     print(f"join throughput: {m['scalar']:,.0f} actuals/s (scalar outputs), {m['vector']:,.0f} actuals/s (7-day "
           f"forecasts, first day's actual)  target >= 200,000/s; {m['scalar'] / 200_000:.1f}x the target")

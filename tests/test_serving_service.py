@@ -36,7 +36,8 @@ def served(trained_versions, serving_service):  # noqa: F811
     return serving_service([(trained_versions["tcn"], "primary", 0.0), (trained_versions["kan"], "shadow", 0.0)])
 
 
-@pytest.mark.parametrize(("path", "raw", "status", "sentence"), BAD_BODIES, ids=[f"{b[0]} {b[1][:30]!r}" for b in BAD_BODIES])
+@pytest.mark.parametrize(("path", "raw", "status", "sentence"), BAD_BODIES,
+                         ids=[f"{b[0]} {b[1][:30]!r}" for b in BAD_BODIES])
 def test_every_bad_body_gets_a_4xx_sentence(served, path: str, raw: bytes, status: int, sentence: str) -> None:
     code, answer = served.post(path, None, raw=raw)
     assert code == status and sentence in answer["error"] and answer["error"].endswith("."), answer
@@ -45,7 +46,8 @@ def test_every_bad_body_gets_a_4xx_sentence(served, path: str, raw: bytes, statu
 
 def test_get_on_a_post_endpoint_and_broken_requests_are_refused(served) -> None:
     response = served.get("/predict")
-    assert response.status_code == 405 and response.headers["Allow"] == "POST" and "takes POST" in response.json()["error"]
+    assert response.status_code == 405 and response.headers["Allow"] == "POST"
+    assert "takes POST" in response.json()["error"]
     with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:  # no Content-Length
         sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\n\r\n")
         assert b" 411 " in sock.recv(4096).split(b"\r\n")[0]

@@ -102,14 +102,16 @@ class ForecasterModel:
         else:
             raise ServingInputError('The body needs "history" ({"last_date": "2024-01-31", "sales": [...], '
                                     + ", ".join(f'"{n}": [...]' for n in self.features)
-                                    + f"}} with at least {self.lookback} days) or \"until\": a date of the archived data.")
+                                    + f"}} with at least {self.lookback} days) or \"until\": a date of the "
+                                    "archived data.")
         dates = last + np.arange(1, self.horizon + 1)
         known, notes = future_features(self.metadata, dates)
         future = body.get("future")
         if isinstance(future, dict):
             for name, values in future.items():
                 if name not in self.features:
-                    raise ServingInputError(f"future.{name} is not a feature of this model ({', '.join(self.features)}).")
+                    raise ServingInputError(f"future.{name} is not a feature of this model "
+                                            f"({', '.join(self.features)}).")
                 known[:, self.features.index(name)] = _column({name: values}, name, self.horizon)[: self.horizon]
             notes = ()
         scaled = self.scaler.transform(matrix)

@@ -23,8 +23,13 @@ _PREFIX = "curvewatch serve-model"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from curvewatch.serving._names import DEFAULT_DRIFT_ROWS, DEFAULT_PENDING_LIMIT, DEFAULT_PENDING_TTL_S
-    from curvewatch.serving._names import DEFAULT_WINDOW, DEFAULT_WINDOW_S
+    from curvewatch.serving._names import (
+        DEFAULT_DRIFT_ROWS,
+        DEFAULT_PENDING_LIMIT,
+        DEFAULT_PENDING_TTL_S,
+        DEFAULT_WINDOW,
+        DEFAULT_WINDOW_S,
+    )
 
     parser = subparsers.add_parser(
         "serve-model", help="serve an archived forecaster version over HTTP, monitored (canary, shadow)",

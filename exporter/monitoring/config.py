@@ -220,7 +220,8 @@ class MonitoringConfig:
         if self.divergence_factor <= 1:
             raise ValueError(f"divergence_factor must be above 1, got {self.divergence_factor}.")
         if self.degraded_factor <= 1:
-            raise ValueError(f"degraded_factor must be above 1 (1.5: live MAE 50% above validation), got {self.degraded_factor}.")
+            raise ValueError(f"degraded_factor must be above 1 (1.5: live MAE 50% above validation), "
+                             f"got {self.degraded_factor}.")
         if not self.drift_psi > 0 or not self.latency_slo_seconds > 0:
             raise ValueError(f"drift_psi and latency_slo_seconds must be above 0, got {self.drift_psi} and "
                              f"{self.latency_slo_seconds}.")

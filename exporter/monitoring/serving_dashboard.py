@@ -35,7 +35,8 @@ class _Serving:
         self.config, self.sel = config, Selectors(config)
 
     def series(self, name: str, *matchers: str) -> str:
-        parts = [f'{v}=~"${v}"' for v in SERVING_VARIABLES] + [m for m in (self.config.serving_selector, *matchers) if m]
+        parts = [f'{v}=~"${v}"' for v in SERVING_VARIABLES]
+        parts += [m for m in (self.config.serving_selector, *matchers) if m]
         return f"curvewatch_serving_{name}{{{', '.join(parts)}}}"
 
     def variables(self) -> list:

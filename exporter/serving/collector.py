@@ -44,7 +44,8 @@ class ServingCollector(Collector):
             "unmatched": _counter("actuals_unmatched", "Actuals whose id had no waiting prediction (never made, "
                                                        "already joined, evicted or expired)."),
             "expired": _counter("predictions_expired", "Predictions dropped unjoined after the pending TTL."),
-            "evicted": _counter("predictions_evicted", "Predictions dropped unjoined because the pending store was full."),
+            "evicted": _counter("predictions_evicted",
+                                "Predictions dropped unjoined because the pending store was full."),
             "pending": _gauge("pending_predictions", "Predictions waiting for their actuals."),
             "limit": _gauge("pending_limit", "Size limit of the pending store."),
             "ttl": _gauge("pending_ttl_seconds", "How long a prediction waits for its actual."),

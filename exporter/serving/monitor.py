@@ -12,7 +12,8 @@ the degradation ratio and the drift scores are computed at scrape time.
 
 Guarantees (tests named after them in ``tests/test_serving_monitor.py``):
 - a_failing_model_is_counted_and_re_raised: the exception reaches the caller, ``errors`` counts it.
-- version_without_profile_serves_with_drift_unavailable: ``drift_reason`` is a sentence, no exception.
+- version_without_profile_serves_with_drift_unavailable (``tests/test_serving_drift.py``): ``drift_reason`` is a
+  sentence, no exception, and the service answers.
 - degradation_ratio_is_live_over_validation_error: ``live_mae / validation_mae`` (classifiers: the live
   error rate over the validation one).
 """

@@ -4,7 +4,8 @@
     route = router.route("customer-42")   # Route(served="v3", shadows=("v5",), reason="...")
 
 The decision is pure: the request id is hashed (BLAKE2b) to a point in [0, 1) and the arm whose share
-holds it answers, so the same id always gets the same version (sticky, also across restarts listing the versions in another order) and, over many ids, each canary
+holds it answers, so the same id always gets the same version (sticky, also across restarts that list the
+versions in another order: shares are laid out by name) and, over many ids, each canary
 gets its weight of the traffic; the primary gets the rest. Shadows predict every request (they are scored
 against the actuals) but their answer is never returned. A request without an id gets a fresh random id
 (``new_id``), so it is split like the rest and its actuals can still be joined.
