@@ -136,7 +136,7 @@ E2E_OVERRIDES = {
     "nonfinite_for": "1s", "stall_seconds": "3", "stall_for": "2s", "divergence_for": "1s",
     "trend_window": "10s", "overfitting_for": "1s", "no_improvement_steps": "60", "no_improvement_for": "1s",
     "rate_window": "5s", "baseline_window": "15s", "throughput_for": "3s", "target_down_for": "1s",
-    "group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h", "vanished_for": "1s",
+    "group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h", "vanished_for": "1s", "failed_for": "1s",
     "scrape_interval": "1s", "evaluation_interval": "1s", "dashboard_refresh": "5s",
 }
 
@@ -152,8 +152,9 @@ def _observed_long_enough_s(config: MonitoringConfig) -> float:
 def _assert_healthy_run_raised_nothing(prom_url: str, config: MonitoringConfig, run_id: str,
                                        received: list[dict]) -> None:
     scraped = f'count_over_time(curvewatch_steps_total{{run_id="{run_id}"}}[1h])'
-    wait_for(prom_url, scraped, lambda r: bool(r) and float(r[0]["value"][1]) >= _observed_long_enough_s(config),
-             timeout=60)
+    needed = _observed_long_enough_s(config)
+    assert needed <= 45, f"{needed:.0f}s of scrapes needed: shorten the new alert's window or for: in E2E_OVERRIDES"
+    wait_for(prom_url, scraped, lambda r: bool(r) and float(r[0]["value"][1]) >= needed, timeout=60)
     for alert in alerts(config):  # its inputs exist for the healthy run: the rule was really evaluated
         for selector in _SELECTOR.findall(alert.expr):
             if not selector.startswith("up{"):
