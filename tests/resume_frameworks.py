@@ -2,7 +2,8 @@
 ``python resume_frameworks.py lightning|transformers ROOT WORKDIR full|kill|resume [--continue]``.
 
 ``kill`` is killed by SIGKILL when epoch 4 begins (epoch 3's checkpoint is saved); ``resume`` restarts from
-that checkpoint (Lightning's ``ckpt_path``, the Trainer's ``resume_from_checkpoint``) and trains to epoch 6."""
+that checkpoint (Lightning's ``ckpt_path``, the Trainer's ``resume_from_checkpoint``) and trains to epoch 6;
+``typo`` monitors a metric that is never logged (``val_accuracy``/``eval_accuracy``)."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def lightning(root: str, workdir: Path, mode: str) -> None:
     x, y = data()
     train = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x[:64], y[:64]), batch_size=16)
     val = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x[64:], y[64:]), batch_size=32)
-    logger = CurvewatchLogger(experiment="resume-lit", model_type="tiny", monitor="val_loss", root=root, serve=False)
+    monitor = "val_accuracy" if mode == "typo" else "val_loss"
+    logger = CurvewatchLogger(experiment="resume-lit", model_type="tiny", monitor=monitor, root=root, serve=False)
     checkpoints = ModelCheckpoint(dirpath=workdir / "ckpt", monitor="val_loss", mode="min", save_last=True)
     trainer = pl.Trainer(max_epochs=EPOCHS, logger=logger, callbacks=[KillAt(), checkpoints], accelerator="cpu",
                          enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=1,
@@ -100,6 +102,7 @@ def transformers(root: str, workdir: Path, mode: str, continue_version: bool) ->
                                 learning_rate=0.05, eval_strategy="epoch", save_strategy="epoch", logging_steps=1,
                                 report_to=[], use_cpu=True, disable_tqdm=True, seed=0, dataloader_num_workers=0)
     callback = CurvewatchCallback(experiment="resume-hf", model_type="tiny", root=root, serve=False,
+                                  monitor="eval_accuracy" if mode == "typo" else "eval_loss",
                                   continue_version=continue_version)
     trainer = hf.Trainer(model=Tiny(), args=args, train_dataset=Rows(x[:64], y[:64]), eval_dataset=Rows(x[64:], y[64:]),
                          callbacks=[KillAt(), callback])
