@@ -120,3 +120,27 @@ def test_values_near_the_float_limit_are_picked_without_overflow(budget: int) ->
     assert len(line["x"]) <= budget
     assert max(line["y"]) == big and min(line["y"]) == -big
     assert (line["x"][-1], line["y"][-1]) == (19_999, float(values[-1]))
+
+
+@pytest.mark.parametrize("budget", [250, 1000])
+def test_faithful_a_short_line_takes_the_offline_minmaxlttb_pick_of_every_point(budget: int) -> None:
+    """A line of fewer than JUDGED_FROM points holds its points themselves: its pick is tsdownsample's
+    MinMaxLTTB of all of them (what an offline pass picks), plus the required points it misses (each
+    costs a point of the pick, and one more goes when the smaller pick misses one more)."""
+    from tsdownsample import MinMaxLTTBDownsampler
+
+    n = 5_000  # > budget, < JUDGED_FROM; uniform noise: no spike, no flat stretch, no tie
+    x = np.arange(n, dtype=np.int64)
+    y = 1.0 + 0.5 * np.sin(x / 300.0) + 0.1 * np.random.default_rng(budget).uniform(size=n)
+    rec = CurveRecorder(budget=budget)
+    log_series(rec, "acc", y)
+    line = line_of(rec.finalize(), "acc")
+    required = {0, n - 1, int(np.argmin(y)), int(np.argmax(y))}
+    ds = MinMaxLTTBDownsampler()
+    pick = set(ds.downsample(x, y, n_out=budget).tolist())
+    if required - pick:  # each required point the pick misses costs a point of it
+        pick = set(ds.downsample(x, y, n_out=budget - len(required - pick)).tolist())
+    kept = set(line["x"])
+    assert len(kept) == len(line["x"]) == budget and required <= kept
+    assert kept - required <= pick and len(pick - kept) <= 1
+    assert line["y"] == [float(y[i]) for i in line["x"]]

@@ -1,4 +1,5 @@
-"""One recorded line: exact points while small, streaming M4 buckets after, and its statistics."""
+"""One recorded line: its points while short (fewer than ``JUDGED_FROM``, or at most its budget),
+streaming M4 buckets after, and its statistics."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ __all__ = ["Line"]
 
 Point = tuple[int, float]
 JUDGED_FROM = 10_000  # logged points from which picks are judged (_judge); a shorter line takes MinMaxLTTB's
+# A line keeps its points themselves while it holds fewer than max(budget + 1, JUDGED_FROM): its pick is then
+# MinMaxLTTB of every point (what an offline pass would pick) and nothing is folded (a cheap finalize()).
 
 
 class Line:
@@ -22,7 +25,8 @@ class Line:
     def __init__(self, metric: str, budget: int, n_buckets: int, window_seconds: float) -> None:
         self.metric = metric
         self.budget = budget
-        self.n_buckets = n_buckets  # M4 buckets once the line outgrows its budget
+        self.n_buckets = n_buckets  # M4 buckets once the line outgrows its budget and JUDGED_FROM
+        self.raw_limit = max(budget, JUDGED_FROM - 1)  # points held as they are, at most
         self.raw_steps = np.empty(0, dtype=np.int64)
         self.raw_values = np.empty(0, dtype=np.float64)
         self.buckets: M4Buckets | None = None
@@ -51,7 +55,7 @@ class Line:
         elif fresh:
             self.window.add(now, values[n - fresh:])
         self.count += n
-        if self.buckets is None and self.raw_steps.size + n <= self.budget:
+        if self.buckets is None and self.raw_steps.size + n <= self.raw_limit:
             self.raw_steps = np.concatenate([self.raw_steps, steps])
             self.raw_values = np.concatenate([self.raw_values, values])
             return
@@ -100,7 +104,10 @@ class Line:
         non-finite and the spikes (see ``_select``)."""
         steps, values = self.kept_points()
         if self.buckets is None:
-            return steps, values
+            if steps.size <= self.budget:
+                return steps, values
+            required = [p for p in (self.first, self.last, self.min, self.max, self.first_nonfinite) if p]
+            return select_points(steps, values, self.budget, required, yscale, None, judged=False)
         last = self.last
         if last is not None and not _holds(steps, values, last):  # a NaN/inf tail: M4 keeps finite lasts
             steps, values = np.append(steps, last[0]), np.append(values, last[1])
