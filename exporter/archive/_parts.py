@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from .naming import ModelKey
 from .records import VersionRecord
 from .registry import Registry
+from .storage import Storage
 from .versions_file import VersionsFile
 
 __all__ = ["ArchiveParts"]
@@ -22,6 +23,7 @@ class ArchiveParts(Protocol):
     versions: VersionsFile
     registry: Registry
     read_only: bool
+    storage: Storage
 
     def root_id(self) -> str:
         """This root's id, recorded in the rows it writes."""
@@ -34,3 +36,6 @@ class ArchiveParts(Protocol):
 
     def get(self, identifier: str, version: int | str = "latest") -> VersionRecord:
         """One version's record (``"latest"``: the highest complete one)."""
+
+    def checkout(self, key: ModelKey, version: int, *, fresh: bool = False, digest: str | None = None) -> Path:
+        """The local directory of a version, holding its stored files."""

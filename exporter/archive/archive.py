@@ -9,6 +9,10 @@ Guarantees (each has a test named after it in ``tests/test_archive_*.py``):
   leaves the version ``reserved``, and earlier complete versions untouched.
 - verify_reports_every_changed_missing_or_added_file: a complete version has a manifest of every
   file; ``verify`` recomputes it.
+- killed_upload_never_shows_a_complete_version: on a URL root (``s3://bucket/prefix``, see ``storage``) the
+  version's prefix is its staging area: commit uploads every file and the manifest to it (stage
+  ``"upload"``, between ``"manifest"`` and ``"mark_complete"``), then the complete status marker, then the
+  row; until both are there the version is ``reserved`` in the store and in the registry.
 """
 
 from __future__ import annotations
@@ -22,17 +26,19 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_write, atomic_write_bytes, atomic_write_json
-from .errors import VersionNotFoundError, VersionStateError
-from .manifest import remove_temp_files, write_manifest
+from .errors import ArchiveError, VersionNotFoundError, VersionStateError
+from .manifest import list_payload_files, remove_temp_files, write_manifest
 from .naming import (
     CURVES_FILE,
     LOSS_CURVE_FILE,
+    MANIFEST_FILE,
     METADATA_FILE,
     REGISTRY_DB_FILE,
     STATE_COMPLETE,
     STATE_FAILED,
     STATE_RESERVED,
     STATE_TAMPERED,
+    STATUS_FILE,
     ModelKey,
     archive_path,
     validate_version,
@@ -41,6 +47,7 @@ from .rebuild import RebuildResult, delete_version, rebuild, settled
 from .records import VersionHandle, VersionRecord
 from .registry import Registry, sqlite_url
 from .status import read_status, write_status
+from .storage import open_storage
 from .verify import verify_version
 from .versions_file import DEFAULT_LOCK_TIMEOUT_S, VersionsFile
 
@@ -79,6 +86,7 @@ class ModelArchive:
     >>> atomic_torch_save(model.state_dict(), handle.model_path)
     >>> record = archive.commit(handle, recorder, metadata={...}, metrics_summary={"val_loss": 0.1})
     >>> archive.get("product_P001_all_mlstm").path        # the latest complete version
+    >>> ModelArchive("s3://bucket/models", db_url="postgresql+psycopg://...")  # a URL root: see ``storage``
     """
 
     def __init__(
@@ -88,8 +96,11 @@ class ModelArchive:
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S,
         *,
         read_only: bool = False,
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.root = Path(root).absolute()
+        self.storage = open_storage(root, cache_dir, db_url)  # a URL root is cached under cache_dir
+        self.root = self.storage.local_root
+        self.url: str | None = self.storage.url if self.storage.remote else None
         self.db_url = db_url or sqlite_url(self.root.parent / REGISTRY_DB_FILE)
         self.versions = VersionsFile(self.root, lock_timeout)
         self.registry = Registry(self.db_url, read_only=read_only)
@@ -147,7 +158,9 @@ class ModelArchive:
             self.registry.delete(key.identifier, version, self.root_id())
 
         version = self.versions.reserve(key, allocate=index, release=release, created_at=created.isoformat())
-        return VersionHandle(self.root, key, version)
+        handle = VersionHandle(self.root, key, version)
+        self.storage.upload(handle.path, [STATUS_FILE])  # a URL root: the reserved prefix, seen by rebuild
+        return handle
 
     def _reserved_status(self, handle: VersionHandle) -> dict[str, Any]:
         status = read_status(handle.path)
@@ -202,6 +215,9 @@ class ModelArchive:
         self._stage("manifest")
         remove_temp_files(handle.path)  # left by writers that died before commit
         digest = write_manifest(handle.path)
+        if self.storage.remote:
+            self._stage("upload")
+            self.storage.upload(handle.path, [*list_payload_files(handle.path), MANIFEST_FILE])
         self._stage("mark_complete")
         write_status(
             handle.path,
@@ -211,6 +227,7 @@ class ModelArchive:
             created_at=created.isoformat(),
             manifest_sha256=digest,
         )
+        self.storage.upload(handle.path, [STATUS_FILE])  # last: the version is complete in the store
         self._stage("index")
         best = doc.get("best") if isinstance(doc, dict) else None
         row = self.row(
@@ -237,6 +254,7 @@ class ModelArchive:
             created_at=status.get("created_at"),
             reason=str(reason),
         )
+        self.storage.upload(handle.path, [STATUS_FILE])
         created = dt.datetime.fromisoformat(status.get("created_at") or _now().isoformat())
         self.registry.upsert(self.row(handle.key, handle.version, STATE_FAILED, created))
 
@@ -263,7 +281,24 @@ class ModelArchive:
         row = self.registry.get(identifier, validate_version(version), root=self.reading_root())
         if row is None:
             raise VersionNotFoundError.of(identifier, version)
-        return VersionRecord.from_row(self.root, settled(self, [row])[0])
+        row = settled(self, [row])[0]
+        if row["status"] == STATE_COMPLETE:  # a URL root: this host's copy, fetched when missing or stale
+            self.checkout(ModelKey.parse(identifier), row["version"], digest=row.get("manifest_sha256"))
+        return VersionRecord.from_row(self.root, row)
+
+    def checkout(self, key: ModelKey, version: int, *, fresh: bool = False, digest: str | None = None) -> Path:
+        """The local directory of a version, holding the stored files (a local root: as it is; a URL root:
+        downloaded when ``fresh``, missing, or not complete with manifest ``digest``)."""
+        directory = archive_path(self.root, key, version)
+        if self.storage.checkout(directory, fresh=fresh, digest=digest) and directory.is_dir():
+            with self.versions.lock():  # this host's versions.json mirrors what it has seen
+                try:
+                    mapping = self.versions.read()
+                except ArchiveError:
+                    mapping = {}
+                if mapping.get(key.identifier, 0) < version:
+                    self.versions.write({**mapping, key.identifier: version})
+        return directory
 
     def best(self, metric: str = "val_loss", mode: str = "min", **filters: Any) -> VersionRecord:
         """The complete version whose ``metrics_summary[metric]`` is best (finite values only)."""

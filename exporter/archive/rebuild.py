@@ -20,7 +20,10 @@ Guarantees (tests named after them):
   the archive is read-only; no ``rebuild`` is needed.
 - delete_removes_directory_and_row_consistently: the directory is first renamed out of the layout
   (atomic), then the row is deleted, then the files; a crash in between leaves nothing that looks like
-  a version.
+  a version. On a URL root the stored status marker goes first (a prefix without one is never complete),
+  then the row, then the other objects.
+- rebuild_of_a_url_root_reads_the_store: on a URL root rebuild first makes this host's cache hold exactly
+  the versions in the object store (one LIST, then every object: the recovery path, never the hot one).
 """
 
 from __future__ import annotations
@@ -137,14 +140,16 @@ def _row_from_disk(archive: ArchiveParts, key: ModelKey, version: int, unreadabl
 
 
 def settled(archive: ArchiveParts, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` with each ``reserved`` row whose directory is marked complete replaced by the row of its
-    directory, which is written to the registry too unless the archive is read-only."""
+    """``rows`` with each ``reserved`` row whose directory is marked complete (in the store, for a URL root)
+    replaced by the row of its directory, which is written to the registry too unless the archive is
+    read-only."""
     out = []
     for row in rows:
         if row["status"] == STATE_RESERVED:
             key = ModelKey.parse(row["model_identifier"])
             directory = archive_path(archive.root, key, row["version"])
-            if directory.is_dir() and read_status(directory)["state"] == STATE_COMPLETE:
+            if archive.storage.read_state(directory)["state"] == STATE_COMPLETE:
+                archive.checkout(key, row["version"], fresh=True)
                 fresh = _row_from_disk(archive, key, row["version"], [], [])
                 if not archive.read_only:
                     archive.registry.upsert(fresh)
@@ -156,6 +161,7 @@ def settled(archive: ArchiveParts, rows: list[dict[str, Any]]) -> list[dict[str,
 def rebuild(archive: ArchiveParts) -> RebuildResult:
     """Reconstruct ``versions.json`` and the ``model_versions`` table from the directory tree."""
     with archive.versions.lock():
+        _mirror_store(archive)
         found, skipped = scan_versions(archive.root)
         try:
             mapping = archive.versions.read()
@@ -172,14 +178,29 @@ def rebuild(archive: ArchiveParts) -> RebuildResult:
                          tampered)
 
 
+def _mirror_store(archive: ArchiveParts) -> None:
+    """A URL root: drop cached versions the store no longer holds, fetch every one it holds."""
+    if not archive.storage.remote:
+        return
+    stored = archive.storage.version_dirs()
+    for key, version in scan_versions(archive.root)[0]:
+        directory = archive_path(archive.root, key, version)
+        if directory not in stored and read_status(directory)["state"] != STATE_RESERVED:
+            shutil.rmtree(directory, ignore_errors=True)  # a reserved one may be this host's run in progress
+    for directory in stored:
+        key = ModelKey.from_relative_dir(directory.parent.relative_to(archive.root).as_posix())
+        archive.checkout(key, int(directory.name[1:]), fresh=True)
+
+
 def delete_version(archive: ArchiveParts, key: ModelKey, version: int, force: bool = False) -> None:
     """Remove one version's directory and its row; a reserved version (maybe training) needs ``force``."""
     with archive.versions.lock():
         directory = archive_path(archive.root, key, version)
         row = archive.registry.get(key.identifier, version, root=archive.reading_root())
-        if not directory.is_dir() and row is None:
+        stored = archive.storage.exists(directory)
+        if not stored and row is None:
             raise VersionNotFoundError.of(key.identifier, version)
-        if directory.is_dir() and read_status(directory)["state"] == STATE_RESERVED and not force:
+        if stored and archive.storage.read_state(directory)["state"] == STATE_RESERVED and not force:
             raise VersionStateError(
                 f"{key.identifier} v{version} is reserved and may still be training; "
                 "stop the run first, or pass --force."
@@ -187,5 +208,7 @@ def delete_version(archive: ArchiveParts, key: ModelKey, version: int, force: bo
         trash = directory.with_name(f".{directory.name}.deleting-{secrets.token_hex(4)}")
         if directory.is_dir():
             os.replace(directory, trash)
+        archive.storage.unlist(directory)
         archive.registry.delete(key.identifier, version, archive.root_id())
+        archive.storage.remove(directory)
         shutil.rmtree(trash, ignore_errors=True)

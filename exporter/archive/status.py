@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from curvewatch._json_reader import JSONReadError, read_json_file
+from curvewatch._json_reader import JSONReadError, loads_strict, read_json_file
 
 from .atomic import atomic_write_json
 from .naming import STATE_RESERVED, STATES, STATUS_FILE
 
-__all__ = ["read_status", "write_status"]
+__all__ = ["parse_status", "read_status", "write_status"]
 
 
 def write_status(directory: Path, state: str, **info: Any) -> None:
@@ -35,6 +35,20 @@ def read_status(directory: Path) -> dict[str, Any]:
         return {"state": STATE_RESERVED, "problem": f"{STATUS_FILE} is missing"}
     except JSONReadError as exc:
         return {"state": STATE_RESERVED, "problem": f"{STATUS_FILE} is unreadable ({exc})"}
+    return _checked(data)
+
+
+def parse_status(raw: bytes | None) -> dict[str, Any]:
+    """``read_status`` of a marker's bytes (``None``: no marker), e.g. one read from an object store."""
+    if raw is None:
+        return {"state": STATE_RESERVED, "problem": f"{STATUS_FILE} is missing"}
+    try:
+        return _checked(loads_strict(raw))
+    except JSONReadError as exc:
+        return {"state": STATE_RESERVED, "problem": f"{STATUS_FILE} is unreadable ({exc})"}
+
+
+def _checked(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("state") not in STATES:
         return {"state": STATE_RESERVED, "problem": f"{STATUS_FILE} has no valid state"}
     return data

@@ -25,7 +25,6 @@ from .naming import (
     STATE_TAMPERED,
     STATUS_FILE,
     ModelKey,
-    archive_path,
     validate_version,
 )
 from .status import read_status
@@ -108,7 +107,7 @@ def verify_version(archive: ArchiveParts, identifier: str, version: int | str = 
     """Every problem of one version (empty list: intact and consistently indexed)."""
     key = ModelKey.parse(identifier)
     version = resolve_version(archive, key, version)
-    directory = archive_path(archive.root, key, version)
+    directory = archive.checkout(key, version, fresh=True)  # a URL root: exactly what the store holds now
     rel = directory.relative_to(archive.root).as_posix()
     row = archive.registry.get(identifier, version, root=archive.reading_root())
     if not directory.is_dir():
