@@ -16,10 +16,13 @@ from curvewatch.monitoring.kubernetes import (
     DIRECTORY,
     NPROC_PER_NODE,
     POD_SELECTOR,
+    SERVING_POD_SELECTOR,
+    SERVING_PORT_NAME,
     manifests,
     rank_port_name,
 )
 from curvewatch.monitoring.prometheus_files import ALERT_RULES_FILE, RECORDING_RULES_FILE
+from curvewatch.monitoring.serving_dashboard import SERVING_DASHBOARD_FILE, SERVING_DASHBOARD_UID
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = Path(__file__).with_name("schemas") / "kubernetes"
@@ -92,7 +95,7 @@ def test_the_generators_check_covers_deploy_kubernetes(tmp_path: Path) -> None:
 
 
 def test_one_scrape_endpoint_per_torchrun_local_rank_on_port_plus_rank() -> None:
-    docs = {d["kind"]: d for d in _committed()}
+    docs = {d["kind"]: d for d in _committed() if d["metadata"]["name"] != "curvewatch-serving"}
     job, monitor = docs["Job"], docs["PodMonitor"]
     pod = job["spec"]["template"]
     assert monitor["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
@@ -122,7 +125,8 @@ def test_the_prometheus_rule_holds_the_generated_rules_and_promtool_accepts_them
 
 def test_dashboards_are_sidecar_config_maps_on_the_cluster_datasource() -> None:
     maps = [d for d in _committed() if d["kind"] == "ConfigMap"]
-    shipped = {uid: json.loads((REPO / path).read_text()) for uid, path in DASHBOARD_FILES.items()}  # Prometheus ones
+    boards = {**DASHBOARD_FILES, SERVING_DASHBOARD_UID: SERVING_DASHBOARD_FILE}  # every Prometheus dashboard
+    shipped = {uid: json.loads((REPO / path).read_text()) for uid, path in boards.items()}
     assert len(maps) == len(shipped)
     for config_map in maps:
         assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
@@ -131,3 +135,14 @@ def test_dashboards_are_sidecar_config_maps_on_the_cluster_datasource() -> None:
         original = shipped[name.removesuffix(".json")]
         assert board == original  # the same dashboard, on whatever Prometheus the ${datasource} variable picks
         assert '"uid": "${datasource}"' in text
+
+
+def test_served_versions_are_scraped_by_their_own_pod_monitor_under_the_serving_job() -> None:
+    (monitor,) = [d for d in _committed()
+                  if d["kind"] == "PodMonitor" and d["metadata"]["name"] == "curvewatch-serving"]
+    assert monitor["spec"]["selector"]["matchLabels"] == SERVING_POD_SELECTOR
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    assert endpoint["port"] == SERVING_PORT_NAME and endpoint["path"] == "/metrics"
+    assert endpoint["relabelings"] == [{"action": "replace", "targetLabel": "job",
+                                        "replacement": DEFAULT_CONFIG.serving_job}]
+    assert SERVING_POD_SELECTOR != POD_SELECTOR  # training pods are not scraped twice

@@ -78,3 +78,29 @@ def test_degradation_and_drift_fire_for_the_injected_version_and_nothing_for_the
             for variable in SERVING_VARIABLES:
                 expr = expr.replace(f"${variable}", ".*")
             assert wait_for(prom.url, expr, timeout=20), (panel["title"], target["refId"], expr)
+
+
+def test_serve_model_registers_with_the_generated_serving_job(
+        tmp_path, prometheus_server, trained_versions, serving_service) -> None:  # noqa: F811
+    """``--targets-dir`` writes a file_sd target that the generated ``curvewatch-serving`` job reads: a real
+    Prometheus scrapes the service under that job, and the file is gone once the service stops."""
+    from curvewatch.monitoring.prometheus_files import prometheus_config
+
+    targets = tmp_path / "serving-targets"
+    served = serving_service([(trained_versions["tcn"], "primary", 0.0)], subprocess=True,
+                             args=("--targets-dir", str(targets)))
+    (target,) = targets.glob("*.json")
+    assert target.name == f"{HEALTHY}-v1-{served.port}.json"
+    job = next(j for j in prometheus_config(DEFAULT_CONFIG)["scrape_configs"]
+               if j["job_name"] == DEFAULT_CONFIG.serving_job)
+    assert job["file_sd_configs"][0]["files"] == ["serving-targets/*.json"]
+    job = {**job, "file_sd_configs": [{"files": [str(targets / "*.json")], "refresh_interval": "1s"}]}
+    prom = prometheus_server(extra_scrape_configs=[job])
+    assert served.post("/predict", {"id": "r1", "until": "2023-10-01"})[0] == 200
+    up = wait_for(prom.url, f'up{{job="{DEFAULT_CONFIG.serving_job}"}} == 1', timeout=60)
+    assert up[0]["metric"]["instance"] == f"127.0.0.1:{served.port}"
+    wait_for(prom.url, f'curvewatch_serving_predictions_total{{job="{DEFAULT_CONFIG.serving_job}", '
+                       f'identifier="{HEALTHY}"}} >= 1', timeout=60)
+    served.process.terminate()
+    served.process.wait(timeout=10)
+    assert not list(targets.glob("*.json"))

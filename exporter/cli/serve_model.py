@@ -6,7 +6,9 @@
 Prints ``curvewatch serve-model: serving ... at http://ADDR:PORT`` (one line, flushed: tests and scripts
 read the port from it), then each version's role and whether its drift is available, and serves
 ``POST /predict``, ``POST /actuals``, ``GET /metrics``, ``GET /versions`` and ``GET /healthz`` until
-SIGINT/SIGTERM (docs/SERVING.md).
+SIGINT/SIGTERM (docs/SERVING.md). ``--targets-dir prometheus/serving-targets`` registers the service with
+the generated ``curvewatch-serving`` scrape job (file-based discovery): the target file is written once the
+port is known and removed when the service stops.
 """
 
 from __future__ import annotations
@@ -53,11 +55,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"... joined within this many seconds (default {DEFAULT_WINDOW_S:g})")
     parser.add_argument("--drift-rows", type=int, default=DEFAULT_DRIFT_ROWS,
                         help=f"recent input rows compared with the training profile (default {DEFAULT_DRIFT_ROWS})")
+    parser.add_argument("--targets-dir", type=Path,
+                        help="write a Prometheus file_sd target file here while serving (e.g. "
+                        "prometheus/serving-targets, read by the generated curvewatch-serving job)")
+    parser.add_argument("--sd-address", help="host[:port] Prometheus should scrape (default: --addr and the port)")
     parser.add_argument("--no-verify", action="store_true", help="skip the manifest check before loading (experts)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from curvewatch.prom.discovery import TargetFile, sd_target_address
     from curvewatch.serving import ServingError, ServingInputError, ServingService
     from curvewatch.trainers.serving import ForecasterModel
 
@@ -72,14 +79,29 @@ def run(args: argparse.Namespace) -> int:
             versions.append((ForecasterModel(args.canary, verify=not args.no_verify), "canary", args.weight))
         versions += [(ForecasterModel(p, verify=not args.no_verify), "shadow", 0.0) for p in args.shadow]
         service = ServingService(versions, addr=args.addr, port=args.port, monitor_options=options)
-        service.start()
+        port = service.start()
     except (ServingError, ServingInputError, ValueError, OSError) as exc:
         print(f"{_PREFIX}: error: {exc}", file=sys.stderr)
         return 2
+    target = None
+    if args.targets_dir is not None:
+        primary = service.versions()["versions"][0]
+        name = f"{primary['identifier']}-v{primary['model_version']}-{port}.json"
+        try:
+            target = TargetFile(args.targets_dir / name, sd_target_address(args.sd_address, args.addr, port))
+            target.write()
+        except (ValueError, OSError) as exc:
+            service.stop()
+            print(f"{_PREFIX}: error: cannot register in --targets-dir {args.targets_dir}: {exc}", file=sys.stderr)
+            return 2
     stop = stop_on_signals()
     print(f"{_PREFIX}: serving {len(versions)} version(s) at {service.url} (Ctrl-C to stop)", flush=True)
     for entry in service.versions()["versions"]:
         print(f"  {entry['name']}: {entry['role']}, weight {entry['weight']:g}, drift {entry['drift']}", flush=True)
+    if target is not None:
+        print(f"  registered for Prometheus in {target.path}", flush=True)
     stop.wait()
+    if target is not None:
+        target.remove()
     service.stop()
     return 0

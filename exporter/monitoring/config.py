@@ -122,6 +122,11 @@ class MonitoringConfig:
     # Extra label matchers of every curvewatch_serving_* selector ("" adds none: any job that scrapes a
     # serving process or a main job's endpoint).
     serving_selector: str = ""
+    # The scrape job of `curvewatch serve-model` processes: prometheus.yml reads the target files a service
+    # writes with `--targets-dir prometheus/serving-targets`; the Kubernetes PodMonitor selects serving pods
+    # and scrapes their `serving_port`.
+    serving_job: str = "curvewatch-serving"
+    serving_port: int = 8080
     # Model degraded: live MAE above `degraded_factor` x the archived validation MAE, once at least
     # `degraded_min_matched` joined predictions are in the live error window.
     degraded_factor: float = 1.5
@@ -236,7 +241,7 @@ class MonitoringConfig:
         if not all("=" in pair for pair in self.example_target_labels):
             raise ValueError(f"example_target_labels must be name=value pairs, got {self.example_target_labels}.")
         check_target_labels(self.target_labels())
-        for name in ("trainer_job", "pushgateway_job", "val_metric", "train_metric", "loss_chart"):
+        for name in ("trainer_job", "pushgateway_job", "serving_job", "val_metric", "train_metric", "loss_chart"):
             if not getattr(self, name) or '"' in getattr(self, name) or "\\" in getattr(self, name):
                 raise ValueError(f"{name} must be a non-empty label value without quotes or backslashes, "
                                  f"got {getattr(self, name)!r}.")

@@ -6,11 +6,14 @@ generate --check`` covers it):
 - ``podmonitor.yaml``: a ``PodMonitor`` selecting the training pods by label, one scrape endpoint per local
   rank (``torchrun`` ranks serve on ``trainer_port + LOCAL_RANK``), the job relabelled to ``trainer_job`` so
   the rules' and dashboards' selector matches pods exactly like file- or HTTP-discovered trainers.
+- ``serving-podmonitor.yaml``: a ``PodMonitor`` selecting the pods that run ``curvewatch serve-model`` by
+  ``SERVING_POD_SELECTOR`` (their container port named ``SERVING_PORT_NAME``), the job relabelled to
+  ``serving_job`` like prometheus.yml's file-discovered services.
 - ``training-job.yaml``: an example ``Job`` running ``torchrun --nproc_per_node=NPROC_PER_NODE`` with a named
   container port per local rank and the pod labels the PodMonitor selects.
 - ``prometheusrule.yaml``: the recording and alerting rules of ``prometheus/rules/`` as a ``PrometheusRule``.
-- ``grafana-dashboards.yaml``: each dashboard in a ``ConfigMap`` labelled for Grafana's dashboard sidecar,
-  pointing at the cluster Prometheus datasource ``DATASOURCE_UID``.
+- ``grafana-dashboards.yaml``: each dashboard (the served versions' included) in a ``ConfigMap`` labelled for
+  Grafana's dashboard sidecar, pointing at the cluster Prometheus datasource ``DATASOURCE_UID``.
 
 Every manifest carries ``PART_OF``; prometheus-operator picks the PodMonitor and PrometheusRule up when its
 ``podMonitorSelector`` / ``ruleSelector`` match that label (or are empty). The tests validate each manifest
@@ -27,6 +30,7 @@ from curvewatch.monitoring._yaml import GENERATED_HEADER, dump_yaml
 from curvewatch.monitoring.config import MonitoringConfig
 from curvewatch.monitoring.dashboards import dashboards
 from curvewatch.monitoring.prometheus_files import alerting_rules, recording_rules
+from curvewatch.monitoring.serving_dashboard import SERVING_DASHBOARD_UID, served_versions
 
 __all__ = [
     "DATASOURCE_UID",
@@ -34,6 +38,8 @@ __all__ = [
     "NPROC_PER_NODE",
     "PART_OF",
     "POD_SELECTOR",
+    "SERVING_POD_SELECTOR",
+    "SERVING_PORT_NAME",
     "kubernetes_files",
     "manifests",
     "rank_port_name",
@@ -43,6 +49,10 @@ DIRECTORY = "deploy/kubernetes"
 PART_OF = {"app.kubernetes.io/part-of": "curvewatch"}
 # The label of the training pods, which the PodMonitor selects: put it on your own training pods too.
 POD_SELECTOR = {"app.kubernetes.io/name": "curvewatch-trainer"}
+# The label of the pods that run `curvewatch serve-model --addr 0.0.0.0 --port <serving_port>`, and the name
+# of their container port: the serving PodMonitor selects and scrapes these.
+SERVING_POD_SELECTOR = {"app.kubernetes.io/name": "curvewatch-serving"}
+SERVING_PORT_NAME = "serving"
 # Local ranks of the example Job (processes per pod): one container port and one scrape endpoint each.
 NPROC_PER_NODE = 2
 # uid of the cluster's Prometheus datasource in Grafana (kube-prometheus-stack provisions "prometheus").
@@ -82,6 +92,17 @@ def pod_monitor(config: MonitoringConfig) -> dict[str, Any]:
         "kind": "PodMonitor",
         "metadata": _metadata("curvewatch-trainers"),
         "spec": {"selector": {"matchLabels": dict(POD_SELECTOR)}, "podMetricsEndpoints": endpoints},
+    }
+
+
+def serving_pod_monitor(config: MonitoringConfig) -> dict[str, Any]:
+    endpoint = {"port": SERVING_PORT_NAME, "path": "/metrics", "interval": config.scrape_interval,
+                "relabelings": [{"action": "replace", "targetLabel": "job", "replacement": config.serving_job}]}
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": _metadata("curvewatch-serving"),
+        "spec": {"selector": {"matchLabels": dict(SERVING_POD_SELECTOR)}, "podMetricsEndpoints": [endpoint]},
     }
 
 
@@ -132,7 +153,8 @@ def prometheus_rule(config: MonitoringConfig) -> dict[str, Any]:
 
 
 def dashboard_config_maps(config: MonitoringConfig) -> list[dict[str, Any]]:
-    boards = dashboards(replace(config, datasource_uid=DATASOURCE_UID))
+    cluster = replace(config, datasource_uid=DATASOURCE_UID)
+    boards = {**dashboards(cluster), SERVING_DASHBOARD_UID: served_versions(cluster)}
     return [
         {
             "apiVersion": "v1",
@@ -149,6 +171,7 @@ def manifests(config: MonitoringConfig) -> dict[str, list[dict[str, Any]]]:
     """Relative path -> the Kubernetes objects in that file."""
     return {
         f"{DIRECTORY}/podmonitor.yaml": [pod_monitor(config)],
+        f"{DIRECTORY}/serving-podmonitor.yaml": [serving_pod_monitor(config)],
         f"{DIRECTORY}/training-job.yaml": [training_job(config)],
         f"{DIRECTORY}/prometheusrule.yaml": [prometheus_rule(config)],
         f"{DIRECTORY}/grafana-dashboards.yaml": dashboard_config_maps(config),

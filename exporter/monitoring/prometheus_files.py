@@ -22,6 +22,7 @@ __all__ = [
     "DEMO_TARGET_FILE",
     "PROMETHEUS_FILE",
     "RECORDING_RULES_FILE",
+    "SERVING_TARGETS_GLOB",
     "TARGETS_GLOB",
     "prometheus_files",
 ]
@@ -32,6 +33,8 @@ ALERT_RULES_FILE = "prometheus/rules/curvewatch.alerts.yml"
 ALERTMANAGER_FILE = "prometheus/alertmanager.yml"
 # A trainer registers itself by writing a JSON target file here (file-based service discovery).
 TARGETS_GLOB = "targets/*.json"
+# A `curvewatch serve-model --targets-dir prometheus/serving-targets` service registers itself here.
+SERVING_TARGETS_GLOB = "serving-targets/*.json"
 DEMO_TARGET_FILE = "prometheus/targets/demo-trainer.json"
 _PROMETHEUS_HEADER = GENERATED_HEADER + (
     "#\n"
@@ -64,6 +67,12 @@ def prometheus_config(config: MonitoringConfig) -> dict[str, Any]:
                 # Keep the job and instance a run pushed with, not the Pushgateway's own.
                 "honor_labels": True,
                 "static_configs": [{"targets": ["pushgateway:9091"]}],
+            },
+            {
+                # Served versions (curvewatch serve-model): each service writes its own target file and
+                # deletes it when it stops; its series carry identifier, model_version and role.
+                "job_name": config.serving_job,
+                "file_sd_configs": [{"files": [SERVING_TARGETS_GLOB], "refresh_interval": "30s"}],
             },
         ],
     }
