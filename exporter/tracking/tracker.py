@@ -47,6 +47,11 @@ Guarantees (tests named after them in tests/test_tracking_*.py):
   (an unknown ``mode`` string is refused earlier, by the constructor).
 - one_run_is_one_version_under_torchrun: only rank 0 allocates, writes and commits; every rank labels its
   series with rank 0's run id (see ``distributed``).
+- signals_on_the_endpoint: ``spikes=True`` (the default) counts spike events of every logged line,
+  ``grad_norm=True`` (with ``optimizer=``) logs the global gradient norm as the ``grad_norm`` line before
+  each ``optimizer.step()`` without a sync, ``devices=True`` (the default) exposes this process's CUDA
+  memory per device; all read at scrape time (``curvewatch.signals``, docs/signals.md) and resumed with
+  the run.
 """
 
 from __future__ import annotations
@@ -85,7 +90,8 @@ class RunTracker:
                  data_files: Iterable[str | Path] = (), resumed_from: str | Path | None = None,
                  serve_options: Mapping[str, Any] | None = None, resume: Any = None, continue_version: bool = False,
                  model: Any = None, optimizer: Any = None, scheduler: Any = None, scaler: Any = None,
-                 epochs: int | None = None) -> None:
+                 epochs: int | None = None, spikes: Any = True, grad_norm: bool = False,
+                 devices: bool = True) -> None:
         from curvewatch.archive import ModelKey
         from curvewatch.archive.settings import default_db_url, default_root
         from curvewatch.prom.ranks import check_ranks
@@ -138,6 +144,7 @@ class RunTracker:
         self.resumed: dict[str, Any] | None = None  # where this run resumed from (metadata's resumed_from)
         self._first_epoch: int | None = None  # the first epoch this run saw; the checks run once it is over
         self._checked = False
+        self._signals(spikes, grad_norm, devices, optimizer)
         if hparams:
             self.log_hyperparams(hparams)
 
@@ -236,6 +243,10 @@ class RunTracker:
         opts = self.serve_options
         self.exporter = Exporter(self.recorder, run=run, ranks=self.ranks,
                                  **{k: opts[k] for k in FINAL_OPTIONS if k in opts})
+        from curvewatch.signals import SignalsCollector
+
+        SignalsCollector(run, spikes=self.spikes, grad_norm=self.grad_norm, devices=self.devices,
+                         charts=self.recorder.charts, registry=self.exporter.registry)
         self.exporter.start(port=self.port, addr=self.addr, **{k: opts[k] for k in START_OPTIONS if k in opts})
 
     def __enter__(self) -> RunTracker:
@@ -255,6 +266,43 @@ class RunTracker:
         self._record(step, metrics)  # one dict: no copy and unpack of **metrics
         if self.best in metrics:
             self._latest_best = metrics[self.best]
+        if self._spike_log is not None:  # the detector's own (compiled) log buffer: see signals.spikes
+            self._spike_log(step, metrics)
+
+    def _signals(self, spikes: Any, grad_norm: bool, devices: bool, optimizer: Any) -> None:
+        """The spike detector, gradient norm meter and device reader this run exposes (curvewatch.signals)."""
+        from curvewatch.signals import GradNormMeter, SpikeDetector, TorchCudaDevices
+
+        if spikes is True:
+            spikes = SpikeDetector(mode_of=self._mode_of)
+        elif spikes is not False and spikes is not None and not isinstance(spikes, SpikeDetector):
+            raise TypeError(f"spikes= takes True, False or a SpikeDetector, got {type(spikes).__name__}.")
+        self.spikes = spikes or None
+        self._spike_log = None if self.spikes is None else self.spikes.log
+        if grad_norm and optimizer is None:
+            raise ValueError("grad_norm=True measures the gradients right before each optimizer.step(): pass "
+                             "optimizer= too.")
+        self.grad_norm = GradNormMeter(sink=self._log_grad_norm).attach(optimizer) if grad_norm else None
+        self.devices = TorchCudaDevices() if devices else None
+
+    def _mode_of(self, metric: str) -> str:
+        """Which way a metric gets better, for the spike detector: the best metric's mode, else its family's."""
+        from .charts import family_of
+        from .checks import EXPECTED_MODES
+
+        if metric == self.best:
+            return self.mode
+        family = family_of(metric)
+        return EXPECTED_MODES.get(family.chart if family is not None else "", "min")
+
+    def _log_grad_norm(self, norm: Any) -> None:
+        """The meter's sink: the norm (a device tensor) as the ``grad_norm`` line, at the step logged next."""
+        from curvewatch.signals._names import GRAD_NORM_METRIC
+
+        metrics = {GRAD_NORM_METRIC: norm}
+        if GRAD_NORM_METRIC not in self._seen:
+            self._charts.observe(metrics)
+        self._record(self.global_step + 1, metrics)
 
     def set_epoch(self, epoch: int) -> None:
         """Record the current epoch (shown live); the first epoch's checks run when a later one begins."""
@@ -326,7 +374,9 @@ class RunTracker:
                             "best_metrics": dict(self.best_metrics), "latest_best": _as_float(self._latest_best),
                             "hparams": dict(self.hparams), "run_id": self.run_id,
                             "version": None if handle is None else handle.version,
-                            "version_dir": None if handle is None else str(handle.path)}}
+                            "version_dir": None if handle is None else str(handle.path)},
+                "signals": {"spikes": None if self.spikes is None else self.spikes.state_dict(),
+                            "grad_norm": None if self.grad_norm is None else self.grad_norm.state_dict()}}
 
     def load_state_dict(self, state: Mapping[str, Any], source: str | Path | None = None) -> None:
         """Continue a run from ``state_dict()`` (or a checkpoint holding it) before anything is logged: the
@@ -342,6 +392,10 @@ class RunTracker:
         self.best_epoch, self.best_value = saved["best_epoch"], saved["best_value"]
         self.best_metrics, self._latest_best = dict(saved["best_metrics"]), saved["latest_best"]
         self.hparams = {**saved["hparams"], **self.hparams}
+        signals = state.get("signals") or {}
+        for name in ("spikes", "grad_norm"):
+            if signals.get(name) is not None and getattr(self, name) is not None:
+                getattr(self, name).load_state_dict(signals[name])
         old_best = None if saved.get("version_dir") is None else Path(saved["version_dir"]) / "checkpoint_best.pth"
         if self.is_zero and old_best is not None and old_best.is_file() and self.best_epoch is not None:
             copy_checkpoint(old_best, self.handle.best_checkpoint_path)
@@ -402,6 +456,8 @@ class RunTracker:
 
     def _end(self, state: str) -> None:
         self._state = state
+        if self.grad_norm is not None:
+            self.grad_norm.detach()
         if self.exporter is not None:
             self.exporter.set_state(state)
             self.exporter.stop()
