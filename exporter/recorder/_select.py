@@ -16,9 +16,11 @@ interpolation deviation, as ratios to the ratio-4 pick's) with two M4 picks (fir
 of equal x ranges; one with ranges of whole 1000 px columns). Among the picks at least as close as
 the ratio-4 pick by every measure, the closest wins (ties go to the first option). Unless it
 already draws exactly like them, a local search (``_refine``) then moves its free points, one at a
-time with their neighbours fixed, to the candidate between those neighbours that draws closest, at
-1000x400 and then at the other size it draws farthest at; a moved pick is kept only when it is
-closer in all and no measure passes the reference's. Every step is deterministic. A short line
+time with their neighbours fixed, to the candidate between those neighbours that draws closest
+without increasing the interpolation deviation there, at the other size it draws farthest at and
+then at 1000x400; a moved pick is kept only when it is closer in all and no measure passes the
+reference's (when one does, the search is redone from the same pick by the drawing alone, and kept on
+the same terms). Every step is deterministic. A short line
 (``judged=False``) takes the ratio-4 pick alone.
 """
 
@@ -135,10 +137,13 @@ def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequen
             if now[view] == 0.0:
                 continue
             px, py, drawn_ok, spans, size = judge.views[view]
-            moving = refine(px, py, drawn_ok, moving, must | spiky, spans, size)
-            now = ratios(judge.errors(moving), reference)
-            if now.sum() < at.sum() and now.max() <= bound:
-                keep, at = moving, now
+            start = moving
+            for hold in (True, False):  # moves that keep the deviation; else (rejected) any move that draws closer
+                moving = refine(px, py, drawn_ok, start, must | spiky, spans, size, hold_deviation=hold)
+                now = ratios(judge.errors(moving), reference)
+                if now.sum() < at.sum() and now.max() <= bound:
+                    keep, at = moving, now
+                    break
     keep = keep.copy()
     nf_rest = np.flatnonzero(~finite & ~keep)
     if nf_rest.size and keep.sum() < budget:
