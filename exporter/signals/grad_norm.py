@@ -57,7 +57,10 @@ class GradNormMeter:
     def attach(self, optimizer: Any) -> GradNormMeter:
         """Run ``update`` over the optimizer's parameters right before each ``optimizer.step()``."""
         params = [p for group in optimizer.param_groups for p in group["params"]]
-        self._handles.append(optimizer.register_step_pre_hook(lambda *_: self.update(params)))
+        def before_step(*_: Any) -> None:
+            self.update(params)  # a pre-hook must return None
+
+        self._handles.append(optimizer.register_step_pre_hook(before_step))
         return self
 
     def detach(self) -> None:

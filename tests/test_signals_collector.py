@@ -1,0 +1,68 @@
+"""The signals' collector (curvewatch.signals.collector) on RunTracker's real endpoint and on its own."""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from curvewatch.prom import RunInfo
+from curvewatch.signals import SignalsCollector, SpikeDetector
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+
+def _scrape(url: str) -> dict[str, list]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    return {f.name: f.samples for f in text_string_to_metric_families(text)}
+
+
+def test_same_labels_as_the_training_series(tmp_path: Path) -> None:
+    import curvewatch
+
+    rng = np.random.default_rng(0)
+    with curvewatch.RunTracker("spiky", root=tmp_path, db_url=f"sqlite:///{tmp_path}/r.db", best="val_loss") as run:
+        for step in range(1, 1001):
+            loss = 1.0 + 0.01 * rng.standard_normal()
+            run.log(train_loss=loss * (8.0 if step == 700 else 1.0), lr=0.1)
+        run.epoch_end(1, val_loss=0.9)
+        families = _scrape(run.url)
+        value_labels = {frozenset(s.labels) for s in families["curvewatch_value"]}
+        spikes = {s.labels["metric"]: s for s in families["curvewatch_spikes"]}
+        assert {frozenset(s.labels) for s in spikes.values()} <= value_labels  # run_id, rank, chart, metric
+        assert spikes["train_loss"].value == 1 and spikes["lr"].value == 0
+        assert spikes["train_loss"].labels["chart"] == "loss" and spikes["train_loss"].labels["run_id"] == run.run_id
+        step = {s.labels["metric"]: s.value for s in families["curvewatch_last_spike_step"]}
+        assert step == {"train_loss": 700}
+        unrecovered = {s.labels["metric"]: s.value for s in families["curvewatch_spike_unrecovered"]}
+        assert unrecovered == {"train_loss": 0, "lr": 0, "val_loss": 0}
+        assert not any(name.startswith("curvewatch_device_") for name in families)  # no GPU here: no series
+        run.finish({"w": __import__("torch").zeros(1)})
+
+
+class _Broken:
+    def read(self) -> tuple:
+        raise RuntimeError("NVML exploded")
+
+
+def test_a_failing_source_never_breaks_the_scrape(caplog: pytest.LogCaptureFixture) -> None:
+    detector = SpikeDetector()
+    detector.log(1, {"train_loss": 1.0})
+    registry = CollectorRegistry()
+    SignalsCollector(RunInfo(run_id="r"), spikes=detector, devices=_Broken(), registry=registry)
+    with caplog.at_level(logging.ERROR):
+        for _ in range(3):
+            names = [m.name for m in registry.collect()]
+    assert "curvewatch_spikes" in names and not any(n.startswith("curvewatch_device") for n in names)
+    assert sum("device reader" in r.getMessage() for r in caplog.records) == 1  # once a minute, not per scrape
+
+
+def test_absent_means_absent() -> None:
+    registry = CollectorRegistry()
+    SignalsCollector(RunInfo(run_id="r"), registry=registry)
+    assert list(registry.collect()) == []
+    with pytest.raises(TypeError, match="must be a RunInfo"):
+        SignalsCollector("r")  # type: ignore[arg-type]
