@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from curvewatch.monitoring.config import DEFAULT_CONFIG, MonitoringConfig, duration_seconds
 from curvewatch.monitoring.promql import Queries, eq
+from curvewatch.monitoring.signal_alerts import signal_alerts
 from curvewatch.prom._names import SD_RANK_LABEL, SD_RUN_ID_LABEL
 
 __all__ = ["ALERT_PREFIX", "Alert", "alerts"]
@@ -155,4 +156,5 @@ def alerts(config: MonitoringConfig = DEFAULT_CONFIG) -> list[Alert]:
             f"Prometheus has not scraped {{{{ $labels.instance }}}} (job {{{{ $labels.job }}}}, run "
             f"{{{{ $labels.run_id }}}}) for {c.target_down_for}; the process died, hangs, or its target file is stale.",
         ),
+        *signal_alerts(config),  # loss spikes, gradient norm (signal_alerts.py)
     ]

@@ -106,6 +106,15 @@ class MonitoringConfig:
     # state is scraped (or pushed) once at the end, so the alert holds it this long (`for:` included).
     failed_window: str = "15m"
     failed_for: str = "1m"
+    # Loss spike unrecovered (curvewatch.signals, docs/signals.md): a line matching `spike_metrics` (a regex)
+    # spiked away from better and is not back at its pre-spike level after the detector's recover_steps.
+    spike_metrics: str = ".*loss.*"
+    spike_for: str = "2m"
+    # Gradient exploding: the global gradient norm above `grad_explode_factor` x the run's median so far,
+    # once `grad_min_steps` norms were measured (a young run's median means little).
+    grad_explode_factor: float = 10.0
+    grad_min_steps: int = 100
+    grad_explode_for: str = "2m"
     # Severity label per alert kind.
     severity_critical: str = "critical"
     severity_warning: str = "warning"
@@ -224,6 +233,9 @@ class MonitoringConfig:
             raise ValueError(f"overfitting_rise must be above 0 (0.05 means 5%), got {self.overfitting_rise}.")
         if self.divergence_factor <= 1:
             raise ValueError(f"divergence_factor must be above 1, got {self.divergence_factor}.")
+        if self.grad_explode_factor <= 1 or self.grad_min_steps < 1:
+            raise ValueError(f"grad_explode_factor must be above 1 and grad_min_steps at least 1, got "
+                             f"{self.grad_explode_factor} and {self.grad_min_steps}.")
         if self.degraded_factor <= 1:
             raise ValueError(f"degraded_factor must be above 1 (1.5: live MAE 50% above validation), "
                              f"got {self.degraded_factor}.")
@@ -241,7 +253,8 @@ class MonitoringConfig:
         if not all("=" in pair for pair in self.example_target_labels):
             raise ValueError(f"example_target_labels must be name=value pairs, got {self.example_target_labels}.")
         check_target_labels(self.target_labels())
-        for name in ("trainer_job", "pushgateway_job", "serving_job", "val_metric", "train_metric", "loss_chart"):
+        for name in ("trainer_job", "pushgateway_job", "serving_job", "val_metric", "train_metric", "loss_chart",
+                     "spike_metrics"):
             if not getattr(self, name) or '"' in getattr(self, name) or "\\" in getattr(self, name):
                 raise ValueError(f"{name} must be a non-empty label value without quotes or backslashes, "
                                  f"got {getattr(self, name)!r}.")

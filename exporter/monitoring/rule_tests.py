@@ -24,6 +24,7 @@ from curvewatch.monitoring._yaml import dump_yaml
 from curvewatch.monitoring.alerts import ALERT_PREFIX, alerts
 from curvewatch.monitoring.config import MonitoringConfig, duration_seconds
 from curvewatch.monitoring.prometheus_files import ALERT_RULES_FILE, RECORDING_RULES_FILE
+from curvewatch.monitoring.signal_alerts import signal_cases
 from curvewatch.prom._names import SD_RANK_LABEL, SD_RUN_ID_LABEL
 
 __all__ = ["RULE_TESTS_FILE", "render_template", "rule_tests"]
@@ -213,6 +214,7 @@ def _cases(c: MonitoringConfig, total: int) -> dict[str, _Case]:
                      **{SD_RUN_ID_LABEL: "ok", SD_RANK_LABEL: "0"})],
             {"job": c.trainer_job, "instance": _INSTANCE, SD_RUN_ID_LABEL: "bad", SD_RANK_LABEL: "0",
              "run_id": "bad", "rank": "0"}),
+        **signal_cases(c, total, run, gated, _series, _Case),  # signal_alerts.py
     }
 
 
