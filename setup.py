@@ -4,8 +4,9 @@
 and ``curvewatch.trainers`` comes from ``trainers/`` (the bundled forecasters). Every sub-package
 under either folder is found here, so a new one needs no edit.
 
-The extension is optional: without a C compiler, pip installs curvewatch anyway and the recorder
-uses the pure-Python twin in exporter/recorder/_logbuf.py (same results, slower log()); the test
+The extensions are optional: without a C compiler, pip installs curvewatch anyway and the recorder
+uses the pure-Python twin in exporter/recorder/_logbuf.py (same results, slower log()) and the NumPy
+drawing kernels for _craster.c (same picks, slower finalize()); the test
 fixture tests/fixtures/log_buffer.py fails when it was not built. After editing
 exporter/recorder/_clogbuf.c, rebuild with `.venv/bin/pip install -e .` (scripts/setup.sh does).
 """
@@ -26,5 +27,7 @@ def _packages() -> list[str]:
 setup(
     package_dir=PACKAGE_DIRS,
     packages=_packages(),
-    ext_modules=[Extension("curvewatch.recorder._clogbuf", ["exporter/recorder/_clogbuf.c"], optional=True)],
+    ext_modules=[Extension("curvewatch.recorder._clogbuf", ["exporter/recorder/_clogbuf.c"], optional=True),
+                 Extension("curvewatch.recorder._craster", ["exporter/recorder/_craster.c"], optional=True,
+                           extra_compile_args=["-ffp-contract=off"])],  # the NumPy twins' exact float results
 )

@@ -191,3 +191,35 @@ def test_faithful_pick_is_at_least_as_close_as_the_minmaxlttb_pick_by_every_meas
 )
 def test_faithful_pick_is_at_least_as_close_as_the_reference_by_every_measure_choose(ratios, spikes, expected) -> None:
     assert choose([np.asarray(r, dtype=float) for r in ratios], spikes, 1, 0.03) == expected
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_deterministic_compiled_drawing_kernels_give_the_numpy_results(seed: int, monkeypatch) -> None:
+    """_craster.c (built by pip install) and the NumPy code it replaces give the same spans, the same
+    moves and the same final pick, so a document does not depend on which ran."""
+    from curvewatch.recorder import _raster
+
+    assert _raster.kernel() is not None, "exporter/recorder/_craster.c is not built: run scripts/setup.sh (needs gcc)."
+    rng = np.random.default_rng(seed)
+    n = 3000
+    x = np.cumsum(rng.integers(1, 4, n))
+    y = np.cumsum(rng.standard_normal(n)) * rng.choice([1e-3, 1.0, 1e3])
+    y[rng.integers(0, n, 20)] = np.nan  # gaps, lone dots
+    keep = rng.random(n) < 0.1
+    keep[[0, n - 1]] = True
+    skip = rng.random(n) < 0.05
+    results = []
+    for pure in ("", "1"):
+        monkeypatch.setenv("CURVEWATCH_PURE_PYTHON", pure)
+        out = []
+        for w, h in ((1000, 400), (1920, 1080), (3840, 1000)):
+            px, py, ok = project(x, y, replace(Frame.of(x, y), width=w, height=h))
+            reference = column_spans(px, py, ok, size=(w, h))
+            out += [*reference, *column_spans(px, py, ok, skip=skip, size=(w, h))]
+            for hold in (True, False):
+                out.append(refine(px, py, ok, keep, keep & skip, reference, (w, h), hold_deviation=hold))
+        steps, values = select_points(x, y, 200, [(int(x[0]), float(y[0]))])
+        results.append([*out, steps, values])
+    assert len(results[0]) == len(results[1])
+    for compiled, numpy_ in zip(*results, strict=True):
+        assert np.array_equal(compiled, numpy_, equal_nan=compiled.dtype.kind == "f")

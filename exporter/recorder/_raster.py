@@ -8,17 +8,25 @@ connected: the column shows one span of rows, ``[lo, hi]``. :func:`column_spans`
 span (the rows from its lowest to its highest piece, also where a gap splits them) and
 :func:`span_error` the rows where two drawings differ, as a fraction of the reference's rows: exactly
 the pixels that differ wherever a column is one span, for a few NumPy passes over the points (no
-image).
+image). :func:`kernel` gives the compiled twins of the loops (``_craster.c``, same results) when
+they were built and ``CURVEWATCH_PURE_PYTHON`` is not set; else the NumPy code below runs.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
-__all__ = ["EMPTY_HI", "EMPTY_LO", "HEIGHT", "SIZES", "WIDTH", "Frame", "column_spans", "pieces", "project",
-           "rows_differing", "span_error", "transform"]
+try:
+    from . import _craster as _CRASTER
+except ImportError:  # built without a C compiler: the NumPy code
+    _CRASTER = None
+
+__all__ = ["EMPTY_HI", "EMPTY_LO", "HEIGHT", "SIZES", "WIDTH", "Frame", "column_spans", "kernel", "pieces",
+           "project", "rows_differing", "span_error", "transform"]
 
 WIDTH, HEIGHT = 1000, 400  # the default chart size (about the PNG's chart size)
 SIZES = ((1000, 400), (1920, 1080), (3840, 1000))  # the sizes a pick is judged at: PNG, a screen, a 4K panel
@@ -45,6 +53,11 @@ class Frame:
         pad = (hi - lo) * 0.05 or 1.0  # matplotlib's default y margin
         x0, x1 = float(x[0]), float(x[-1])
         return cls(x0, x1 if x1 > x0 else x0 + 1.0, lo - pad, hi + pad, yscale)
+
+
+def kernel() -> ModuleType | None:
+    """The compiled drawing kernels, or None (not built, or ``CURVEWATCH_PURE_PYTHON`` set)."""
+    return None if os.environ.get("CURVEWATCH_PURE_PYTHON") else _CRASTER
 
 
 def transform(y: np.ndarray, yscale: str) -> np.ndarray:
@@ -92,6 +105,13 @@ def column_spans(px: np.ndarray, py: np.ndarray, ok: np.ndarray, skip: np.ndarra
     ``ok`` is set (``height + 1, EMPTY_HI`` where nothing is drawn), on a chart of ``size``
     (width, height) px; ``skip``: points whose two segments are left out (the rest of the
     drawing, while they move)."""
+    c = kernel()
+    if c is not None:
+        lo, hi = np.empty(size[0], dtype=np.int64), np.empty(size[0], dtype=np.int64)
+        c.spans(np.ascontiguousarray(px, dtype=np.float64), np.ascontiguousarray(py, dtype=np.float64),
+                np.ascontiguousarray(ok, dtype=bool).view(np.uint8),
+                None if skip is None else np.ascontiguousarray(skip, dtype=bool).view(np.uint8), lo, hi, size[1])
+        return lo, hi
     lo = np.full(size[0], size[1] + 1, dtype=np.int64)
     hi = np.full(size[0], EMPTY_HI, dtype=np.int64)
     seg = np.flatnonzero(ok[:-1] & ok[1:])

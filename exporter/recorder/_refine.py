@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._raster import HEIGHT, WIDTH, column_spans, pieces, rows_differing
+from ._raster import HEIGHT, WIDTH, column_spans, kernel, pieces, rows_differing
 
 __all__ = ["REFINE_ALTERNATIVES", "REFINE_CHECKED", "REFINE_ROUNDS", "REFINE_TRIES", "refine"]
 
@@ -41,6 +41,7 @@ def refine(px: np.ndarray, py: np.ndarray, ok: np.ndarray, keep: np.ndarray, fro
     """A copy of the pick ``keep`` (a mask over the candidates ``px, py`` projected on a chart of
     ``size`` px; ``ok``: drawn) with its free points moved to draw closer to ``reference`` (the
     candidates' column spans)."""
+    px, py = np.ascontiguousarray(px, dtype=np.float64), np.ascontiguousarray(py, dtype=np.float64)
     pick = np.flatnonzero(keep)
     drawable = np.flatnonzero(ok)
     rank = np.cumsum(ok) - 1  # a drawable candidate's position among the drawable ones
@@ -86,20 +87,7 @@ def _sweep(px: np.ndarray, py: np.ndarray, ok: np.ndarray, pick: np.ndarray, fro
     alt = np.where(nth < tried[owner], drawable[np.minimum(a[owner] + 1 + spread, drawable.size - 1)],
                    pick[k][owner])
     left, right = pick[k - 1][owner], pick[k + 1][owner]
-    m = alt.size
-    # two segments per alternative, (left, alt) then (alt, right): columns never decrease within one
-    xa, ya, xb, yb = (np.empty(2 * m) for _ in range(4))
-    xa[0::2], xa[1::2], ya[0::2], ya[1::2] = px[left], px[alt], py[left], py[alt]
-    xb[0::2], xb[1::2], yb[0::2], yb[1::2] = px[alt], px[right], py[alt], py[right]
-    seg, col, r0, r1 = pieces(xa, ya, xb, yb)
-    which = seg >> 1
-    key = which * size[0] + col
-    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-    cols = col[starts]
-    lo = np.minimum(np.minimum.reduceat(r0, starts), fixed_lo[cols])
-    hi = np.maximum(np.maximum.reduceat(r1, starts), fixed_hi[cols])
-    cost = np.bincount(which[starts], weights=rows_differing(lo, hi, reference[0][cols], reference[1][cols]),
-                       minlength=m)
+    cost = _costs(px, py, left, alt, right, (fixed_lo, fixed_hi), reference, size[0])
     here = np.cumsum(count) - 1
     order = np.lexsort((alt, cost, owner))  # per point: the cheapest, then the earliest step
     # of its REFINE_CHECKED cheapest alternatives, the first that draws closer than where it is and does not
@@ -120,10 +108,42 @@ def _sweep(px: np.ndarray, py: np.ndarray, ok: np.ndarray, pick: np.ndarray, fro
     return int(better.sum())
 
 
+def _costs(px: np.ndarray, py: np.ndarray, left: np.ndarray, alt: np.ndarray, right: np.ndarray,
+           fixed: tuple[np.ndarray, np.ndarray], reference: tuple[np.ndarray, np.ndarray], width: int) -> np.ndarray:
+    """Per alternative, the rows differing from ``reference`` over the columns its two segments
+    (left, alt) and (alt, right) cross, drawn with the rest of the drawing (``fixed``)."""
+    m = alt.size
+    c = kernel()
+    if c is not None:
+        cost = np.empty(m)
+        c.alt_costs(px, py, *(np.ascontiguousarray(a, dtype=np.int64) for a in (left, alt, right) + fixed + reference),
+                    cost)
+        return cost
+    # two segments per alternative, (left, alt) then (alt, right): columns never decrease within one
+    xa, ya, xb, yb = (np.empty(2 * m) for _ in range(4))
+    xa[0::2], xa[1::2], ya[0::2], ya[1::2] = px[left], px[alt], py[left], py[alt]
+    xb[0::2], xb[1::2], yb[0::2], yb[1::2] = px[alt], px[right], py[alt], py[right]
+    seg, col, r0, r1 = pieces(xa, ya, xb, yb)
+    which = seg >> 1
+    key = which * width + col
+    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    cols = col[starts]
+    lo = np.minimum(np.minimum.reduceat(r0, starts), fixed[0][cols])
+    hi = np.maximum(np.maximum.reduceat(r1, starts), fixed[1][cols])
+    return np.bincount(which[starts], weights=rows_differing(lo, hi, reference[0][cols], reference[1][cols]),
+                       minlength=m)
+
+
 def _deviation(px: np.ndarray, py: np.ndarray, drawable: np.ndarray, first: np.ndarray, between: np.ndarray,
                left: np.ndarray, alt: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Per alternative, the summed |row - the line left -> alt -> right at its column| of the
     drawable candidates strictly between left and right (ranks ``first + 1 .. first + between``)."""
+    c = kernel()
+    if c is not None:
+        dev = np.empty(alt.size)
+        c.deviations(px, py, *(np.ascontiguousarray(a, dtype=np.int64) for a in (drawable, first, between, left, alt,
+                                                                                  right)), dev)
+        return dev
     owner = np.repeat(np.arange(alt.size), between)
     c = drawable[first[owner] + 1 + np.arange(owner.size) - np.repeat(np.cumsum(between) - between, between)]
     x, y = px[c], py[c]

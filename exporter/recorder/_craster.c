@@ -1,0 +1,206 @@
+/* The compiled drawing kernels of the final pick: the twins of three NumPy functions.
+ *
+ *   spans(px, py, ok, skip, lo, hi, height)       _raster.column_spans (lo, hi filled in place)
+ *   alt_costs(px, py, left, alt, right, fixed_lo, fixed_hi, ref_lo, ref_hi, cost)
+ *                                                  _refine's rows differing per alternative
+ *   deviations(px, py, drawable, first, between, left, alt, right, dev)
+ *                                                  _refine._deviation
+ *
+ * Every argument is a C-contiguous buffer (float64 px/py, uint8 masks, int64 indices and spans,
+ * float64 outputs) made by the Python callers in _raster.py and _refine.py, which check them; the
+ * results are identical to the NumPy versions' (the same IEEE operations in the same order, built
+ * with -ffp-contract=off so no multiply-add is fused), so a pick does not depend on which ran.
+ * No Python object is allocated while a buffer is held, and nothing is kept between calls.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+
+typedef struct {
+    Py_buffer b[10];
+    int n;
+} Buffers;
+
+static void release(Buffers *bs) {
+    for (int i = 0; i < bs->n; i++) PyBuffer_Release(&bs->b[i]);
+    bs->n = 0;
+}
+
+/* Take a contiguous buffer of items of `itemsize` bytes; writable when `out`. */
+static int take(Buffers *bs, PyObject *obj, Py_ssize_t itemsize, int out, void **data, Py_ssize_t *len) {
+    Py_buffer *b = &bs->b[bs->n];
+    if (PyObject_GetBuffer(obj, b, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (out ? PyBUF_WRITABLE : 0)) < 0)
+        return -1;
+    bs->n++;
+    if (b->itemsize != itemsize) {
+        PyErr_SetString(PyExc_TypeError, "_craster: a buffer of the wrong item size.");
+        return -1;
+    }
+    *data = b->buf;
+    *len = b->len / itemsize;
+    return 0;
+}
+
+/* One segment's pieces, column by column (as _raster.pieces): calls visit(col, r0, r1). */
+#define PIECES(xa, ya, xb, yb, ...)                                                           \
+    do {                                                                                      \
+        double dx_ = (xb) - (xa);                                                             \
+        double slope_ = ((yb) - (ya)) / (dx_ > 0 ? dx_ : 1.0);                                \
+        int64_t ca_ = (int64_t)floor(xa), cb_ = (int64_t)floor(xb);                           \
+        for (int64_t col = ca_; col <= cb_; col++) {                                          \
+            double left_ = (xa) > (double)col ? (xa) : (double)col;                           \
+            double right_ = (xb) < (double)col + 1.0 ? (xb) : (double)col + 1.0;              \
+            double yl_ = (ya) + slope_ * (left_ - (xa));                                      \
+            double yr_ = dx_ <= 0 ? (yb) : (ya) + slope_ * (right_ - (xa));                   \
+            int64_t r0 = (int64_t)floor(yl_ < yr_ ? yl_ : yr_);                               \
+            int64_t r1 = (int64_t)floor(yl_ > yr_ ? yl_ : yr_);                               \
+            __VA_ARGS__;                                                                      \
+        }                                                                                     \
+    } while (0)
+
+static inline int64_t differing(int64_t lo, int64_t hi, int64_t rlo, int64_t rhi) {
+    int64_t drawn = hi - lo + 1 > 0 ? hi - lo + 1 : 0;
+    int64_t ref = rhi - rlo + 1 > 0 ? rhi - rlo + 1 : 0;
+    int64_t top = hi < rhi ? hi : rhi, bottom = lo > rlo ? lo : rlo;
+    int64_t both = top - bottom + 1 > 0 ? top - bottom + 1 : 0;
+    return drawn + ref - 2 * both;
+}
+
+static PyObject *spans(PyObject *self, PyObject *args) {
+    PyObject *opx, *opy, *ook, *oskip, *olo, *ohi;
+    long long height;
+    if (!PyArg_ParseTuple(args, "OOOOOOL", &opx, &opy, &ook, &oskip, &olo, &ohi, &height)) return NULL;
+    Buffers bs = {.n = 0};
+    double *px, *py;
+    uint8_t *ok, *skip = NULL;
+    int64_t *lo, *hi;
+    Py_ssize_t n, m, w, w2;
+    if (take(&bs, opx, 8, 0, (void **)&px, &n) < 0 || take(&bs, opy, 8, 0, (void **)&py, &m) < 0 ||
+        take(&bs, ook, 1, 0, (void **)&ok, &m) < 0 || take(&bs, olo, 8, 1, (void **)&lo, &w) < 0 ||
+        take(&bs, ohi, 8, 1, (void **)&hi, &w2) < 0)
+        goto fail;
+    if (oskip != Py_None && take(&bs, oskip, 1, 0, (void **)&skip, &m) < 0) goto fail;
+    for (Py_ssize_t c = 0; c < w; c++) {
+        lo[c] = height + 1;
+        hi[c] = -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!ok[i]) continue;
+        int left_ok = i > 0 && ok[i - 1], right_ok = i + 1 < n && ok[i + 1];
+        if (!left_ok && !right_ok) { /* a dot */
+            int64_t col = (int64_t)floor(px[i]), row = (int64_t)floor(py[i]);
+            if (row < lo[col]) lo[col] = row;
+            if (row > hi[col]) hi[col] = row;
+        }
+        if (!right_ok || (skip && (skip[i] || skip[i + 1]))) continue;
+        PIECES(px[i], py[i], px[i + 1], py[i + 1], {
+            if (r0 < lo[col]) lo[col] = r0;
+            if (r1 > hi[col]) hi[col] = r1;
+        });
+    }
+    release(&bs);
+    Py_RETURN_NONE;
+fail:
+    release(&bs);
+    return NULL;
+}
+
+static PyObject *alt_costs(PyObject *self, PyObject *args) {
+    PyObject *o[10];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8], &o[9]))
+        return NULL;
+    Buffers bs = {.n = 0};
+    double *px, *py, *cost;
+    int64_t *left, *alt, *right, *flo, *fhi, *rlo, *rhi;
+    Py_ssize_t n, m, k, w;
+    if (take(&bs, o[0], 8, 0, (void **)&px, &n) < 0 || take(&bs, o[1], 8, 0, (void **)&py, &n) < 0 ||
+        take(&bs, o[2], 8, 0, (void **)&left, &m) < 0 || take(&bs, o[3], 8, 0, (void **)&alt, &k) < 0 ||
+        take(&bs, o[4], 8, 0, (void **)&right, &k) < 0 || take(&bs, o[5], 8, 0, (void **)&flo, &w) < 0 ||
+        take(&bs, o[6], 8, 0, (void **)&fhi, &w) < 0 || take(&bs, o[7], 8, 0, (void **)&rlo, &w) < 0 ||
+        take(&bs, o[8], 8, 0, (void **)&rhi, &w) < 0 || take(&bs, o[9], 8, 1, (void **)&cost, &k) < 0)
+        goto fail;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        /* the two segments left -> alt -> right; their pieces in one column are one group */
+        int64_t total = 0, at = -1, glo = 0, ghi = 0;
+        int64_t ends[3] = {left[j], alt[j], right[j]};
+        for (int s = 0; s < 2; s++) {
+            int64_t a = ends[s], b = ends[s + 1];
+            PIECES(px[a], py[a], px[b], py[b], {
+                if (col != at) {
+                    if (at >= 0) {
+                        int64_t l = glo < flo[at] ? glo : flo[at], h = ghi > fhi[at] ? ghi : fhi[at];
+                        total += differing(l, h, rlo[at], rhi[at]);
+                    }
+                    at = col;
+                    glo = r0;
+                    ghi = r1;
+                } else {
+                    if (r0 < glo) glo = r0;
+                    if (r1 > ghi) ghi = r1;
+                }
+            });
+        }
+        if (at >= 0) {
+            int64_t l = glo < flo[at] ? glo : flo[at], h = ghi > fhi[at] ? ghi : fhi[at];
+            total += differing(l, h, rlo[at], rhi[at]);
+        }
+        cost[j] = (double)total;
+    }
+    release(&bs);
+    Py_RETURN_NONE;
+fail:
+    release(&bs);
+    return NULL;
+}
+
+static PyObject *deviations(PyObject *self, PyObject *args) {
+    PyObject *o[9];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8]))
+        return NULL;
+    Buffers bs = {.n = 0};
+    double *px, *py, *dev;
+    int64_t *drawable, *first, *between, *left, *alt, *right;
+    Py_ssize_t n, m, d;
+    if (take(&bs, o[0], 8, 0, (void **)&px, &n) < 0 || take(&bs, o[1], 8, 0, (void **)&py, &n) < 0 ||
+        take(&bs, o[2], 8, 0, (void **)&drawable, &d) < 0 || take(&bs, o[3], 8, 0, (void **)&first, &m) < 0 ||
+        take(&bs, o[4], 8, 0, (void **)&between, &m) < 0 || take(&bs, o[5], 8, 0, (void **)&left, &m) < 0 ||
+        take(&bs, o[6], 8, 0, (void **)&alt, &m) < 0 || take(&bs, o[7], 8, 0, (void **)&right, &m) < 0 ||
+        take(&bs, o[8], 8, 1, (void **)&dev, &m) < 0)
+        goto fail;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        double sum = 0.0, xm = px[alt[j]], ym = py[alt[j]];
+        for (int64_t r = first[j] + 1; r <= first[j] + between[j]; r++) {
+            int64_t c = drawable[r];
+            double x = px[c], y = py[c], xa, ya, xb, yb;
+            if (x <= xm) {
+                xa = px[left[j]], ya = py[left[j]], xb = xm, yb = ym;
+            } else {
+                xa = xm, ya = ym, xb = px[right[j]], yb = py[right[j]];
+            }
+            double dx = xb - xa;
+            double line = ya + (yb - ya) * (dx > 0 ? (x - xa) / dx : 0.0);
+            sum += fabs(y - line);
+        }
+        dev[j] = sum;
+    }
+    release(&bs);
+    Py_RETURN_NONE;
+fail:
+    release(&bs);
+    return NULL;
+}
+
+static PyMethodDef craster_methods[] = {
+    {"spans", spans, METH_VARARGS, "Column spans of a projected line (twin of _raster.column_spans)."},
+    {"alt_costs", alt_costs, METH_VARARGS, "Rows differing per alternative (twin of _refine's NumPy path)."},
+    {"deviations", deviations, METH_VARARGS, "Interpolation deviation per alternative (twin of _refine._deviation)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef craster_module = {
+    PyModuleDef_HEAD_INIT, "_craster", "The final pick's compiled drawing kernels (see _raster.py, _refine.py).", -1,
+    craster_methods,
+};
+
+PyMODINIT_FUNC PyInit__craster(void) { return PyModule_Create(&craster_module); }
