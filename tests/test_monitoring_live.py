@@ -8,7 +8,8 @@
   a healthy run raises nothing is checked in the end-to-end test with short windows.)
 - A run pushed to a real Pushgateway is scraped by the generated honor_labels job and matched by
   the same selectors and recording rules as a scraped run.
-- End to end: a run that goes NaN and a run that hangs make the right alerts fire in Prometheus and
+- End to end: a run that goes NaN, a run that hangs and a run whose loss spikes and stays up (its weights
+  knocked off: ``CurvewatchLossSpikeUnrecovered``) make the right alerts fire in Prometheus and
   reach a webhook served by the test through a real Alertmanager (rules generated with short windows
   and ``for:`` through a config override), while a healthy run beside them, observed until every
   alert's windows and ``for:`` have elapsed for it, raises no alert, not even a pending one.
@@ -45,7 +46,7 @@ _SELECTOR = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\{[^}]*\}")
 CUSTOM = {"trainer_job": "team-train", "example_target_labels": "site=lab-7", "val_metric": "val_ce",
           "train_metric": "batch_ce", "loss_chart": "objective", "rate_window": "2m", "baseline_window": "2h",
           "trend_window": "10m", "vanished_window": "10m", "nonfinite_count_window": "2m", "nonfinite_window": "3m",
-          "scrape_interval": "1s", "evaluation_interval": "1s", "dashboard_refresh": "5s"}
+          "scrape_interval": "1s", "evaluation_interval": "1s", "dashboard_refresh": "5s", "spike_metrics": ".*_ce"}
 # Queries that rightly return nothing for a healthy run: its firing alerts.
 _EMPTY_WHEN_HEALTHY = ("annotation curvewatch alerts",)
 _BEST_OF_CHART = "curvewatch-run-detail / $chart / D"
@@ -136,6 +137,7 @@ E2E_OVERRIDES = {
     "nonfinite_for": "1s", "stall_seconds": "3", "stall_for": "2s", "divergence_for": "1s",
     "trend_window": "10s", "overfitting_for": "1s", "no_improvement_steps": "60", "no_improvement_for": "1s",
     "rate_window": "5s", "baseline_window": "15s", "throughput_for": "3s", "target_down_for": "1s",
+    "spike_for": "1s", "grad_explode_for": "1s",
     "group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h", "vanished_for": "1s", "failed_for": "1s",
     "scrape_interval": "1s", "evaluation_interval": "1s", "dashboard_refresh": "5s",
 }
@@ -165,18 +167,19 @@ def _assert_healthy_run_raised_nothing(prom_url: str, config: MonitoringConfig, 
     assert not [a for a in received if a["labels"].get("run_id") == run_id], "the healthy run reached the webhook"
 
 
-def test_nan_and_stalled_runs_reach_the_webhook_and_a_healthy_run_raises_nothing(
+def test_nan_stalled_and_spiked_runs_reach_the_webhook_and_a_healthy_run_raises_nothing(
         tmp_path: Path, prometheus_server, alertmanager_server, trainers, webhook) -> None:
     url, received = webhook
     config = DEFAULT_CONFIG.with_overrides({**E2E_OVERRIDES, "webhook_url": url})
     bundle = tmp_path / "bundle"
     write_files(bundle, generate_files(config))
     manager: ServerProcess = alertmanager_server(config_yaml=(bundle / ALERTMANAGER_FILE).read_text())
-    for run_id, mode in (("e2e-nan", "nan"), ("e2e-stall", "stall"), ("e2e-ok", "healthy")):
+    for run_id, mode in (("e2e-nan", "nan"), ("e2e-stall", "stall"), ("e2e-spike", "spike"), ("e2e-ok", "healthy")):
         trainers(run_id, mode)
     prom = prometheus_server(rule_files=sorted((bundle / "prometheus" / "rules").glob("*.yml")),
                              alertmanager_url=manager.url, extra_scrape_configs=[file_sd_job(config, trainers.targets)])
-    expected = {f"{ALERT_PREFIX}NonFiniteValues": "e2e-nan", f"{ALERT_PREFIX}TrainingStalled": "e2e-stall"}
+    expected = {f"{ALERT_PREFIX}NonFiniteValues": "e2e-nan", f"{ALERT_PREFIX}TrainingStalled": "e2e-stall",
+                f"{ALERT_PREFIX}LossSpikeUnrecovered": "e2e-spike"}
     try:
         poll(lambda: all(fired(received, name, run) for name, run in expected.items()), 90,
              f"{', '.join(expected)} at the webhook")

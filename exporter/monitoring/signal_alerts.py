@@ -7,6 +7,7 @@ copy, the runbook check and the live tests cover them like every other alert. Th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -54,8 +55,13 @@ def signal_alerts(config: MonitoringConfig) -> list[Any]:
 def signal_cases(c: MonitoringConfig, total: int, run: dict[str, str], gated: Callable[..., list],
                  series: Callable[..., tuple[str, str]], case: Callable[..., Any]) -> dict[str, Any]:
     """promtool groups: a bad run beside healthy ones (``ok``) and a finished one (``done``) with bad values."""
-    loss = {"chart": c.loss_chart, "metric": c.batch_loss_metric}
-    acc = {"chart": "accuracy", "metric": "val_acc"}  # not a loss: never this alert's
+    watched = [m for m in (c.batch_loss_metric, c.val_metric, c.train_metric) if re.fullmatch(c.spike_metrics, m)]
+    if not watched:
+        raise ValueError(f"spike_metrics {c.spike_metrics!r} matches none of the loss metrics the config names "
+                         f"({c.batch_loss_metric}, {c.val_metric}, {c.train_metric}); make it match your losses.")
+    loss = {"chart": c.loss_chart, "metric": watched[0]}
+    acc = {"chart": "accuracy", "metric": "val_acc"}  # not a loss: never this alert's (unless it matches)
+    other = [] if re.fullmatch(c.spike_metrics, acc["metric"]) else [acc]
     k, floor = c.grad_explode_factor, c.grad_min_steps
     bad_norm = f"{k * 2:g}"
     return {
@@ -65,7 +71,7 @@ def signal_cases(c: MonitoringConfig, total: int, run: dict[str, str], gated: Ca
             + [series("curvewatch_spike_unrecovered", f"0x29 1x{total}", **run, **loss, run_id=r)
                for r in ("bad", "done")]
             + [series("curvewatch_spike_unrecovered", f"0x29 1 0x{total}", **run, **loss, run_id="ok"),
-               series("curvewatch_spike_unrecovered", f"1x{total}", **run, **acc, run_id="ok")],
+               *(series("curvewatch_spike_unrecovered", f"1x{total}", **run, **o, run_id="ok") for o in other)],
             {**run, **loss, "run_id": "bad"}),
         # bad: the norm jumps to 2k x its median at minute 30; ok: 0.8k x; young: 2k x before grad_min_steps
         "GradientExploding": case(
