@@ -22,6 +22,7 @@ SPIKE_FACTOR = 6.0  # a spike is farther from the level than this many robust sp
 SPIKE_MIN_RELATIVE = 0.05  # ... each at least this fraction of |level| (a flat line's MAD is 0)
 RECOVER_STEPS = 200  # N: a spike not back at its pre-spike level within N steps is unrecovered
 DRAIN_EVERY = 4096  # values per metric the detector buffers before it runs over them (NumPy, in the training thread)
+SPIKES_KEPT = 50  # the last events of each line kept for the archive's metadata (report markers)
 MAD_SCALE = 1.4826  # MAD x this estimates the standard deviation of normal noise
 
 # ---- gradient norm (grad_norm.py) ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ its block of ``block`` values, blocks counted from the line's first finite value
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -49,6 +50,7 @@ class LineSpikes:
         self.last_size = math.nan  # its largest |value| / |level|
         self.in_run, self.run_side = False, 0  # the previous finite value was a spike, on this side
         self.watch: Watch | None = None  # the oldest spike away from better that has not come back
+        self.recent: deque[tuple[int, float]] = deque(maxlen=n.SPIKES_KEPT)  # (first step, size) of the last events
         self.seen_step: int | None = None  # the line's latest step (any value)
 
     def unrecovered(self) -> bool:
@@ -100,11 +102,13 @@ class LineSpikes:
         starts = spike & (~prev_spike | (side != prev_side))
         if self.in_run and not starts[0] and spike[0]:  # the last event goes on into these values
             self.last_size = max(self.last_size, float(size[: _run_end(spike, side, 0)].max()))
+            if self.recent:
+                self.recent[-1] = (self.recent[-1][0], self.last_size)
         begun = np.flatnonzero(starts)
-        if begun.size:
-            j = int(begun[-1])
-            self.events += begun.size
+        self.events += begun.size
+        for j in begun[-n.SPIKES_KEPT:].tolist():
             self.last_step, self.last_size = int(s[j]), float(size[j:_run_end(spike, side, j)].max())
+            self.recent.append((self.last_step, self.last_size))
         self.in_run, self.run_side = bool(spike[-1]), int(side[-1])
         self._watch(s, y, level, band, starts & (side == self.bad_side))
 
@@ -130,7 +134,8 @@ class LineSpikes:
         return {"pending": self.pending.tolist(), "meds": self.meds.tolist(), "mads": self.mads.tolist(),
                 "events": self.events, "last_step": self.last_step,
                 "last_size": self.last_size, "in_run": self.in_run, "run_side": self.run_side,
-                "watch": None if self.watch is None else list(self.watch), "seen_step": self.seen_step}
+                "watch": None if self.watch is None else list(self.watch), "seen_step": self.seen_step,
+                "recent": [list(e) for e in self.recent]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.pending, self.meds, self.mads = (np.asarray(state[k], dtype=np.float64)
@@ -140,6 +145,7 @@ class LineSpikes:
         self.in_run, self.run_side = bool(state["in_run"]), int(state["run_side"])
         self.watch = None if state["watch"] is None else Watch(*state["watch"])
         self.seen_step = state["seen_step"]
+        self.recent = deque((tuple(e) for e in state["recent"]), maxlen=n.SPIKES_KEPT)
 
 
 def _run_end(spike: np.ndarray, side: np.ndarray, j: int) -> int:

@@ -113,6 +113,12 @@ class SpikeDetector:
             return [SpikeLine(metric, line.events, line.last_step, line.last_size, line.unrecovered())
                     for metric, line in self._lines.items()]
 
+    def events(self) -> dict[str, list[tuple[int, float]]]:
+        """The last ``SPIKES_KEPT`` events of each line that had any: ``(first step, size)`` (any thread)."""
+        self.lines()
+        with self._lock:
+            return {metric: list(line.recent) for metric, line in self._lines.items() if line.recent}
+
     def _add(self, name: str, steps: np.ndarray, values: np.ndarray) -> None:
         if self.metrics is not None and name not in self.metrics:
             return

@@ -295,6 +295,12 @@ class RunTracker:
         family = family_of(metric)
         return EXPECTED_MODES.get(family.chart if family is not None else "", "min")
 
+    def _signals_metadata(self) -> dict[str, Any]:
+        """``signals`` in metadata.json: each line's last spike events (report markers), the gradient norm."""
+        spikes = {} if self.spikes is None else {m: [list(e) for e in ev] for m, ev in self.spikes.events().items()}
+        grad = None if self.grad_norm is None else self.grad_norm.reading()._asdict()
+        return {"signals": {"spikes": spikes, "grad_norm": grad}}
+
     def _log_grad_norm(self, norm: Any) -> None:
         """The meter's sink: the norm (a device tensor) as the ``grad_norm`` line, at the step logged next."""
         from curvewatch.signals._names import GRAD_NORM_METRIC
@@ -431,7 +437,7 @@ class RunTracker:
                 raise ValueError("finish() needs the model (or its state_dict), or best_checkpoint= a saved "
                                  "checkpoint file: this run saved no checkpoint_best.pth.")
             save_checkpoint(weights, handle.model_path)
-            meta = {**jsonable(dict(metadata or {})), **run_metadata(self)}
+            meta = {**jsonable(dict(metadata or {})), **run_metadata(self), **self._signals_metadata()}
             record = self.archive.commit(handle, self.recorder, metadata=meta,
                                          metrics_summary={**self.summary(), **dict(metrics_summary or {})})
         self._end("finished")

@@ -10,6 +10,8 @@ Guarantees (tests named after them in tests/test_views_report.py, the page opene
 - the best point is annotated; the y range is robust (``curvewatch._yrange``) and every value outside it is
   marked at the edge with its value; non-finite values are gaps, the first one a dashed vertical line.
 - metadata and the manifest check (``curvewatch versions verify``) are shown above the charts.
+- spike_markers: each spike event the run's live detector archived (``signals.spikes`` in the version's
+  metadata.json, see docs/signals.md) is a dotted vertical line in its line's colour, labelled with its size.
 """
 
 from __future__ import annotations
@@ -55,9 +57,23 @@ def _edge_marks(x: np.ndarray, y: np.ndarray, yrange: YRange, color: str) -> lis
     return marks
 
 
-def figures(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """One plotly figure (``data``, ``layout``) per chart of a decoded document."""
+def _spike_marks(events: list[Any], color: str, label: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Shapes and labels of one line's archived spike events ``[(step, size), ...]``."""
+    shapes, annotations = [], []
+    for rank, (step, size) in enumerate(events):
+        shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": step, "x1": step, "y0": 0, "y1": 1,
+                       "line": {"color": color, "dash": "dot", "width": 1}})
+        annotations.append({"x": step, "y": 1, "xref": "x", "yref": "paper", "showarrow": False, "yanchor": "bottom",
+                            "text": f"spike {html.escape(label)} x{size:.3g}" if rank < MAX_OUTLIER_LABELS else "spike",
+                            "font": {"size": 9, "color": color}})
+    return shapes, annotations
+
+
+def figures(doc: dict[str, Any], spikes: dict[str, list[Any]] | None = None) -> list[dict[str, Any]]:
+    """One plotly figure (``data``, ``layout``) per chart of a decoded document; ``spikes``: metric ->
+    archived spike events ``[(step, size), ...]``, marked on their line's chart."""
     best = doc.get("best")
+    spikes = spikes or {}
     out = []
     for chart in doc["charts"]:
         log = chart["yscale"] == "log"
@@ -70,6 +86,9 @@ def figures(doc: dict[str, Any]) -> list[dict[str, Any]]:
                          "y": _finite_or_none(y, log), "line": {"color": color, "width": 1.5},
                          "hovertemplate": "step %{x}<br>%{y:.6g}<extra>" + html.escape(line["label"]) + "</extra>"})
             series.append((x, y, color))
+            marks = _spike_marks(spikes.get(line["metric"], []), color, line["label"])
+            shapes += marks[0]
+            annotations += marks[1]
             bi = line["best_index"]
             if best is not None and bi is not None and math.isfinite(y[bi]):
                 annotations.append({"x": float(x[bi]), "y": math.log10(y[bi]) if log and y[bi] > 0 else float(y[bi]),
@@ -129,9 +148,22 @@ def _manifest_html(problems: list[str] | None) -> str:
     return f'<div class="manifest bad"><p>Manifest: {len(problems)} problem(s)</p><ul>{items}</ul></div>'
 
 
+def _archived_spikes(loaded: LoadedCurves) -> dict[str, list[Any]]:
+    """``signals.spikes`` of the version's metadata.json (none for a plain file or a run without them)."""
+    folder = loaded.metadata.get("path")
+    if not folder:
+        return {}
+    path = Path(folder) / "metadata.json"
+    try:
+        spikes = json.loads(path.read_text(encoding="utf-8")).get("signals", {}).get("spikes", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return spikes if isinstance(spikes, dict) else {}
+
+
 def report_html(loaded: LoadedCurves) -> str:
     """The page's HTML text."""
-    figs = figures(loaded.doc)
+    figs = figures(loaded.doc, _archived_spikes(loaded))
     payload = json.dumps({"figures": figs}, allow_nan=False).replace("</", "<\\/")
     meta = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _meta_rows(loaded))
     charts = "".join(f'<div class="chart" id="chart-{i}"></div>' for i in range(len(figs))) or "<p>No lines.</p>"
