@@ -179,13 +179,15 @@ class M4Buckets:
         return self._distinct(_RUNNERS_UP)
 
     def _distinct(self, slots: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-        steps = np.concatenate([self.steps[s] for s in slots])
-        values = np.concatenate([self.values[s] for s in slots])
+        # buckets hold disjoint step ranges in step order: sorting each bucket's slots sorts them all
+        steps = np.stack([self.steps[s] for s in slots], axis=1)
+        values = np.stack([self.values[s] for s in slots], axis=1)
+        order = np.lexsort((values.view(np.int64), steps), axis=1)
+        steps = np.take_along_axis(steps, order, axis=1).ravel()
+        values = np.take_along_axis(values, order, axis=1).ravel()
         keep = steps != _EMPTY
         steps, values = steps[keep], values[keep]
         # a point kept in two slots (first and min, say) appears once
-        order = np.lexsort((values.view(np.int64), steps))
-        steps, values = steps[order], values[order]
         dup = np.zeros(steps.size, dtype=bool)
         dup[1:] = (steps[1:] == steps[:-1]) & (values[1:].view(np.int64) == values[:-1].view(np.int64))
         return steps[~dup], values[~dup]

@@ -5,6 +5,8 @@
  *                                                  _refine's rows differing per alternative
  *   deviations(px, py, drawable, first, between, left, alt, right, dev)
  *                                                  _refine._deviation
+ *   sweep(px, py, pick, k, drawable, rank, fixed_lo, fixed_hi, ref_lo, ref_hi, cap, checked, hold)
+ *                                                  the rest of _refine._sweep (moves pick in place)
  *
  * Every argument is a C-contiguous buffer (float64 px/py, uint8 masks, int64 indices and spans,
  * float64 outputs) made by the Python callers in _raster.py and _refine.py, which check them; the
@@ -106,6 +108,50 @@ fail:
     return NULL;
 }
 
+/* Rows differing from the reference over the columns of the segments l -> m -> r, drawn with the rest
+ * of the drawing (fixed spans): their pieces in one column are one group. */
+static int64_t seg_cost(const double *px, const double *py, int64_t l, int64_t m, int64_t r, const int64_t *flo,
+                        const int64_t *fhi, const int64_t *rlo, const int64_t *rhi) {
+    int64_t total = 0, at = -1, glo = 0, ghi = 0;
+    int64_t ends[3] = {l, m, r};
+    for (int s = 0; s < 2; s++) {
+        int64_t a = ends[s], b = ends[s + 1];
+        PIECES(px[a], py[a], px[b], py[b], {
+            if (col != at) {
+                if (at >= 0)
+                    total += differing(glo < flo[at] ? glo : flo[at], ghi > fhi[at] ? ghi : fhi[at], rlo[at], rhi[at]);
+                at = col;
+                glo = r0;
+                ghi = r1;
+            } else {
+                if (r0 < glo) glo = r0;
+                if (r1 > ghi) ghi = r1;
+            }
+        });
+    }
+    if (at >= 0) total += differing(glo < flo[at] ? glo : flo[at], ghi > fhi[at] ? ghi : fhi[at], rlo[at], rhi[at]);
+    return total;
+}
+
+/* Summed |row - the line l -> m -> r| of the drawable candidates of ranks first+1 .. first+between. */
+static double dev_of(const double *px, const double *py, const int64_t *drawable, int64_t first, int64_t between,
+                     int64_t l, int64_t m, int64_t r) {
+    double sum = 0.0, xm = px[m], ym = py[m];
+    for (int64_t q = first + 1; q <= first + between; q++) {
+        int64_t c = drawable[q];
+        double x = px[c], y = py[c], xa, ya, xb, yb;
+        if (x <= xm) {
+            xa = px[l], ya = py[l], xb = xm, yb = ym;
+        } else {
+            xa = xm, ya = ym, xb = px[r], yb = py[r];
+        }
+        double dx = xb - xa;
+        double line = ya + (yb - ya) * (dx > 0 ? (x - xa) / dx : 0.0);
+        sum += fabs(y - line);
+    }
+    return sum;
+}
+
 static PyObject *alt_costs(PyObject *self, PyObject *args) {
     PyObject *o[10];
     if (!PyArg_ParseTuple(args, "OOOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8], &o[9]))
@@ -118,40 +164,13 @@ static PyObject *alt_costs(PyObject *self, PyObject *args) {
         take(&bs, o[2], 8, 0, (void **)&left, &m) < 0 || take(&bs, o[3], 8, 0, (void **)&alt, &k) < 0 ||
         take(&bs, o[4], 8, 0, (void **)&right, &k) < 0 || take(&bs, o[5], 8, 0, (void **)&flo, &w) < 0 ||
         take(&bs, o[6], 8, 0, (void **)&fhi, &w) < 0 || take(&bs, o[7], 8, 0, (void **)&rlo, &w) < 0 ||
-        take(&bs, o[8], 8, 0, (void **)&rhi, &w) < 0 || take(&bs, o[9], 8, 1, (void **)&cost, &k) < 0)
-        goto fail;
-    for (Py_ssize_t j = 0; j < m; j++) {
-        /* the two segments left -> alt -> right; their pieces in one column are one group */
-        int64_t total = 0, at = -1, glo = 0, ghi = 0;
-        int64_t ends[3] = {left[j], alt[j], right[j]};
-        for (int s = 0; s < 2; s++) {
-            int64_t a = ends[s], b = ends[s + 1];
-            PIECES(px[a], py[a], px[b], py[b], {
-                if (col != at) {
-                    if (at >= 0) {
-                        int64_t l = glo < flo[at] ? glo : flo[at], h = ghi > fhi[at] ? ghi : fhi[at];
-                        total += differing(l, h, rlo[at], rhi[at]);
-                    }
-                    at = col;
-                    glo = r0;
-                    ghi = r1;
-                } else {
-                    if (r0 < glo) glo = r0;
-                    if (r1 > ghi) ghi = r1;
-                }
-            });
-        }
-        if (at >= 0) {
-            int64_t l = glo < flo[at] ? glo : flo[at], h = ghi > fhi[at] ? ghi : fhi[at];
-            total += differing(l, h, rlo[at], rhi[at]);
-        }
-        cost[j] = (double)total;
+        take(&bs, o[8], 8, 0, (void **)&rhi, &w) < 0 || take(&bs, o[9], 8, 1, (void **)&cost, &k) < 0) {
+        release(&bs);
+        return NULL;
     }
+    for (Py_ssize_t j = 0; j < m; j++) cost[j] = (double)seg_cost(px, py, left[j], alt[j], right[j], flo, fhi, rlo, rhi);
     release(&bs);
     Py_RETURN_NONE;
-fail:
-    release(&bs);
-    return NULL;
 }
 
 static PyObject *deviations(PyObject *self, PyObject *args) {
@@ -166,35 +185,92 @@ static PyObject *deviations(PyObject *self, PyObject *args) {
         take(&bs, o[2], 8, 0, (void **)&drawable, &d) < 0 || take(&bs, o[3], 8, 0, (void **)&first, &m) < 0 ||
         take(&bs, o[4], 8, 0, (void **)&between, &m) < 0 || take(&bs, o[5], 8, 0, (void **)&left, &m) < 0 ||
         take(&bs, o[6], 8, 0, (void **)&alt, &m) < 0 || take(&bs, o[7], 8, 0, (void **)&right, &m) < 0 ||
-        take(&bs, o[8], 8, 1, (void **)&dev, &m) < 0)
-        goto fail;
-    for (Py_ssize_t j = 0; j < m; j++) {
-        double sum = 0.0, xm = px[alt[j]], ym = py[alt[j]];
-        for (int64_t r = first[j] + 1; r <= first[j] + between[j]; r++) {
-            int64_t c = drawable[r];
-            double x = px[c], y = py[c], xa, ya, xb, yb;
-            if (x <= xm) {
-                xa = px[left[j]], ya = py[left[j]], xb = xm, yb = ym;
-            } else {
-                xa = xm, ya = ym, xb = px[right[j]], yb = py[right[j]];
-            }
-            double dx = xb - xa;
-            double line = ya + (yb - ya) * (dx > 0 ? (x - xa) / dx : 0.0);
-            sum += fabs(y - line);
-        }
-        dev[j] = sum;
+        take(&bs, o[8], 8, 1, (void **)&dev, &m) < 0) {
+        release(&bs);
+        return NULL;
     }
+    for (Py_ssize_t j = 0; j < m; j++)
+        dev[j] = dev_of(px, py, drawable, first[j], between[j], left[j], alt[j], right[j]);
     release(&bs);
     Py_RETURN_NONE;
-fail:
+}
+
+#define MAX_TRIED 256 /* alternatives per point, at most (the caller's cap is REFINE_ALTERNATIVES) */
+
+/* The rest of _refine._sweep for the points at pick positions k (already filtered): each tries up to
+ * `cap` candidates spread between its neighbours and itself last, ordered by (cost, candidate); the first
+ * of the `checked` cheapest that costs less than where it is (and, with `hold`, deviates no more) is taken. */
+static PyObject *sweep(PyObject *self, PyObject *args) {
+    PyObject *o[10];
+    long long cap, checked;
+    int hold;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOLLp", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8], &o[9],
+                          &cap, &checked, &hold))
+        return NULL;
+    if (cap > MAX_TRIED - 1) cap = MAX_TRIED - 1;
+    Buffers bs = {.n = 0};
+    double *px, *py;
+    int64_t *pick, *ks, *drawable, *rank, *flo, *fhi, *rlo, *rhi;
+    Py_ssize_t n, np_, nk, d, w;
+    if (take(&bs, o[0], 8, 0, (void **)&px, &n) < 0 || take(&bs, o[1], 8, 0, (void **)&py, &n) < 0 ||
+        take(&bs, o[2], 8, 1, (void **)&pick, &np_) < 0 || take(&bs, o[3], 8, 0, (void **)&ks, &nk) < 0 ||
+        take(&bs, o[4], 8, 0, (void **)&drawable, &d) < 0 || take(&bs, o[5], 8, 0, (void **)&rank, &n) < 0 ||
+        take(&bs, o[6], 8, 0, (void **)&flo, &w) < 0 || take(&bs, o[7], 8, 0, (void **)&fhi, &w) < 0 ||
+        take(&bs, o[8], 8, 0, (void **)&rlo, &w) < 0 || take(&bs, o[9], 8, 0, (void **)&rhi, &w) < 0) {
+        release(&bs);
+        return NULL;
+    }
+    long long moved = 0;
+    int64_t alts[MAX_TRIED], costs[MAX_TRIED];
+    int order[MAX_TRIED];
+    for (Py_ssize_t i = 0; i < nk; i++) {
+        int64_t k = ks[i], l = pick[k - 1], r = pick[k + 1];
+        int64_t a = rank[l], between = rank[r] - a - 1;
+        int64_t tried = between < cap ? between : cap;
+        for (int64_t t = 0; t < tried; t++) {
+            int64_t at = a + 1 + (t * between) / (tried > 1 ? tried : 1);
+            alts[t] = drawable[at < d - 1 ? at : d - 1];
+        }
+        alts[tried] = pick[k];
+        for (int64_t t = 0; t <= tried; t++) {
+            costs[t] = seg_cost(px, py, l, alts[t], r, flo, fhi, rlo, rhi);
+            /* insertion by (cost, candidate), stable: NumPy's lexsort order */
+            int64_t j = t;
+            while (j > 0 && (costs[order[j - 1]] > costs[t] ||
+                             (costs[order[j - 1]] == costs[t] && alts[order[j - 1]] > alts[t]))) {
+                order[j] = order[j - 1];
+                j--;
+            }
+            order[j] = (int)t;
+        }
+        int64_t here_cost = costs[tried];
+        int64_t top = tried + 1 < checked ? tried + 1 : checked;
+        int have_dev = 0;
+        double here_dev = 0.0;
+        for (int64_t j = 0; j < top; j++) {
+            int t = order[j];
+            if (!(costs[t] < here_cost)) continue;
+            if (hold) {
+                if (!have_dev) {
+                    here_dev = dev_of(px, py, drawable, a, between, l, pick[k], r);
+                    have_dev = 1;
+                }
+                if (!(dev_of(px, py, drawable, a, between, l, alts[t], r) <= here_dev)) continue;
+            }
+            pick[k] = alts[t];
+            moved++;
+            break;
+        }
+    }
     release(&bs);
-    return NULL;
+    return PyLong_FromLongLong(moved);
 }
 
 static PyMethodDef craster_methods[] = {
     {"spans", spans, METH_VARARGS, "Column spans of a projected line (twin of _raster.column_spans)."},
     {"alt_costs", alt_costs, METH_VARARGS, "Rows differing per alternative (twin of _refine's NumPy path)."},
     {"deviations", deviations, METH_VARARGS, "Interpolation deviation per alternative (twin of _refine._deviation)."},
+    {"sweep", sweep, METH_VARARGS, "The moves of one sweep (twin of the NumPy rest of _refine._sweep)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -44,7 +44,7 @@ def refine(px: np.ndarray, py: np.ndarray, ok: np.ndarray, keep: np.ndarray, fro
     px, py = np.ascontiguousarray(px, dtype=np.float64), np.ascontiguousarray(py, dtype=np.float64)
     pick = np.flatnonzero(keep)
     drawable = np.flatnonzero(ok)
-    rank = np.cumsum(ok) - 1  # a drawable candidate's position among the drawable ones
+    rank = np.cumsum(ok, dtype=np.int64) - 1  # a drawable candidate's position among the drawable ones
     for _ in range(REFINE_ROUNDS):
         moved = 0
         for third in range(3):
@@ -76,10 +76,16 @@ def _sweep(px: np.ndarray, py: np.ndarray, ok: np.ndarray, pick: np.ndarray, fro
     moving = np.zeros(n, dtype=bool)
     moving[k] = True
     fixed_lo, fixed_hi = column_spans(px[pick], py[pick], ok[pick], skip=moving, size=size)  # the rest of the drawing
+    cap = max(2, min(REFINE_ALTERNATIVES, REFINE_TRIES // k.size))
+    c = kernel()
+    if c is not None and cap < 256:  # the same moves, compiled
+        return c.sweep(px, py, pick, k.astype(np.int64), drawable, rank, fixed_lo, fixed_hi,
+                       *(np.ascontiguousarray(r, dtype=np.int64) for r in reference), cap, REFINE_CHECKED,
+                       hold_deviation)
     # the alternatives of each moving point: drawable candidates strictly between its neighbours
     a, b = rank[pick[k - 1]], rank[pick[k + 1]]
     between = b - a - 1
-    tried = np.minimum(between, max(2, min(REFINE_ALTERNATIVES, REFINE_TRIES // k.size)))
+    tried = np.minimum(between, cap)
     count = tried + 1  # the point where it is comes last
     owner = np.repeat(np.arange(k.size), count)
     nth = np.arange(owner.size) - np.repeat(np.cumsum(count) - count, count)
