@@ -48,8 +48,10 @@ MOVED_SECTIONS = {
 def test_site_builds_strict(tmp_path: Path) -> None:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     # `python -m mkdocs`, not .venv/bin/mkdocs: that script's folder on sys.path would shadow the package
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    # run from elsewhere: the config finds its docs, snippets and package wherever it is started
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(REPO / "mkdocs.yml"),
+               "--site-dir", str(tmp_path / "site")]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     assert done.returncode == 0, done.stderr[-6000:]
     api = (tmp_path / "site" / "reference" / "api" / "tracking" / "index.html").read_text(encoding="utf-8")
     assert 'id="curvewatch.tracking.RunTracker"' in api, "the API reference did not render RunTracker"
