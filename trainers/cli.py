@@ -196,7 +196,11 @@ def _train(args: argparse.Namespace) -> int:
         manager = TrainingManager(args.root, args.db_url, serve=not args.no_serve, port=args.port,
                                   addr=args.addr, quiet=args.quiet, announce=print, sd_file=args.sd_file,
                                   sd_address=args.sd_address)
-        outcome = manager.train(request)
+        try:
+            outcome = manager.train(request)
+        finally:
+            if manager._archive is not None:  # its registry connections (PostgreSQL's would leak)
+                manager._archive.close()
     except TrainerInputError as exc:
         return _fail("train", exc)
     print(f"{outcome.handle.run_id}: {outcome.fit.stop_reason}; {main_job.best_text(outcome.fit)}")
@@ -206,12 +210,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from curvewatch.archive import ArchiveError, local_copy
     from curvewatch.trainers import TrainerInputError, forecast
 
     try:
-        result = forecast(args.version_path, days=args.days, data_csv=args.data, future_csv=args.future,
-                          verify=not args.no_verify)
-    except TrainerInputError as exc:
+        version_path = local_copy(args.version_path)  # a version's URL (s3://...): this host's copy of it
+        result = forecast(version_path, days=args.days, data_csv=args.data,
+                          future_csv=args.future, verify=not args.no_verify)
+    except (TrainerInputError, ArchiveError) as exc:
         return _fail("predict", exc)
     for note in result.notes:
         print(f"curvewatch predict: note: {note}", file=sys.stderr)

@@ -16,6 +16,7 @@ from .loading import load_model, load_verified
 from .naming import ModelKey, archive_path
 from .rebuild import RebuildResult
 from .records import VersionHandle, VersionRecord
+from .storage import local_copy
 
 __all__ = [
     "COMMIT_STAGES",
@@ -34,4 +35,5 @@ __all__ = [
     "atomic_torch_save",
     "load_model",
     "load_verified",
+    "local_copy",
 ]

@@ -16,6 +16,9 @@ Guarantees (tests named after them in ``tests/test_archive_s3*.py``):
   ``redact_url``, so an endpoint URL with userinfo appears as ``***@host``.
 - a_url_root_has_one_id_on_every_host: the root id is a digest of the canonical URL, so every host that
   opens the same bucket and prefix reads and writes the same rows of a shared registry.
+- a_version_url_is_read_from_its_local_copy: ``local_copy`` turns the URL of a version directory (or of a
+  file in one) into the path of this host's copy, laid out as in the store (so ``serve`` still names the
+  run), for the commands that take a version path (``predict``, ``serve``, ``serve-model``).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any, Protocol
 from .errors import ArchiveError
 from .status import read_status
 
-__all__ = ["LocalStorage", "Storage", "open_storage", "redact_url", "root_url"]
+__all__ = ["LocalStorage", "Storage", "local_copy", "open_storage", "redact_url", "root_url"]
 
 # a scheme of two letters or more (so ``C:/...`` stays a path); one slash too, as ``Path("s3://b/p")`` prints
 _URL_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/+(.*)$")
@@ -144,3 +147,37 @@ def open_storage(root: str | os.PathLike[str], cache_dir: str | os.PathLike[str]
 
     base = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     return RemoteStorage(url, base.absolute() / url_root_id(url), url_root_id(url))
+
+
+def local_copy(path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """``path`` itself when it is local; the URL of a version directory (``s3://b/models/product/P001_all/tcn/v3``)
+    or of a file in one (``.../v3/curves.json``): this host's copy of that version, downloaded now, and
+    the same path inside it. Loading it still checks every file against the version's manifest."""
+    from .naming import ModelKey, parse_version_dir
+
+    url = root_url(path)
+    if url is None:
+        return Path(path)
+    if "@" in urllib.parse.urlsplit(url).netloc:
+        raise ArchiveError(f"The URL {redact_url(url)} holds credentials; remove them and let the S3 client find "
+                           "them (environment or profile).")
+    scheme, rest = url.split("://", 1)
+    parts = rest.split("/")
+    last = next((i for i in range(len(parts) - 1, 0, -1) if parse_version_dir(parts[i]) is not None), None)
+    for start in range(1, last or 0):
+        try:
+            ModelKey.from_relative_dir("/".join(parts[start:last]))
+        except ValueError:
+            continue
+        from curvewatch.archive.settings import default_cache_dir
+
+        from ._remote import RemoteStorage
+
+        root = f"{scheme}://{'/'.join(parts[:start])}"
+        base = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        storage = RemoteStorage(root, base.absolute() / url_root_id(root), url_root_id(root))
+        directory = storage.local_root.joinpath(*parts[start : last + 1])
+        storage.checkout(directory, fresh=True)
+        return directory.joinpath(*parts[last + 1:])
+    raise ArchiveError(f"{url} is not a version of an archive (ROOT/{{key directory}}/v{{N}}[/FILE]); give "
+                       "the URL of a version directory, e.g. s3://bucket/models/product/P001_all/tcn/v3.")

@@ -48,6 +48,7 @@ def default_run_id(path: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from curvewatch.archive import ArchiveError, local_copy
     from curvewatch.prom import Exporter, RunInfo
     from curvewatch.prom.document_source import DocumentSource, archived_run_info
     from curvewatch.recorder import CurveDocumentError
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         basic_auth = (args.basic_auth_user, password)
     exporter = Exporter()
     try:
+        args.paths = [local_copy(p) for p in args.paths]  # a version's URL (s3://...): this host's copy of it
         for path in args.paths:
             source = DocumentSource(path)
             info = archived_run_info(path) or RunInfo(run_id=default_run_id(path), rank=0)
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             client_auth_required=args.client_auth_required,
             basic_auth=basic_auth,
         )
-    except (OSError, ValueError, CurveDocumentError) as exc:
+    except (OSError, ValueError, CurveDocumentError, ArchiveError) as exc:
         print(f"curvewatch serve: {exc}", file=sys.stderr)
         return 1
     stop = stop_on_signals()

@@ -64,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from curvewatch.archive import ArchiveError, local_copy
     from curvewatch.prom.discovery import TargetFile, sd_target_address
     from curvewatch.serving import ServingError, ServingInputError, ServingService
     from curvewatch.trainers.serving import ForecasterModel
@@ -74,13 +75,15 @@ def run(args: argparse.Namespace) -> int:
     options = {"pending_limit": args.pending_limit, "pending_ttl_s": args.pending_ttl, "window": args.window,
                "window_s": args.window_seconds, "drift_rows": args.drift_rows}
     try:
+        args.version_path, args.canary = local_copy(args.version_path), args.canary and local_copy(args.canary)
+        args.shadow = [local_copy(p) for p in args.shadow]  # version URLs (s3://...): this host's copies
         versions = [(ForecasterModel(args.version_path, verify=not args.no_verify), "primary", 0.0)]
         if args.canary is not None:
             versions.append((ForecasterModel(args.canary, verify=not args.no_verify), "canary", args.weight))
         versions += [(ForecasterModel(p, verify=not args.no_verify), "shadow", 0.0) for p in args.shadow]
         service = ServingService(versions, addr=args.addr, port=args.port, monitor_options=options)
         port = service.start()
-    except (ServingError, ServingInputError, ValueError, OSError) as exc:
+    except (ServingError, ServingInputError, ValueError, OSError, ArchiveError) as exc:
         print(f"{_PREFIX}: error: {exc}", file=sys.stderr)
         return 2
     target = None

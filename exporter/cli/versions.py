@@ -186,12 +186,14 @@ def _db_url_problem(exc: BaseException) -> str | None:
 def _guarded(func: Any, *, read_only: bool = False) -> Any:
     def run(args: argparse.Namespace) -> int:
         from curvewatch.archive import ArchiveError, ModelArchive
+        from curvewatch.archive.storage import root_url
 
-        if not os.path.isdir(args.root):
+        remote = root_url(args.root) is not None  # s3://...: the archive checks it (and needs --db-url)
+        if not remote and not os.path.isdir(args.root):
             print(f"curvewatch versions: no archive at {args.root}; pass --root or set ${ROOT_ENV}.", file=sys.stderr)
             return 2
         try:
-            sqlite_file = _sqlite_file(args.root, args.db_url) if read_only else None
+            sqlite_file = _sqlite_file(args.root, args.db_url) if read_only and not remote else None
             if sqlite_file is not None and not os.path.isfile(sqlite_file):
                 print(f"curvewatch versions: no registry at {sqlite_file}; pass --db-url, or run `curvewatch "
                       f"versions rebuild --root {args.root}` to index the versions on disk.", file=sys.stderr)

@@ -46,9 +46,10 @@ class Sources:
         if self._archive is None:
             from curvewatch.archive import ModelArchive
             from curvewatch.archive.naming import REGISTRY_DB_FILE
+            from curvewatch.archive.storage import root_url
 
             default_db = self.root.absolute().parent / REGISTRY_DB_FILE
-            if self.db_url is None and not default_db.is_file():
+            if self.db_url is None and root_url(self.root) is None and not default_db.is_file():
                 raise ViewError(f"There is no registry at {default_db}; pass --root (or --db-url) of the archive, "
                                 f"or the path of a curves.json file.")
             self._archive = ModelArchive(self.root, db_url=self.db_url, read_only=True)  # views only read
