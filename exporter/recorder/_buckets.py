@@ -37,6 +37,7 @@ class M4Buckets:
         self.width = 1
         self.steps = {s: np.full(n_buckets, _EMPTY, dtype=np.int64) for s in _SLOTS}
         self.values = {s: np.zeros(n_buckets, dtype=np.float64) for s in _SLOTS}
+        self.empty = True  # nothing folded yet: widening merges nothing
 
     # -- folding -----------------------------------------------------------------------
     def add(self, steps: np.ndarray, values: np.ndarray, finite: np.ndarray | None = None) -> None:
@@ -45,7 +46,11 @@ class M4Buckets:
         if steps.size == 0:
             return
         while (int(steps[-1]) - self.origin) // self.width >= self.n_buckets:
-            self._double()
+            if self.empty:  # the same as doubling, without merging empty buckets (a line's first fold)
+                self.width *= 2
+            else:
+                self._double()
+        self.empty = False
         if finite is None:
             finite = np.isfinite(values)
         if finite.all():  # the common case: no masked copies
@@ -231,6 +236,7 @@ class M4Buckets:
     def from_state_dict(cls, state: dict[str, Any]) -> M4Buckets:
         obj = cls(int(state["n_buckets"]), int(state["origin"]))
         obj.width = int(state["width"])
+        obj.empty = False
         n = obj.n_buckets  # a state saved before runners-up were kept has none: empty slots
         obj.steps = {s: np.asarray(state["steps"][s], dtype=np.int64) if s in state["steps"]
                      else np.full(n, _EMPTY, dtype=np.int64) for s in _SLOTS}
