@@ -66,6 +66,7 @@ def _run(block: Block, workdir: Path) -> tuple[int, str, float]:
     workdir.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURVEWATCH_")}
     env["MPLBACKEND"] = "Agg"
+    env["OMP_NUM_THREADS"] = "1"  # two examples at a time on 2 cores: one torch thread each, no oversubscription
     script = workdir / "example.py"
     script.write_text(block.code, encoding="utf-8")
     t0 = time.monotonic()
