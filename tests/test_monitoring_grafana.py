@@ -187,8 +187,11 @@ def test_runs_table_links_each_run_to_run_detail_and_time_panels_show_alerts() -
     assert link["url"].startswith("/d/curvewatch-run-detail/") and "var-run_id=${__data.fields.run_id}" in link["url"]
     assert "${datasource:queryparam}" in link["url"] and "${job:queryparam}" in link["url"]
     for uid in ("curvewatch-run-detail", "curvewatch-compare-runs"):
-        (annotation,) = boards[uid]["annotations"]["list"]
+        annotation = boards[uid]["annotations"]["list"][0]
         assert annotation["enable"] and annotation["expr"].startswith('ALERTS{alertstate="firing"')
+    # the run's spike events too (signal_alerts.spike_annotation; it returns data: test_monitoring_live)
+    assert [a["name"] for a in boards["curvewatch-run-detail"]["annotations"]["list"][1:]] == ["curvewatch spikes"]
+    assert len(boards["curvewatch-compare-runs"]["annotations"]["list"]) == 1
 
 
 def test_refresh_is_never_faster_than_the_scrape() -> None:

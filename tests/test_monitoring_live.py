@@ -34,6 +34,7 @@ from curvewatch.monitoring import (
 from curvewatch.monitoring._variables import FILTER_LABELS
 from curvewatch.monitoring.prometheus_files import ALERTMANAGER_FILE, prometheus_config
 from curvewatch.monitoring.rule_tests import RULE_TESTS_FILE
+from curvewatch.monitoring.signal_alerts import SPIKE_ANNOTATION
 from fixtures.monitoring import dashboard_expressions, file_sd_job, fired
 from fixtures.prometheus import ServerProcess, poll, query, wait_for
 from monitoring_trainer import USER_BEST, USER_CHARTS, USER_RUN_INFO
@@ -48,7 +49,7 @@ CUSTOM = {"trainer_job": "team-train", "example_target_labels": "site=lab-7", "v
           "trend_window": "10m", "vanished_window": "10m", "nonfinite_count_window": "2m", "nonfinite_window": "3m",
           "scrape_interval": "1s", "evaluation_interval": "1s", "dashboard_refresh": "5s", "spike_metrics": ".*_ce"}
 # Queries that rightly return nothing for a healthy run: its firing alerts.
-_EMPTY_WHEN_HEALTHY = ("annotation curvewatch alerts",)
+_EMPTY_WHEN_HEALTHY = ("annotation curvewatch alerts", f"annotation {SPIKE_ANNOTATION}")
 _BEST_OF_CHART = "curvewatch-run-detail / $chart / D"
 
 
@@ -195,6 +196,11 @@ def test_nan_stalled_and_spiked_runs_reach_the_webhook_and_a_healthy_run_raises_
         assert alert["annotations"]["summary"] == by_name[name].summary
         assert alert["annotations"]["runbook_url"] == by_name[name].runbook_url(config)
         assert f"un {run_id} (rank 0)" in alert["annotations"]["description"]
+    values = {"job": [config.trainer_job], "run_id": ["e2e-spike"], **{label: [".*"] for label in FILTER_LABELS}}
+    marker = next(expr for where, expr in dashboard_expressions(config, values)
+                  if where == f"curvewatch-run-detail / annotation {SPIKE_ANNOTATION}")
+    spike_marks = query(prom.url, f"max_over_time(({marker})[5m:1s])")  # at any time since the spike
+    assert {r["metric"]["metric"] for r in spike_marks} == {"train_loss"}  # the run dashboard's spike marker
     nan_alert = f"{ALERT_PREFIX}NonFiniteValues"
     nan_lines = {a["labels"]["metric"] for a in received if a["labels"]["alertname"] == nan_alert}
     assert config.batch_loss_metric in nan_lines  # the per-step loss goes non-finite first

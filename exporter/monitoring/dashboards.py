@@ -20,6 +20,7 @@ from curvewatch.monitoring._variables import Selectors
 from curvewatch.monitoring.alerts import ALERT_PREFIX
 from curvewatch.monitoring.config import MonitoringConfig
 from curvewatch.monitoring.promql import Queries, eq
+from curvewatch.monitoring.signal_alerts import spike_annotation
 from grafana_foundation_sdk.builders import dashboard as dash_b
 from grafana_foundation_sdk.models import dashboard as dash_m
 
@@ -133,7 +134,7 @@ def run_detail(config: MonitoringConfig) -> dict[str, Any]:
                    "One run: state, metadata, best values, speed, NaN/inf, then every chart against time and step.")
     board = _with_variables(board, [*s.standard_variables(), s.run_variable("run_id", multi=False),
                                     s.line_variable("chart", "chart", run)])
-    board = board.annotation(s.alert_annotation(run))
+    board = board.annotation(s.alert_annotation(run)).annotation(spike_annotation(s, run))
     stats = [
         ("State", "curvewatch_run_state as text.", "none", q.state_code, None),
         ("Step", "Latest global step.", "short", s.series("curvewatch_step"), None),

@@ -2,7 +2,8 @@
 
 They join the training alerts' group (``alerts()`` appends them), so the rules file, the Grafana-managed
 copy, the runbook check and the live tests cover them like every other alert. Their promtool cases are
-:func:`signal_cases`, merged into ``rule_tests._cases``.
+:func:`signal_cases`, merged into ``rule_tests._cases``. :func:`spike_annotation` marks spike events on the
+run dashboard (``dashboards.run_detail``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Any
 from curvewatch.monitoring.config import MonitoringConfig
 from curvewatch.monitoring.promql import Queries
 
-__all__ = ["signal_alerts", "signal_cases"]
+__all__ = ["SPIKE_ANNOTATION", "signal_alerts", "signal_cases", "spike_annotation"]
+
+SPIKE_ANNOTATION = "curvewatch spikes"
 
 _RUN = "run {{ $labels.run_id }} (rank {{ $labels.rank }})"
 
@@ -50,6 +53,16 @@ def signal_alerts(config: MonitoringConfig) -> list[Any]:
             f"{_num(c.grad_explode_factor)} times the run's median so far.",
         ),
     ]
+
+
+def spike_annotation(selectors: Any, run_matcher: str) -> Any:
+    """A Grafana annotation at each scrape that counted a new spike event of the runs ``run_matcher`` selects."""
+    from grafana_foundation_sdk.builders import dashboard as dash_b
+
+    spikes = selectors.series("curvewatch_spikes_total", run_matcher)
+    return (dash_b.AnnotationQuery().name(SPIKE_ANNOTATION).datasource(selectors.datasource).enable(True)
+            # the second branch: a counter first seen above 0 (a spike before the first scrape)
+            .icon_color("orange").expr(f"changes({spikes}[1m]) > 0\nor ({spikes} > 0 unless {spikes} offset 1m)"))
 
 
 def signal_cases(c: MonitoringConfig, total: int, run: dict[str, str], gated: Callable[..., list],
