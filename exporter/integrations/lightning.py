@@ -18,6 +18,9 @@ The logger only translates Lightning's hooks into :class:`curvewatch.RunTracker`
   every line, the best point so far, the step and the epoch. The resumed run is a new version recording
   ``resumed_from`` (Lightning creates the logger's run before it reads ``ckpt_path``, so continuing the
   killed run's own version is left to ``RunTracker`` and the Hugging Face callback).
+- ``grad_norm=True``: the global gradient norm, measured on device in ``on_before_optimizer_step`` (after
+  Lightning unscales AMP gradients, before it clips), is the ``grad_norm`` line and the
+  ``curvewatch_grad_norm*`` gauges (``curvewatch.signals``, docs/signals.md).
 - ``finalize("success")`` commits the version: ``model.pth`` = the best checkpoint's weights,
   ``checkpoint_best.pth``, curves, PNG, metadata, manifest. ``finalize("failed")`` (an exception or
   Ctrl-C in ``fit``) or any other status (a signal) marks the version failed. Later calls (a
@@ -34,6 +37,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from curvewatch.integrations._extras import require
+from curvewatch.signals import GradNormMeter
 from curvewatch.tracking import RunTracker
 
 _loggers = require("lightning.pytorch.loggers", "CurvewatchLogger")
@@ -55,7 +59,7 @@ class CurvewatchLogger(_loggers.Logger):
     """Records, serves and archives a Lightning run; keyword arguments beyond these go to ``RunTracker``."""
 
     def __init__(self, experiment: str = "lightning", *, model_type: str | None = None, monitor: str = "val_loss",
-                 mode: str = "min", ranks: str = "zero", **tracker_options: Any) -> None:
+                 mode: str = "min", ranks: str = "zero", grad_norm: bool = False, **tracker_options: Any) -> None:
         super().__init__()
         if tracker_options.get("continue_version"):
             raise ValueError("CurvewatchLogger resumes into a new version: Lightning creates the logger's run "
@@ -64,7 +68,7 @@ class CurvewatchLogger(_loggers.Logger):
         self._experiment_name = experiment
         self._options = {"model_type": model_type, "best": monitor, "mode": mode, "ranks": ranks,
                          **tracker_options}
-        self.monitor, self.mode = monitor, mode
+        self.monitor, self.mode, self.grad_norm = monitor, mode, bool(grad_norm)
         RunTracker(experiment, **self._options)  # bad arguments fail here, with the tracker's sentence
         self._tracker: RunTracker | None = None
         self._module: Any = None  # from log_graph: checkpoint source when no ModelCheckpoint cooperates
@@ -87,7 +91,8 @@ class CurvewatchLogger(_loggers.Logger):
     def experiment(self) -> RunTracker:
         """The started :class:`RunTracker` (created on first use, on every rank)."""
         if self._tracker is None:
-            self._tracker = RunTracker(self._experiment_name, **self._options).start()
+            meter = GradNormMeter() if self.grad_norm else False  # updated by _SaveState before each step
+            self._tracker = RunTracker(self._experiment_name, **self._options, grad_norm=meter).start()
         return self._tracker
 
     @property
@@ -179,6 +184,11 @@ class _SaveState(_callbacks.Callback):
 
     def __init__(self, logger: CurvewatchLogger) -> None:
         self.logger = logger
+
+    def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
+        tracker = self.logger._tracker
+        if tracker is not None and tracker.grad_norm is not None:
+            tracker.grad_norm.update(pl_module.parameters())  # device work only: read at scrape
 
     def on_save_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
         tracker = self.logger._tracker

@@ -9,6 +9,8 @@ The callback only translates the ``Trainer``'s hooks into :class:`curvewatch.Run
 - ``on_log`` (world process zero): every number in ``logs`` becomes a curve at ``state.global_step``
   (``loss``, ``learning_rate``, ``grad_norm``, ``eval_*``), except the bookkeeping in ``NOT_CURVES``
   (``epoch`` becomes the run's epoch; run times, throughput, ``total_flos``, the final mean ``train_loss``).
+- ``grad_norm=True``: the ``grad_norm`` the Trainer logs (its norm before clipping) also feeds the
+  ``curvewatch_grad_norm*`` gauges and the run's median (``curvewatch.signals``, docs/signals.md).
 - ``on_evaluate`` (world process zero): closes an epoch (``RunTracker.epoch_end``); when ``monitor``
   improves (``mode``), the model is saved as ``checkpoint_best.pth``.
 - ``on_save``: the Trainer's own best checkpoint directory, when it keeps one, is noted in the metadata.
@@ -35,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from curvewatch.integrations._extras import require
+from curvewatch.signals import GradNormMeter
+from curvewatch.signals._names import GRAD_NORM_METRIC
 from curvewatch.tracking import RunTracker
 
 _callback = require("transformers.trainer_callback", "CurvewatchCallback")
@@ -56,12 +60,13 @@ class CurvewatchCallback(_callback.TrainerCallback):
     """Records, serves and archives a ``transformers.Trainer`` run; extra keywords go to ``RunTracker``."""
 
     def __init__(self, experiment: str = "transformers", *, model_type: str | None = None,
-                 monitor: str = "eval_loss", mode: str = "min", ranks: str = "zero", **tracker_options: Any) -> None:
+                 monitor: str = "eval_loss", mode: str = "min", ranks: str = "zero", grad_norm: bool = False,
+                 **tracker_options: Any) -> None:
         self._experiment_name = experiment
         self._options = {"model_type": model_type, "best": monitor, "mode": mode, "ranks": ranks,
                          **tracker_options}
         RunTracker(experiment, **self._options)  # bad arguments fail here, with the tracker's sentence
-        self.monitor = monitor
+        self.monitor, self.grad_norm = monitor, bool(grad_norm)
         self.tracker: RunTracker | None = None
         self.record: Any = None  # the committed VersionRecord (main process), after on_train_end
         self._trainer_best: str | None = None
@@ -79,7 +84,8 @@ class CurvewatchCallback(_callback.TrainerCallback):
             options["model_type"] = type(model).__name__
         if state.global_step and options.get("resume") is None:  # the Trainer resumed from a checkpoint
             options["resume"] = _saved_state(_checkpoint_dir(args, state))
-        self.tracker = RunTracker(self._experiment_name, **options).start()
+        meter = GradNormMeter() if self.grad_norm else False  # fed the Trainer's own grad_norm in on_log
+        self.tracker = RunTracker(self._experiment_name, **options, grad_norm=meter).start()
         atexit.register(self._abandon)
         if state.is_world_process_zero:
             self.tracker.log_hyperparams({k: v for k, v in args.to_dict().items() if _plain(v)})
@@ -91,6 +97,8 @@ class CurvewatchCallback(_callback.TrainerCallback):
         if logs.get(EPOCH_KEY) is not None:
             run.set_epoch(math.ceil(logs[EPOCH_KEY]))
         values = {k: v for k, v in logs.items() if k not in NOT_CURVES and _number(v)}
+        if run.grad_norm is not None and GRAD_NORM_METRIC in values:
+            run.grad_norm.record(values[GRAD_NORM_METRIC])
         if values:
             run.log(state.global_step, **values)
 

@@ -90,7 +90,7 @@ class RunTracker:
                  data_files: Iterable[str | Path] = (), resumed_from: str | Path | None = None,
                  serve_options: Mapping[str, Any] | None = None, resume: Any = None, continue_version: bool = False,
                  model: Any = None, optimizer: Any = None, scheduler: Any = None, scaler: Any = None,
-                 epochs: int | None = None, spikes: Any = True, grad_norm: bool = False,
+                 epochs: int | None = None, spikes: Any = True, grad_norm: Any = False,
                  devices: bool = True) -> None:
         from curvewatch.archive import ModelKey
         from curvewatch.archive.settings import default_db_url, default_root
@@ -279,10 +279,16 @@ class RunTracker:
             raise TypeError(f"spikes= takes True, False or a SpikeDetector, got {type(spikes).__name__}.")
         self.spikes = spikes or None
         self._spike_log = None if self.spikes is None else self.spikes.log
-        if grad_norm and optimizer is None:
-            raise ValueError("grad_norm=True measures the gradients right before each optimizer.step(): pass "
-                             "optimizer= too.")
-        self.grad_norm = GradNormMeter(sink=self._log_grad_norm).attach(optimizer) if grad_norm else None
+        if isinstance(grad_norm, GradNormMeter):  # an integration's: it calls update()/record() from its hooks
+            grad_norm.sink = self._log_grad_norm
+            self.grad_norm: GradNormMeter | None = grad_norm
+        elif grad_norm:
+            if optimizer is None:
+                raise ValueError("grad_norm=True measures the gradients right before each optimizer.step(): pass "
+                                 "optimizer= too.")
+            self.grad_norm = GradNormMeter(sink=self._log_grad_norm).attach(optimizer)
+        else:
+            self.grad_norm = None
         self.devices = TorchCudaDevices() if devices else None
 
     def _mode_of(self, metric: str) -> str:
