@@ -18,11 +18,13 @@ from .recorder import *  # noqa: F403
 from .recorder import __all__ as _recorder_all
 from .serving import *  # noqa: F403
 from .serving import __all__ as _serving_all
+from .signals import *  # noqa: F403
+from .signals import __all__ as _signals_all
 
 # the tracking package's public names, imported on first use (PEP 562): `import curvewatch` stays as light
 _TRACKING = ("FAMILIES", "Chart", "RunTracker", "family_of")
 
-__all__ = sorted({*_recorder_all, *_prom_all, *_archive_all, *_serving_all, *_TRACKING})
+__all__ = sorted({*_recorder_all, *_prom_all, *_archive_all, *_serving_all, *_signals_all, *_TRACKING})
 __version__ = "0.1.0"
 
 

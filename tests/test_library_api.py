@@ -9,10 +9,10 @@ import curvewatch
 
 
 def test_the_public_api_exports_every_area_in_a_sorted_all() -> None:
-    from curvewatch import archive, prom, recorder, tracking
+    from curvewatch import archive, prom, recorder, signals, tracking
 
     assert curvewatch.__all__ == sorted(curvewatch.__all__)
-    for area in (archive, prom, recorder, tracking):
+    for area in (archive, prom, recorder, signals, tracking):
         assert set(area.__all__) <= set(curvewatch.__all__), area.__name__
     for name in curvewatch.__all__:
         assert getattr(curvewatch, name) is not None
