@@ -29,7 +29,7 @@ __all__ = ["forms"]
 
 HERE = Path(__file__).resolve().parent
 WIDE = (4, 8, 12, 16, 32)  # metrics per call
-SITES = (1, 4, 16)  # call sites logging in turn (4 metrics each)
+SITES = (1, 4, 16)  # call sites logging in turn (4 metrics each, n // 4 steps)
 
 
 def _kw_function(k: int, prefix: str = "m") -> str:
@@ -60,15 +60,15 @@ def _cases(xs: list[float]) -> dict:
                    f" for s, d in enumerate(pool{k}): log(s, **d)\n rec._flush()\n return {k * (n // k)}")
         src.append(f"def noop_kw{k}():\n log = _noop\n"
                    f" for s, v in enumerate(xs[:{n // k}]): log(s, {_kw_function(k)})\n return {k * (n // k)}")
-    for sites in SITES:  # `sites` call sites in turn (written out: no dispatch), each with its own 4 names
-        calls = n // 4 // sites * sites
-        body = "".join(f"  log(s + {i}, {_kw_function(4, f'a{i}_')})\n" for i in range(sites))
+    for sites in SITES:  # `sites` call sites in turn (written out: no dispatch), each with its own 4 names,
+        calls = n // 4  # each logging n // 4 steps (so each metric holds as many values whatever the sites)
+        body = "".join(f"  log(s, {_kw_function(4, f'a{i}_')})\n" for i in range(sites))
         src.append(f"def sites{sites}():\n log = (rec := CurveRecorder(budget=1000)).log\n"
-                   f" for s, v in zip(range(0, {calls}, {sites}), xs):\n{body}"
-                   f" rec._flush()\n return {4 * calls}")
+                   f" for s, v in enumerate(xs[:{calls}]):\n{body}"
+                   f" rec._flush()\n return {4 * calls * sites}")
         src.append(f"def noop_sites{sites}():\n log = _noop\n"
-                   f" for s, v in zip(range(0, {calls}, {sites}), xs):\n{body}"
-                   f" return {4 * calls}")
+                   f" for s, v in enumerate(xs[:{calls}]):\n{body}"
+                   f" return {4 * calls * sites}")
     g["_noop"] = _noop
     for s in src:
         exec(s, g)  # noqa: S102 - generated call sites: one per call shape, as in a training loop

@@ -53,12 +53,15 @@ def test_bounded_over_1e8_steps_without_being_told_the_length() -> None:
 
 
 def test_bounded_state_does_not_grow_with_run_length() -> None:
+    from curvewatch.recorder._line import RAW_LIMIT
+
     sizes = []
-    for n in (10_000, 200_000):
+    for n in (10_000, 40_000, 400_000):
         rec = CurveRecorder(budget=100)
         log_series(rec, "loss", range(n), spiky_loss(n))
         sizes.append(count_numbers(rec.state_dict()))
-    assert sizes[1] == sizes[0]  # fixed-size bucket arrays: the state does not grow with the run
+    assert sizes[2] == sizes[1]  # fixed-size bucket arrays: the state does not grow with the run
+    assert sizes[0] < 2 * RAW_LIMIT + 100  # a short line holds its points (fewer than RAW_LIMIT)
 
 
 def count_numbers(obj) -> int:

@@ -144,3 +144,22 @@ def test_faithful_a_short_line_takes_the_offline_minmaxlttb_pick_of_every_point(
     assert len(kept) == len(line["x"]) == budget and required <= kept
     assert kept - required <= pick and len(pick - kept) <= 1
     assert line["y"] == [float(y[i]) for i in line["x"]]
+
+
+def test_faithful_a_line_under_raw_limit_is_picked_from_all_its_points() -> None:
+    """A line of JUDGED_FROM..RAW_LIMIT points is judged and refined against its own points: its pick
+    holds points that streaming M4 would have dropped (neither first, last, min nor max of their bucket)."""
+    from curvewatch.recorder._buckets import M4Buckets
+    from curvewatch.recorder._line import JUDGED_FROM, RAW_LIMIT
+
+    n = 20_000
+    assert JUDGED_FROM <= n < RAW_LIMIT
+    x = np.arange(n, dtype=np.int64)
+    y = 0.5 + 0.4 * (1 - np.exp(-x / 4000.0)) + 0.03 * np.random.default_rng(3).standard_normal(n)
+    rec = CurveRecorder(budget=250)
+    log_series(rec, "acc", y)
+    line = line_of(rec.finalize(), "acc")
+    m4 = M4Buckets(rec._n_buckets, 0)
+    m4.add(x, y)
+    candidates = set(m4.points()[0].tolist()) | set(m4.runners_up()[0].tolist())
+    assert len(line["x"]) == 250 and len(set(line["x"]) - candidates) >= 10  # measured: 24

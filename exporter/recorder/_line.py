@@ -1,4 +1,4 @@
-"""One recorded line: its points while short (fewer than ``JUDGED_FROM``, or at most its budget),
+"""One recorded line: its points while short (fewer than ``RAW_LIMIT``, or at most its budget),
 streaming M4 buckets after, and its statistics."""
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from ._buckets import M4Buckets
 from ._select import select_points
 from .live import LiveWindow
 
-__all__ = ["Line"]
+__all__ = ["JUDGED_FROM", "RAW_LIMIT", "Line"]
 
 Point = tuple[int, float]
 JUDGED_FROM = 10_000  # logged points from which picks are judged (_judge); a shorter line takes MinMaxLTTB's
-# A line keeps its points themselves while it holds fewer than max(budget + 1, JUDGED_FROM): its pick is then
-# MinMaxLTTB of every point (what an offline pass would pick) and nothing is folded (a cheap finalize()).
+RAW_LIMIT = 2**15  # a line keeps its points themselves while it holds fewer than max(budget + 1, RAW_LIMIT)
+# (512 KiB at most, about what its M4 buckets take): nothing is folded, a pick is of every point (its MinMaxLTTB
+# pick is what an offline pass picks) and it is judged against the line itself
 
 
 class Line:
@@ -25,8 +26,8 @@ class Line:
     def __init__(self, metric: str, budget: int, n_buckets: int, window_seconds: float) -> None:
         self.metric = metric
         self.budget = budget
-        self.n_buckets = n_buckets  # M4 buckets once the line outgrows its budget and JUDGED_FROM
-        self.raw_limit = max(budget, JUDGED_FROM - 1)  # points held as they are, at most
+        self.n_buckets = n_buckets  # M4 buckets once the line outgrows its budget and RAW_LIMIT
+        self.raw_limit = max(budget, RAW_LIMIT - 1)  # points held as they are, at most
         self.raw_steps = np.empty(0, dtype=np.int64)
         self.raw_values = np.empty(0, dtype=np.float64)
         self.buckets: M4Buckets | None = None
@@ -107,7 +108,8 @@ class Line:
             if steps.size <= self.budget:
                 return steps, values
             required = [p for p in (self.first, self.last, self.min, self.max, self.first_nonfinite) if p]
-            return select_points(steps, values, self.budget, required, yscale, None, judged=False)
+            return select_points(steps, values, self.budget, required, yscale, None,
+                                 judged=self.count >= JUDGED_FROM)
         last = self.last
         if last is not None and not _holds(steps, values, last):  # a NaN/inf tail: M4 keeps finite lasts
             steps, values = np.append(steps, last[0]), np.append(values, last[1])

@@ -50,8 +50,8 @@ class CurveRecorder:
 
     1. Bounded: at most ``budget`` points per line (+ the best point) whatever the run length,
        without being told the length; memory per line is fixed: ``max(OVERSAMPLE * budget,
-       MIN_BUCKETS)`` M4 buckets (or, while it holds fewer than ``max(budget + 1, JUDGED_FROM)``
-       points, those points) and a log buffer of ``FLUSH_EVERY`` values.
+       MIN_BUCKETS)`` M4 buckets (or, while it holds fewer than ``max(budget + 1, RAW_LIMIT)``
+       points, 2^15, those points) and a log buffer of ``FLUSH_EVERY`` values.
     2. Exact when small: a line with at most ``budget`` points keeps every point.
     3. Faithful: streaming M4 (first, last, min, max per step bucket; buckets double and merge
        exactly) keeps 4-8x ``budget`` candidates (at least two buckets per pixel column of a
@@ -63,7 +63,8 @@ class CurveRecorder:
        the size it draws farthest at, without any measure passing the MinMaxLTTB pick's (see
        ``_select.py``, ``_refine.py``). A line of fewer than ``JUDGED_FROM`` (10^4) logged points
        holds the points themselves and takes the MinMaxLTTB pick of all of them, unjudged: the
-       offline pick, for a cheap ``finalize()`` of short lines. The first point, the global min and
+       offline pick, for a cheap ``finalize()`` of short lines; one of fewer than ``RAW_LIMIT``
+       points is judged against its own points (the drawing of the full line). The first point, the global min and
        max, the first non-finite value (NaN, +inf, -inf, with its step) and the true last point
        (the last value logged, NaN/inf included, with its step) of every line are always kept.
     4. Spikes kept: a spike is a candidate whose distance from the median of its neighbouring
