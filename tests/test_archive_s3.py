@@ -178,3 +178,36 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_a_version_url_is_read_from_its_local_copy(s3_root: str, postgres_db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    from curvewatch.archive import local_copy
+
+    with _host(s3_root, postgres_db_url, tmp_path, "a") as a:
+        commit_version(a)
+    version_url = f"{s3_root}/{KEY.relative_dir}/v1"
+    directory = local_copy(version_url, cache_dir=tmp_path / "host-b")
+    assert directory.as_posix().endswith(f"/{KEY.relative_dir}/v1") and (directory / "model.pth").is_file()
+    assert load_model(directory)[1]["archive"]["version"] == 1
+    curves = local_copy(Path(f"{version_url}/curves.json"), cache_dir=tmp_path / "host-b")  # as argparse's Path
+    assert curves == directory / "curves.json" and curves.is_file()
+    assert local_copy("saved_models/product/P001_all/mlstm/v1") == Path("saved_models/product/P001_all/mlstm/v1")
+    with pytest.raises(ArchiveError, match=r"is not a version of an archive"):
+        local_copy(f"{s3_root}/{KEY.relative_dir}", cache_dir=tmp_path / "host-b")
+
+
+def test_checkout_mirrors_the_object_store(s3_root: str, postgres_db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    a = _host(s3_root, postgres_db_url, tmp_path, "a")
+    b = _host(s3_root, postgres_db_url, tmp_path, "b")
+    record = commit_version(a)
+    directory = b.checkout(KEY, 1, fresh=True)
+    assert sorted(p.name for p in directory.iterdir()) == sorted(p.name for p in record.path.iterdir())
+    assert b.checkout(KEY, 1, digest=record.manifest_sha256) == directory  # current: not fetched again
+    _fs().rm(f"{s3_root.removeprefix('s3://')}/{KEY.relative_dir}/v1", recursive=True)
+    assert not b.checkout(KEY, 1, fresh=True).exists()  # gone from the store: gone from the copy
+    writing = a.allocate(KEY)  # reserved: this host is writing it
+    (writing.path / "model.pth").write_bytes(b"being written")
+    assert a.checkout(KEY, writing.version, fresh=True) == writing.path
+    assert (writing.path / "model.pth").read_bytes() == b"being written"  # never replaced by the store's copy
+    a.close()
+    b.close()

@@ -9,6 +9,7 @@ import multiprocessing as mp
 import os
 import signal
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,7 @@ _JOIN_TIMEOUT_S = 240
 _MARK_TIMEOUT_S = 120
 
 
-def _commit_worker(root: str, db_url: str, cache: str, env: dict, barrier: mp.synchronize.Barrier,
-                   out: mp.Queue) -> None:
+def _commit_worker(root: str, db_url: str, cache: str, env: dict, barrier: mp.synchronize.Barrier) -> list[int]:
     os.environ.update(env)
     from test_archive_support import commit_version
 
@@ -35,26 +35,19 @@ def _commit_worker(root: str, db_url: str, cache: str, env: dict, barrier: mp.sy
         barrier.wait()  # every round, all workers of both hosts allocate and commit at the same moment
         versions.append(commit_version(archive).version)
     archive.close()
-    out.put(versions)
+    return versions
 
 
 def test_two_hosts_commit_concurrently_without_duplicate_or_half_version(
     s3_root: str, s3_server, postgres_db_url: str, tmp_path: Path  # noqa: F811, ANN001
 ) -> None:
     ModelArchive(s3_root, db_url=postgres_db_url, cache_dir=tmp_path / "setup").close()  # schema made once
-    barrier, out = _SPAWN.Barrier(WORKERS), _SPAWN.Queue()
     env = s3_environment(s3_server, tmp_path / "unused")
-    workers = [
-        _SPAWN.Process(target=_commit_worker, args=(s3_root, postgres_db_url, str(tmp_path / f"host-{i % HOSTS}"),
-                                                    env, barrier, out))
-        for i in range(WORKERS)
-    ]
-    for worker in workers:
-        worker.start()
-    results = [out.get(timeout=_JOIN_TIMEOUT_S) for _ in workers]
-    for worker in workers:
-        worker.join(_JOIN_TIMEOUT_S)
-        assert worker.exitcode == 0
+    with _SPAWN.Manager() as manager, ProcessPoolExecutor(WORKERS, mp_context=_SPAWN) as pool:
+        barrier = manager.Barrier(WORKERS)
+        hosts = [str(tmp_path / f"host-{i % HOSTS}") for i in range(WORKERS)]
+        futures = [pool.submit(_commit_worker, s3_root, postgres_db_url, host, env, barrier) for host in hosts]
+        results = [future.result(timeout=_JOIN_TIMEOUT_S) for future in futures]
     committed = sorted(v for versions in results for v in versions)
     assert committed == list(range(1, WORKERS * ROUNDS + 1))  # no duplicate, no gap
     auditor = ModelArchive(s3_root, db_url=postgres_db_url, cache_dir=tmp_path / "auditor", read_only=True)

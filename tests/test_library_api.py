@@ -17,6 +17,7 @@ def test_the_public_api_exports_every_area_in_a_sorted_all() -> None:
     for name in curvewatch.__all__:
         assert getattr(curvewatch, name) is not None
     assert curvewatch.RunTracker is tracking.RunTracker and "RunTracker" in dir(curvewatch)
+    assert curvewatch.local_copy is archive.local_copy  # a version's URL (s3://...) as a local path
 
 
 def test_importing_curvewatch_imports_the_tracker_only_when_used() -> None:
