@@ -86,14 +86,25 @@ class LineSpikes:
         band = self.settings.factor * np.maximum(np.maximum(noise, drift), self.settings.min_relative * np.abs(level))
         self.pending = values[k * b:].copy()
         self.meds, self.mads = meds[-k_ref:][~np.isnan(meds[-k_ref:])], mads[-k_ref:][~np.isnan(mads[-k_ref:])]
-        index = (np.arange(y.size) + (values.size - y.size)) // b
-        return level[index], band[index]
+        counts = np.full(k + 1, b)  # how many of the new values each block holds
+        first = values.size - y.size  # pending values of block 0 (not new)
+        counts[0] -= first
+        counts[-1] = values.size - k * b - (first if k == 0 else 0)
+        if k:
+            counts[0] = b - first
+        return np.repeat(level, counts), np.repeat(band, counts)
 
     def _add_finite(self, s: np.ndarray, y: np.ndarray) -> None:
         level, band = self._levels(y)
         dev = y - level
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore"):
             spike = np.abs(dev) > band  # False while the level is NaN
+        if not spike.any():  # the common case: no event here; a watch may still close
+            self.in_run, self.run_side = False, 0
+            if self.watch is not None:
+                self._watch(s, y, level, band, spike)
+            return
+        with np.errstate(invalid="ignore", divide="ignore"):
             size = np.abs(y) / np.abs(level)
         side = np.zeros(y.size, dtype=np.int8)
         side[spike] = np.sign(dev[spike])
