@@ -211,3 +211,19 @@ def test_checkout_mirrors_the_object_store(s3_root: str, postgres_db_url: str, t
     assert (writing.path / "model.pth").read_bytes() == b"being written"  # never replaced by the store's copy
     a.close()
     b.close()
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"CURVEWATCH_CACHE_DIR": "/data/cw-cache", "XDG_CACHE_HOME": "/x"}, "/data/cw-cache"),
+    ({"XDG_CACHE_HOME": "/x"}, "/x/curvewatch"),
+    ({"HOME": "/home/u"}, "/home/u/.cache/curvewatch"),
+])
+def test_a_url_root_is_cached_where_the_environment_says(env: dict[str, str], expected: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from curvewatch.archive.settings import default_cache_dir
+
+    for name in ("CURVEWATCH_CACHE_DIR", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert default_cache_dir() == Path(expected)

@@ -112,4 +112,10 @@ def test_killed_upload_never_shows_a_complete_version(
 
     assert commit_version(other).version == 2  # the next version is fine
     assert other.get(KEY.identifier, "latest").version == 2
+    from curvewatch.archive import VersionStateError
+
+    with pytest.raises(VersionStateError, match="is reserved and may still be training"):
+        other.delete(KEY.identifier, 1)
+    other.delete(KEY.identifier, 1, force=True)  # the killed upload's objects and row go
+    assert not other.storage.exists(prefix) and [r.version for r in other.list()] == [2]
     other.close()
