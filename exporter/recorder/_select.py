@@ -158,10 +158,10 @@ def _keep(steps: np.ndarray, values: np.ndarray, fidx: np.ndarray, must: np.ndar
           ratio: int) -> np.ndarray:
     """The required points plus a pick of the finite ones that leaves room for those it misses."""
     keep = must.copy()
-    picked = _pick(steps[fidx], values[fidx], n_out, ratio)
-    missing = int(must[fidx].sum()) - int(must[fidx[picked]].sum())
-    if missing:  # the pick holds first and last; each other required point it misses costs a point
-        picked = _pick(steps[fidx], values[fidx], n_out - missing, ratio)
+    fs, fv = steps[fidx], values[fidx]
+    # the pick holds first and last; each other required point that one MinMaxLTTB pass misses costs a point
+    missing = int(must[fidx].sum()) - int(must[fidx[_minmax_lttb(fs, fv, n_out, ratio)]].sum())
+    picked = _pick(fs, fv, n_out - missing, ratio)
     keep[fidx[picked]] = True
     return keep
 
