@@ -38,6 +38,7 @@ def _commit_worker(root: str, db_url: str, cache: str, env: dict, barrier: mp.sy
     return versions
 
 
+@pytest.mark.timeout(600)  # 8 interpreters importing torch on 2 cores: about a minute, more on a loaded machine
 def test_two_hosts_commit_concurrently_without_duplicate_or_half_version(
     s3_root: str, s3_server, postgres_db_url: str, tmp_path: Path  # noqa: F811, ANN001
 ) -> None:
