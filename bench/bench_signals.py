@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/bench_signals.py [--calls 100000] [--repeats 5] [--out bench/results/signals.md]
 
-1. ``RunTracker.log`` with ``spikes=False`` and ``spikes=True`` (the default), and ``CurveRecorder.log``
-   alone and followed by ``SpikeDetector.log`` (what the tracker adds), on calls of 1 and 4 floats:
-   thread CPU time per float, interleaved in one run, medians of the repeats, the ratio with/without.
-   The detector's NumPy pass alone (per value, over drains of ``DRAIN_EVERY``) is printed too: it is what
-   a fold-time hook in the recorder would add (the rest is the detector's own log buffer).
+1. ``RunTracker.log`` with ``spikes=False`` and ``spikes=True`` (the default: a ``SpikeWatchedRecorder``,
+   whose folds feed the detector), a plain ``CurveRecorder.log`` and a ``SpikeWatchedRecorder.log``
+   (including the folds and a final ``state_dict()``), and a standalone ``SpikeDetector.log`` (its own log
+   buffer, for values no recorder gets), on calls of 1 and 4 floats: thread CPU time per float,
+   interleaved in one run, medians of the repeats, ratios with/without. The detector's NumPy pass alone
+   (per value, in chunks of ``FLUSH_EVERY``) is printed too.
 2. A scrape of the signals collector over 8 devices, the device layer faked at its boundary (the
    ``torch.cuda`` calls), and over this machine's real CUDA devices when there are any: ms per device.
 """
@@ -18,13 +19,15 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import curvewatch
 import numpy as np
 from curvewatch.prom import RunInfo
+from curvewatch.recorder.recorder import FLUSH_EVERY
 from curvewatch.signals import SignalsCollector, SpikeDetector, TorchCudaDevices
-from curvewatch.signals._names import DRAIN_EVERY
 from curvewatch.signals._spike_line import LineSpikes, SpikeSettings
+from curvewatch.signals.recorded import SpikeWatchedRecorder
 
 NAMES = ("train_loss", "lr", "tokens_per_s", "grad_scale")
 
@@ -42,24 +45,24 @@ def _tracker_ns(root: str, calls: list[dict[str, float]], spikes: bool) -> float
     start = time.thread_time()
     for metrics in calls:
         log(**metrics)
+    run.recorder.state_dict()  # the last fold (and, with spikes, the detector's pass over it): both sides
     spent = time.thread_time() - start
     run.fail("benchmark")
     run.close()
     return spent / (len(calls) * len(calls[0])) * 1e9
 
 
-def _recorder_ns(calls: list[dict[str, float]], spikes: bool) -> float:
-    rec = curvewatch.CurveRecorder(budget=1000)
-    rec.track_best("train_loss", "min")
-    log, detect = rec.log, SpikeDetector().log
-    start = time.thread_time()
-    if spikes:
-        for step, metrics in enumerate(calls):
-            log(step, metrics)
-            detect(step, metrics)
+def _recorder_ns(calls: list[dict[str, float]], kind: str) -> float:
+    if kind == "standalone":
+        rec: Any = SpikeDetector()
     else:
-        for step, metrics in enumerate(calls):
-            log(step, metrics)
+        rec = curvewatch.CurveRecorder(budget=1000) if kind == "plain" else SpikeWatchedRecorder(spikes=SpikeDetector())
+        rec.track_best("train_loss", "min")
+    log = rec.log
+    start = time.thread_time()
+    for step, metrics in enumerate(calls):
+        log(step, metrics)
+    rec.state_dict()  # the last fold (and the detector's pass over it)
     return (time.thread_time() - start) / (len(calls) * len(calls[0])) * 1e9
 
 
@@ -68,8 +71,8 @@ def _numpy_pass_ns(values: int) -> float:
     v = 1 + 0.02 * np.random.default_rng(1).standard_normal(values)
     steps = np.arange(values)
     start = time.thread_time()
-    for i in range(0, values, DRAIN_EVERY):
-        line.add(steps[i:i + DRAIN_EVERY], v[i:i + DRAIN_EVERY])
+    for i in range(0, values, FLUSH_EVERY):
+        line.add(steps[i:i + FLUSH_EVERY], v[i:i + FLUSH_EVERY])
     return (time.thread_time() - start) / values * 1e9
 
 
@@ -122,12 +125,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as root:
         for floats in (1, 4):
             calls = _calls(args.calls, floats)
-            got: dict[str, list[float]] = {k: [] for k in ("tracker off", "tracker on", "recorder", "recorder+det")}
+            got: dict[str, list[float]] = {k: [] for k in ("tracker off", "tracker on", "plain", "watched",
+                                                           "standalone")}
             for _ in range(args.repeats):  # interleaved: the machine's load hits both sides alike
                 got["tracker off"].append(_tracker_ns(root, calls, False))
                 got["tracker on"].append(_tracker_ns(root, calls, True))
-                got["recorder"].append(_recorder_ns(calls, False))
-                got["recorder+det"].append(_recorder_ns(calls, True))
+                for kind in ("plain", "watched", "standalone"):
+                    got[kind].append(_recorder_ns(calls, kind))
             med = {k: statistics.median(v) for k, v in got.items()}
             rows.append((floats, med))
     numpy_ns = statistics.median(_numpy_pass_ns(1 << 20) for _ in range(args.repeats))
@@ -142,13 +146,13 @@ def main() -> None:
     lines = ["# Training signals: cost", "",
              f"`python bench/bench_signals.py --calls {args.calls} --repeats {args.repeats}` (thread CPU time, "
              "medians, interleaved in one run; ratios are what to compare).", "",
-             "| floats per call | RunTracker.log off ns/float | on ns/float | on/off | recorder.log ns/float "
-             "| + detector ns/float | ratio |", "|---|---|---|---|---|---|---|"]
+             "| floats per call | RunTracker.log spikes=False ns/float | spikes=True | ratio | CurveRecorder.log "
+             "| SpikeWatchedRecorder.log | ratio | standalone SpikeDetector.log |", "|---|---|---|---|---|---|---|---|"]
     for floats, m in rows:
         lines.append(f"| {floats} | {m['tracker off']:.0f} | {m['tracker on']:.0f} | "
-                     f"{m['tracker on'] / m['tracker off']:.2f}x | {m['recorder']:.0f} | {m['recorder+det']:.0f} | "
-                     f"{m['recorder+det'] / m['recorder']:.2f}x |")
-    lines += ["", f"Detector NumPy pass alone: {numpy_ns:.1f} ns per value (drains of {DRAIN_EVERY}); as a share "
+                     f"{m['tracker on'] / m['tracker off']:.3f}x | {m['plain']:.0f} | {m['watched']:.0f} | "
+                     f"{m['watched'] / m['plain']:.3f}x | {m['standalone']:.0f} |")
+    lines += ["", f"Detector NumPy pass alone: {numpy_ns:.1f} ns per value (chunks of {FLUSH_EVERY}); as a share "
               f"of RunTracker.log per float (4 floats, off): {numpy_ns / rows[1][1]['tracker off']:.1%}.", "",
               f"Scrape of the signals collector, device layer faked (8 devices, NVML on): {fake_ms:.4f} ms per "
               f"device; real: {real}."]

@@ -21,7 +21,7 @@ SPIKE_BLOCK = 16  # the level is re-estimated every this many values (from the w
 SPIKE_FACTOR = 6.0  # a spike is farther from the level than this many robust spreads ...
 SPIKE_MIN_RELATIVE = 0.05  # ... each at least this fraction of |level| (a flat line's MAD is 0)
 RECOVER_STEPS = 200  # N: a spike not back at its pre-spike level within N steps is unrecovered
-DRAIN_EVERY = 4096  # values per metric the detector buffers before it runs over them (NumPy, in the training thread)
+DRAIN_EVERY = 16384  # values per metric buffered before the detector runs over them (256 KiB, as the recorder)
 SPIKES_KEPT = 50  # the last events of each line kept for the archive's metadata (report markers)
 MAD_SCALE = 1.4826  # MAD x this estimates the standard deviation of normal noise
 

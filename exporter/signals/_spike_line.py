@@ -12,7 +12,6 @@ from collections import deque
 from typing import Any, NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from . import _names as n
 
@@ -77,8 +76,8 @@ class LineSpikes:
         if meds.size < k_ref + k:  # warming up: the first blocks have no full reference
             pad = np.full(k_ref + k - meds.size, math.nan)
             meds, mads = np.concatenate((pad, meds)), np.concatenate((pad, mads))
-        ref_med = np.sort(sliding_window_view(meds, k_ref), axis=1)  # row j: the k_ref blocks before block j
-        ref_mad = np.sort(sliding_window_view(mads, k_ref), axis=1)
+        rows = np.arange(k + 1)[:, None] + np.arange(k_ref)  # row j: the k_ref blocks before block j
+        ref_med, ref_mad = np.sort(meds[rows], axis=1), np.sort(mads[rows], axis=1)
         half = k_ref // 2
         level = (ref_med[:, half - 1 + k_ref % 2] + ref_med[:, half]) / 2
         noise = n.MAD_SCALE * (ref_mad[:, half - 1 + k_ref % 2] + ref_mad[:, half]) / 2

@@ -22,9 +22,11 @@ Guarantees (each has a test named after it in tests/test_signals_spikes.py):
   length; the log buffer holds at most ``drain_every`` values per metric.
 - independent_of_when_it_runs: the result depends on the values only, not on how they were cut into
   drains (a scrape may drain at any time).
-- cheap: ``log`` is the recorder's own log buffer (compiled when built; the same call forms, checks and
-  tensor handling: a CPU tensor is read at the call, a device tensor staged without a sync); the
-  detector runs with NumPy over ``drain_every`` values at a time (see bench/bench_signals.py).
+- cheap: the detector runs with NumPy over many values at a time. ``RunTracker`` has it read the
+  recorder's own log buffer (``follow``: ``SpikeWatchedRecorder`` in ``recorded.py``), so nothing is added
+  to ``log()``; standalone, ``log`` is a log buffer of its own (the recorder's compiled one: the same call
+  forms, checks and tensor handling: a CPU tensor is read at the call, a device tensor staged without a
+  sync), run over every ``drain_every`` values (see bench/bench_signals.py).
 
 Threads: ``log`` and ``drain`` from the training thread; ``lines()`` from any thread (a scrape), which
 runs the detector over the values logged since, without emptying the buffer.
@@ -33,7 +35,8 @@ runs the detector over the values logged since, without emptying the buffer.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -79,6 +82,7 @@ class SpikeDetector:
         self._lines: dict[str, LineSpikes] = {}
         self._seen: dict[str, int] = {}  # buffered values already run (by a scrape), per metric
         self._lock = threading.RLock()
+        self._following = False  # reading a recorder's buffer (follow) instead of this detector's own
         # the recorder's own log buffer (compiled when built): the same call forms, checks and tensor handling
         self._buf = new_log_buffer(drain_every, check_step, coerce_value, lambda name: -1,
                                    lambda name, step: None, self.drain)
@@ -93,25 +97,43 @@ class SpikeDetector:
 
     def drain(self) -> None:
         """Run the detector over every buffered value and empty the buffer (the training thread)."""
+        if self._following:
+            with self._lock:
+                self._read_new()  # the recorder empties its buffer when it folds (see folding())
+            return
+        with self.folding():
+            self._buf.take()
+
+    @contextmanager
+    def folding(self) -> Iterator[None]:
+        """Around whatever empties the buffer: run over the values not seen yet first, start afresh after."""
         with self._lock:
-            taken = self._buf.take()
-            for name, chunk in taken.items():
-                seen = self._seen.get(name, 0)
-                steps, values = chunk_arrays(chunk)
-                if steps.size > seen:
-                    self._add(name, steps[seen:], values[seen:])
+            self._read_new()
+            yield
             self._seen = {}
+
+    def follow(self, buffer: Any) -> None:
+        """Read another log buffer (a recorder's, see ``recorded.py``) instead of this detector's own."""
+        with self._lock:
+            self._buf, self._seen, self._following = buffer, {}, True
+            self.log = _refuse_log
 
     def lines(self) -> list[SpikeLine]:
         """Every line's events and recovery, after running over what was logged (any thread: a scrape)."""
         with self._lock:
-            for name, size in self._buf.sizes().items():
-                seen = self._seen.get(name, 0)
-                if size > seen:
-                    self._add(name, *chunk_arrays(self._buf.read(name, seen, size)))
-                    self._seen[name] = size
+            self._read_new()
             return [SpikeLine(metric, line.events, line.last_step, line.last_size, line.unrecovered())
                     for metric, line in self._lines.items()]
+
+    def _read_new(self) -> None:
+        """Run over the buffered values not seen yet (under the lock; reading never changes the buffer)."""
+        for name, size in self._buf.sizes().items():
+            seen = self._seen.get(name, 0)
+            if size < seen:
+                seen = 0  # emptied without a fold (a recorder restored from a state dict)
+            if size > seen:
+                self._add(name, *chunk_arrays(self._buf.read(name, seen, size)))
+            self._seen[name] = size
 
     def events(self) -> dict[str, list[tuple[int, float]]]:
         """The last ``SPIKES_KEPT`` events of each line that had any: ``(first step, size)`` (any thread)."""
@@ -139,9 +161,14 @@ class SpikeDetector:
             raise ValueError(f"Cannot load spike detector state version {state.get('state_version')!r}; this "
                              f"curvewatch writes version {STATE_VERSION}.")
         with self._lock:
-            self._buf.clear()
+            if not self._following:
+                self._buf.clear()
             self._lines, self._seen = {}, {}
             for metric, saved in state["lines"].items():
                 line = self._lines[metric] = LineSpikes(self.settings, -1 if self._mode_of(metric) == "max" else 1)
                 line.load_state_dict(saved)
 
+
+def _refuse_log(*args: Any, **kwargs: Any) -> None:
+    raise RuntimeError("This SpikeDetector follows a recorder (it reads what the recorder logs); log to the "
+                       "recorder, or use a SpikeDetector of its own for values the recorder does not get.")

@@ -121,7 +121,9 @@ class RunTracker:
         self._db_url = db_url if db_url is not None else default_db_url()
         self.archive = archive
         self._own_archive = archive is None  # closed by close(); one passed in stays open
-        self.recorder = CurveRecorder(budget=budget)
+        self.spikes = _spike_detector(spikes, self._mode_of)
+        # with a detector, the recorder's folds feed it: nothing is added to log() (signals.recorded)
+        self.recorder = CurveRecorder(budget=budget) if self.spikes is None else self._watched(budget)
         self.recorder.track_best(best, mode)
         self._charts = ChartPlanner(self.recorder, charts)
         self._seen, self._record = self._charts.seen, self.recorder.log  # the hot path's lookups, once
@@ -144,7 +146,7 @@ class RunTracker:
         self.resumed: dict[str, Any] | None = None  # where this run resumed from (metadata's resumed_from)
         self._first_epoch: int | None = None  # the first epoch this run saw; the checks run once it is over
         self._checked = False
-        self._signals(spikes, grad_norm, devices, optimizer)
+        self._signals(grad_norm, devices, optimizer)
         if hparams:
             self.log_hyperparams(hparams)
 
@@ -266,19 +268,16 @@ class RunTracker:
         self._record(step, metrics)  # one dict: no copy and unpack of **metrics
         if self.best in metrics:
             self._latest_best = metrics[self.best]
-        if self._spike_log is not None:  # the detector's own (compiled) log buffer: see signals.spikes
-            self._spike_log(step, metrics)
 
-    def _signals(self, spikes: Any, grad_norm: bool, devices: bool, optimizer: Any) -> None:
-        """The spike detector, gradient norm meter and device reader this run exposes (curvewatch.signals)."""
-        from curvewatch.signals import GradNormMeter, SpikeDetector, TorchCudaDevices
+    def _watched(self, budget: int) -> Any:
+        from curvewatch.signals.recorded import SpikeWatchedRecorder
 
-        if spikes is True:
-            spikes = SpikeDetector(mode_of=self._mode_of)
-        elif spikes is not False and spikes is not None and not isinstance(spikes, SpikeDetector):
-            raise TypeError(f"spikes= takes True, False or a SpikeDetector, got {type(spikes).__name__}.")
-        self.spikes = spikes or None
-        self._spike_log = None if self.spikes is None else self.spikes.log
+        return SpikeWatchedRecorder(budget=budget, spikes=self.spikes)
+
+    def _signals(self, grad_norm: Any, devices: bool, optimizer: Any) -> None:
+        """The gradient norm meter and device reader this run exposes (curvewatch.signals)."""
+        from curvewatch.signals import GradNormMeter, TorchCudaDevices
+
         if isinstance(grad_norm, GradNormMeter):  # an integration's: it calls update()/record() from its hooks
             grad_norm.sink = self._log_grad_norm
             self.grad_norm: GradNormMeter | None = grad_norm
@@ -505,6 +504,17 @@ class RunTracker:
 
     def __repr__(self) -> str:
         return f"RunTracker({self.run_id or self.key.identifier!r}, state={self._state!r}, step={self.global_step})"
+
+
+def _spike_detector(spikes: Any, mode_of: Any) -> Any:
+    """The run's spike detector: ``spikes=True`` a default one, a ``SpikeDetector`` as given, False none."""
+    from curvewatch.signals import SpikeDetector
+
+    if spikes is True:
+        return SpikeDetector(mode_of=mode_of)
+    if spikes is False or spikes is None or isinstance(spikes, SpikeDetector):
+        return spikes or None
+    raise TypeError(f"spikes= takes True, False or a SpikeDetector, got {type(spikes).__name__}.")
 
 
 def _rank(from_env: Any) -> int:
