@@ -227,3 +227,22 @@ def test_a_url_root_is_cached_where_the_environment_says(env: dict[str, str], ex
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert default_cache_dir() == Path(expected)
+
+
+def test_a_users_loop_commits_to_a_url_root(s3_root: str, postgres_db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    import curvewatch
+    import torch
+
+    model = torch.nn.Linear(4, 1)
+    with curvewatch.RunTracker("s3-loop", model_type="linear", root=s3_root, db_url=postgres_db_url,
+                               serve=False) as run:
+        for epoch in range(1, 4):
+            run.log(train_loss=1.0 / epoch)
+            run.epoch_end(epoch, model, val_loss=2.0 / epoch)  # checkpoints into this host's cache
+        record = run.finish(model)
+    stored = _objects(s3_root)
+    prefix = "experiments/s3-loop/linear/v1/"
+    assert {"model.pth", "checkpoint_best.pth", "manifest.json", "status.json"} <= {
+        k.removeprefix(prefix) for k in stored if k.startswith(prefix)}
+    with _host(s3_root, postgres_db_url, tmp_path, "b", read_only=True) as b:
+        assert b.verify(record.identifier, record.version) == []
