@@ -66,3 +66,31 @@ def test_absent_means_absent() -> None:
     assert list(registry.collect()) == []
     with pytest.raises(TypeError, match="must be a RunInfo"):
         SignalsCollector("r")  # type: ignore[arg-type]
+
+
+def test_signals_on_the_endpoint(tmp_path: Path) -> None:
+    import curvewatch
+    import torch
+
+    model = torch.nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    x, y = torch.randn(64, 4), torch.randn(64, 1)
+    db = f"sqlite:///{tmp_path}/r.db"
+    with curvewatch.RunTracker("endpoint", root=tmp_path, db_url=db, best="train_loss", model=model, optimizer=opt,
+                               grad_norm=True, checkpoint_every=1) as run:
+        for step in range(1, 401):
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+            run.log(train_loss=loss.detach() * (9.0 if step == 300 else 1.0))
+        run.epoch_end(1)
+        families = _scrape(run.url)
+        assert families["curvewatch_grad_norm_steps"][0].value == 400
+        assert {s.labels["metric"]: s.value for s in families["curvewatch_last_spike_step"]} == {"train_loss": 300}
+        state = run.state_dict()
+        run.finish()
+    with curvewatch.RunTracker("endpoint", root=tmp_path, db_url=db, best="train_loss", serve=False) as resumed:
+        resumed.load_state_dict(state)
+        assert resumed.spikes.lines() == run.spikes.lines()  # events and watches go on
+        resumed.fail("only the resume was checked")

@@ -7,6 +7,7 @@ them on with ``spikes=``, ``grad_norm=`` and ``devices=``. Series and alerts: do
 from curvewatch.signals.collector import SignalsCollector
 from curvewatch.signals.devices import DeviceReader, DeviceReading, TorchCudaDevices
 from curvewatch.signals.grad_norm import GradNormMeter, GradNormReading
+from curvewatch.signals.recorded import SpikeWatchedRecorder
 from curvewatch.signals.spikes import SpikeDetector, SpikeLine
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "SignalsCollector",
     "SpikeDetector",
     "SpikeLine",
+    "SpikeWatchedRecorder",
     "TorchCudaDevices",
 ]
