@@ -163,6 +163,7 @@ def test_every_storage_error_is_a_sentence(s3_server, postgres_db_url: str, tmp_
     with ModelArchive("s3://no-such-bucket-here/models", db_url=postgres_db_url) as archive:
         with pytest.raises(ArchiveError, match=r"^Cannot upload status.json to s3://no-such-bucket-here/models"):
             archive.allocate(KEY)
+        assert archive.list() == [] and not (archive.root / KEY.relative_dir / "v1").exists()  # nothing half-made
     closed = s3_server.endpoint.rsplit(":", 1)[0] + f":{_closed_port()}"
     monkeypatch.setenv("AWS_ENDPOINT_URL", closed.replace("http://", "http://AKIAUSER:topsecret@"))
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")

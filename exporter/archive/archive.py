@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import math
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -159,7 +160,12 @@ class ModelArchive:
 
         version = self.versions.reserve(key, allocate=index, release=release, created_at=created.isoformat())
         handle = VersionHandle(self.root, key, version)
-        self.storage.upload(handle.path, [STATUS_FILE])  # a URL root: the reserved prefix, seen by rebuild
+        try:
+            self.storage.upload(handle.path, [STATUS_FILE])  # a URL root: the reserved prefix, seen by rebuild
+        except ArchiveError:  # the store is unusable: nothing of this version stays, its number is not reused
+            self.registry.delete(key.identifier, version, self.root_id())
+            shutil.rmtree(handle.path, ignore_errors=True)
+            raise
         return handle
 
     def _reserved_status(self, handle: VersionHandle) -> dict[str, Any]:
