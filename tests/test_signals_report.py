@@ -41,6 +41,23 @@ def test_spike_markers(tmp_path: Path) -> None:
     assert sum(a["text"].startswith("spike train_loss x") for a in loss_chart["layout"]["annotations"]) == 2
 
 
+def test_spike_markers_in_the_png(tmp_path: Path) -> None:
+    import dataclasses
+
+    from curvewatch.views import compare_png
+    from curvewatch.views._spikes import archived_spikes
+
+    spec = _spiky_version(tmp_path)
+    with Sources(root=tmp_path, db_url=f"sqlite:///{tmp_path}/r.db") as sources:
+        loaded = sources.load(spec)
+    bare = dataclasses.replace(loaded, metadata={k: v for k, v in loaded.metadata.items() if k != "path"})
+    assert [s for s, _ in archived_spikes(loaded)["train_loss"]] == [1200, 2400] and archived_spikes(bare) == {}
+    marked = compare_png([loaded], tmp_path / "marked.png", ["train_loss"])
+    plain = compare_png([bare], tmp_path / "plain.png", ["train_loss"])
+    assert marked == plain == {"train_loss": [loaded.label]}
+    assert (tmp_path / "marked.png").read_bytes() != (tmp_path / "plain.png").read_bytes()  # the dotted lines
+
+
 def test_spike_markers_absent_without_archived_events() -> None:
     line = {"metric": "train_loss", "label": "train_loss", "x": [1, 2, 3], "y": [1.0, 5.0, 1.0], "best_index": None,
             "first_nonfinite": None}

@@ -9,6 +9,8 @@ Guarantees (tests named after them in tests/test_views_compare.py):
   value a dashed line in the version's colour.
 - log scale where the chart is: a metric's panel uses the y scale of the chart that holds it.
 - the y range is robust (``curvewatch._yrange``); values outside it are marked at the edge with their value.
+- spike_markers_in_the_png: each spike event a version's live detector archived (metadata.json ``signals``)
+  is a dotted vertical line in the version's colour (tested in tests/test_signals_report.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import numpy as np
 from curvewatch._atomic import atomic_write
 
+from ._spikes import archived_spikes
 from .source import LoadedCurves, ViewError
 
 __all__ = ["COLORS", "compare_png", "metrics_of"]
@@ -105,6 +108,8 @@ def _panel(ax: Any, metric: str, versions: list[LoadedCurves]) -> list[str]:
                     linestyle="none", zorder=5)
         if line["first_nonfinite"] is not None:
             ax.axvline(line["first_nonfinite"]["step"], color=color, linestyle="--", linewidth=0.8)
+        for step, _size in archived_spikes(version).get(metric, []):  # the live detector's events
+            ax.axvline(step, color=color, linestyle=":", linewidth=0.8)
     log = yscale == "log"
     if log:
         ax.set_yscale("log")

@@ -26,6 +26,7 @@ import numpy as np
 from curvewatch._atomic import atomic_write_text
 from curvewatch._yrange import YRange, robust_y_range
 
+from ._spikes import archived_spikes
 from .compare import COLORS
 from .source import LoadedCurves, ViewError
 
@@ -148,22 +149,9 @@ def _manifest_html(problems: list[str] | None) -> str:
     return f'<div class="manifest bad"><p>Manifest: {len(problems)} problem(s)</p><ul>{items}</ul></div>'
 
 
-def _archived_spikes(loaded: LoadedCurves) -> dict[str, list[Any]]:
-    """``signals.spikes`` of the version's metadata.json (none for a plain file or a run without them)."""
-    folder = loaded.metadata.get("path")
-    if not folder:
-        return {}
-    path = Path(folder) / "metadata.json"
-    try:
-        spikes = json.loads(path.read_text(encoding="utf-8")).get("signals", {}).get("spikes", {})
-    except (OSError, ValueError, AttributeError):
-        return {}
-    return spikes if isinstance(spikes, dict) else {}
-
-
 def report_html(loaded: LoadedCurves) -> str:
     """The page's HTML text."""
-    figs = figures(loaded.doc, _archived_spikes(loaded))
+    figs = figures(loaded.doc, archived_spikes(loaded))
     payload = json.dumps({"figures": figs}, allow_nan=False).replace("</", "<\\/")
     meta = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _meta_rows(loaded))
     charts = "".join(f'<div class="chart" id="chart-{i}"></div>' for i in range(len(figs))) or "<p>No lines.</p>"
