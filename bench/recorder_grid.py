@@ -17,7 +17,7 @@ import tsdownsample
 from curvewatch import CurveRecorder
 from raster import Frame, pixel_error, rasterise
 
-__all__ = ["BUDGETS", "CURVES", "LENGTHS", "VAL_EVERY", "curve", "grid"]
+__all__ = ["BUDGETS", "CURVES", "LENGTHS", "VAL_EVERY", "curve", "grid", "recorded"]
 
 BUDGETS = (250, 500, 1000, 4000)
 LENGTHS = (10**4, 10**5, 10**6, 10**7)
@@ -57,6 +57,16 @@ def curve(name: str, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, boo
     steps = np.arange(0, n, VAL_EVERY, dtype=np.int64)  # validation every VAL_EVERY steps
     y = 0.2 + 1.5 / np.sqrt(1.0 + steps / max(n / 200, 1.0)) + 0.01 * rng.standard_normal(steps.size)
     return steps, y, True, none
+
+
+def recorded(x: np.ndarray, y: np.ndarray, budget: int, log: bool) -> CurveRecorder:
+    """A recorder with one chart ``c`` and line ``y``, every point logged through the line's handle."""
+    rec = CurveRecorder(budget=budget)
+    rec.chart("c", ["y"], yscale="log" if log else "linear")
+    line = rec.line("y")
+    for s, v in zip(x.tolist(), y.tolist()):
+        line(s, v)
+    return rec
 
 
 def _record(x: np.ndarray, y: np.ndarray, budget: int, log: bool) -> tuple[np.ndarray, np.ndarray, float]:

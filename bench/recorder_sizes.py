@@ -28,7 +28,7 @@ import numpy as np
 import tsdownsample
 from curvewatch import CurveRecorder
 from raster import Frame, pixel_error, rasterise
-from recorder_grid import BUDGETS, CURVES, LENGTHS, curve
+from recorder_grid import BUDGETS, CURVES, LENGTHS, curve, recorded
 
 __all__ = ["SIZES", "cells"]
 
@@ -129,11 +129,7 @@ def small_lines(reps: int = 5) -> list[dict]:
             for b in (250, 1000):
                 times = []
                 for _ in range(reps):
-                    rec = CurveRecorder(budget=b)
-                    rec.chart("c", ["y"], yscale="log" if log else "linear")
-                    line = rec.line("y")
-                    for s, v in zip(x.tolist(), y.tolist()):
-                        line(s, v)
+                    rec = recorded(x, y, b, log)
                     t0 = time.thread_time()
                     rec.finalize()
                     times.append(time.thread_time() - t0)

@@ -27,6 +27,12 @@ EXTRA_MODULES = {
     "accelerate": "transformers",  # what transformers.Trainer needs on PyTorch
     "tensorboard": "tensorboard",  # curvewatch import-tb | tail-tb
     "plotly": "report",  # curvewatch report
+    "s3fs": "s3",  # an archive root at s3://bucket/prefix
+    "pynvml": "gpu",  # nvidia-ml-py: device utilisation and temperature in the training signals
+    "mkdocs": "docs",  # the documentation site (mkdocs build --strict)
+    "material": "docs",  # mkdocs-material, the site's theme
+    "mkdocstrings": "docs",  # the API reference from the docstrings
+    "mkdocstrings_handlers": "docs",  # mkdocstrings-python, its Python handler
 }
 
 

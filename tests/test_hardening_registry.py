@@ -82,7 +82,6 @@ def test_a_row_is_never_overwritten_by_another_root(tmp_path: Path, postgres_db_
 def test_reads_of_a_shared_registry_see_only_their_root(
     tmp_path: Path, postgres_db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from curvewatch.cli import main
 
     roots = [tmp_path / name / "saved_models" for name in ("a", "b")]
     archives = [ModelArchive(root, db_url=postgres_db_url) for root in roots]

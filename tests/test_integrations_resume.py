@@ -48,7 +48,8 @@ def test_framework_resume_gives_the_curves_of_an_uninterrupted_run(tmp_path: Pat
         assert archive.verify(identifier, version) == []
         meta = archive.get(identifier, version)
     resumed_from = json.loads((meta.path / "metadata.json").read_text())["resumed_from"]
-    assert resumed_from["run_id"] == f"{identifier}-v1" and resumed_from["epoch"] == (2 if framework == "lightning" else 3)  # 0-based / 1-based
+    assert resumed_from["run_id"] == f"{identifier}-v1"
+    assert resumed_from["epoch"] == (2 if framework == "lightning" else 3)  # 0-based / 1-based
 
 
 def test_lightning_logger_refuses_continue_version_with_a_sentence() -> None:

@@ -134,7 +134,9 @@ class _Diverged(RuntimeError):
     pass
 
 
-def test_a_bundled_trainer_that_raises_is_scraped_failed_and_fires_run_failed(tmp_path: Path, prometheus_server) -> None:
+def test_a_bundled_trainer_that_raises_is_scraped_failed_and_fires_run_failed(
+    tmp_path: Path, prometheus_server
+) -> None:
     # The bundled trainers' crash path (TrainingManager.train) with its endpoint serving: Prometheus must
     # scrape state failed before the endpoint stops, and the generated CurvewatchRunFailed must fire.
     from curvewatch.trainers import SeriesSpec, TrainConfig, TrainingManager, TrainRequest, main_job

@@ -269,17 +269,6 @@ def test_a_spike_between_two_scrapes_stays_in_the_window_max_and_no_scrape_reset
 
 
 def test_the_metric_table_in_docs_architecture_is_the_one_tested_here() -> None:
-    import re
-    from pathlib import Path
+    from fixtures.architecture import metric_table
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "ARCHITECTURE.md").read_text()
-    documented = {}
-    for line in doc.splitlines():
-        if not line.startswith("| `curvewatch_"):
-            continue
-        names, kind, extra = (cell.strip() for cell in line.strip("|").split("|")[:3])
-        extra_labels = re.sub(r"\(.*?\)", "", extra)  # "`state` (`running`, ...)": values, not labels
-        labels = {"run_id", "rank"} | set(re.findall(r"\w+", extra_labels))
-        for name in re.findall(r"`(curvewatch_\w+)`", names):
-            documented[name] = (kind.split()[0], labels)
-    assert documented == TABLE
+    assert metric_table("Prometheus metric names", {"run_id", "rank"}) == TABLE

@@ -94,3 +94,30 @@ def test_signals_on_the_endpoint(tmp_path: Path) -> None:
         resumed.load_state_dict(state)
         assert resumed.spikes.lines() == run.spikes.lines()  # events and watches go on
         resumed.fail("only the resume was checked")
+
+
+class _OneDevice:
+    def read(self) -> tuple:
+        from curvewatch.signals.devices import DeviceReading
+
+        return (DeviceReading("cuda:0", 1.0, 2.0, 3.0, 0.5, 40.0),)
+
+
+def test_the_signals_table_in_docs_architecture_is_what_the_collector_exposes() -> None:
+    from curvewatch.signals import GradNormMeter
+    from fixtures.architecture import metric_table
+
+    detector = SpikeDetector()
+    for step in range(1, 200):
+        detector.log(step, {"train_loss": 1.0 + (9.0 if step == 150 else 0.0) + 0.01 * (step % 3)})
+    meter = GradNormMeter()
+    meter.record(0.8)
+    registry = CollectorRegistry()
+    SignalsCollector(RunInfo(run_id="r"), spikes=detector, grad_norm=meter, devices=_OneDevice(), registry=registry)
+    exposed = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            exposed[sample.name] = (family.type, set(sample.labels))
+    documented = metric_table("Training signals", {"run_id", "rank"})
+    assert set(documented) - set(exposed) == set()  # every documented series is there
+    assert {name: exposed[name] for name in documented} == documented
