@@ -6,6 +6,12 @@ Records curvewatch's own version, the command line and entry point, host and use
 numpy versions, the git commit of the current directory's checkout and whether it had uncommitted changes
 to tracked files (``dirty``; untracked files do not count), the SHA-256 of each data file given and the
 resume source. Every field is best effort: what cannot be found is ``None``, never an error.
+
+Guarantee (tested by its name in tests/test_library_provenance.py):
+
+- no_password_in_the_recorded_command: a password in a URL on the command line (``--db-url
+  postgresql+psycopg://user:secret@host/db``, ``https://user:token@host``) is recorded as ``user:***@``;
+  the user and the rest of the URL stay for the audit.
 ``ModelArchive.commit`` adds it to every version whose metadata has none, so every kind of run has one.
 """
 
@@ -16,6 +22,7 @@ import getpass
 import importlib.metadata
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -28,6 +35,11 @@ __all__ = ["GIT_TIMEOUT_S", "PACKAGES", "PROVENANCE_KEY", "git_state", "provenan
 PROVENANCE_KEY = "provenance"  # its key in metadata.json
 PACKAGES = ("curvewatch", "torch", "numpy")  # whose versions are recorded
 GIT_TIMEOUT_S = 10.0
+_URL_PASSWORD_RE = re.compile(r"(?<=://)([^/@:\s]*):[^/@\s]*@")  # scheme://user:password@
+
+
+def _redacted(arg: str) -> str:
+    return _URL_PASSWORD_RE.sub(r"\1:***@", arg)
 
 
 def _package_version(name: str) -> str | None:
@@ -83,7 +95,7 @@ def provenance(*, data_files: Iterable[str | os.PathLike[str]] = (), data_digest
     main = sys.modules.get("__main__")
     return {
         "recorded_at": dt.datetime.now(dt.UTC).isoformat(),
-        "command": list(sys.argv),
+        "command": [_redacted(str(arg)) for arg in sys.argv],
         "entry_point": getattr(getattr(main, "__spec__", None), "name", None) or getattr(main, "__file__", None),
         "executable": sys.executable,
         "host": socket.gethostname(),

@@ -7,6 +7,7 @@ import json
 import platform
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import curvewatch
@@ -96,3 +97,14 @@ def test_versions_show_prints_the_provenance(checkout: Path, monkeypatch, capsys
     assert main(["versions", "show", KEY.identifier, "--root", str(root), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["provenance"]["git"]["dirty"] is False and shown["run_id"] == f"{KEY.identifier}-v1"
+
+
+def test_no_password_in_the_recorded_command(tmp_path: Path, monkeypatch) -> None:
+    argv = ["train.py", "--db-url", "postgresql+psycopg://alice:s3cr%40t@db.example:5432/registry",
+            "--root=https://bob:tok:en@host.example/bucket", "--endpoint", "http://127.0.0.1:9000/", "--lr", "0.1"]
+    monkeypatch.setattr(sys, "argv", argv)
+    command = provenance(cwd=tmp_path)["command"]
+    assert command == ["train.py", "--db-url", "postgresql+psycopg://alice:***@db.example:5432/registry",
+                       "--root=https://bob:***@host.example/bucket", "--endpoint", "http://127.0.0.1:9000/",
+                       "--lr", "0.1"]
+    assert "s3cr" not in repr(command) and "tok" not in repr(command)
