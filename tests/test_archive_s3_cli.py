@@ -53,6 +53,9 @@ def test_every_cli_runs_against_the_s3_root(s3_root: str, postgres_db_url: str, 
         (ID, 1, "complete"), (ID, 2, "complete")]
     code, out, _ = _cli(capsys, "versions", "show", ID, "1", *db, "--json")
     assert code == 0 and json.loads(out)["provenance"]["recorded_at"]
+    assert json.loads(out)["url"] == f"{s3_root}/product/P001_all/kan/v1"  # where it lives; path: this host's copy
+    code, out, _ = _cli(capsys, "versions", "show", ID, "1", *db)
+    assert code == 0 and f"url:              {s3_root}/product/P001_all/kan/v1" in out.splitlines()
     code, out, _ = _cli(capsys, "versions", "verify", "--all", *db)
     assert code == 0 and out.splitlines() == [f"{ID} v1: ok", f"{ID} v2: ok"]
     code, out, _ = _cli(capsys, "predict", "--version-path", f"{s3_root}/product/P001_all/kan/v2", "--days", "3",

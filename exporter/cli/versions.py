@@ -42,10 +42,19 @@ def _metrics_text(summary: dict[str, Any]) -> str:
     return " ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(summary.items()))
 
 
+def _record_json(archive: Any, record: Any, with_curves: bool = False) -> dict[str, Any]:
+    """``record.to_json()``, plus on a URL root the version's ``url`` (``path`` is this host's cached copy)."""
+    out = record.to_json(with_curves=with_curves)
+    if archive.url is not None:
+        rel = record.path.relative_to(archive.root).as_posix()
+        out = {**out, "url": f"{archive.url.rstrip('/')}/{rel}"}
+    return out
+
+
 def _cmd_list(archive: Any, args: argparse.Namespace) -> int:
     records = archive.list(identifier=args.identifier, model_type=args.model_type, status=args.status)
     if args.json:
-        print(json.dumps([r.to_json() for r in records], indent=2))
+        print(json.dumps([_record_json(archive, r) for r in records], indent=2))
         return 0
     if not records:
         print(f"No versions in the registry of {args.root}; train a model or run `curvewatch versions rebuild`.")
@@ -66,9 +75,9 @@ def _cmd_show(archive: Any, args: argparse.Namespace) -> int:
     record = archive.get(args.identifier, _version_arg(args.version))
     provenance = read_provenance(record.path)
     if args.json:
-        print(json.dumps({**record.to_json(with_curves=args.curves), "provenance": provenance}, indent=2))
+        print(json.dumps({**_record_json(archive, record, args.curves), "provenance": provenance}, indent=2))
         return 0
-    for name, value in record.to_json().items():
+    for name, value in _record_json(archive, record).items():
         shown = _metrics_text(value) if name == "metrics_summary" else value
         print(f"{name + ':':<17} {shown if shown not in (None, '') else '-'}")
     for line in provenance_lines(provenance):
