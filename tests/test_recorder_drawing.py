@@ -9,10 +9,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from curvewatch import CurveRecorder
+from curvewatch.recorder._buckets import M4Buckets
 from curvewatch.recorder._judge import Judge, choose
 from curvewatch.recorder._raster import HEIGHT, WIDTH, Frame, column_spans, project, span_error
 from curvewatch.recorder._refine import refine
 from curvewatch.recorder._select import select_points
+from curvewatch.recorder._spikes import find_spikes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tsdownsample import MinMaxLTTBDownsampler
@@ -196,7 +198,8 @@ def test_faithful_pick_is_at_least_as_close_as_the_reference_by_every_measure_ch
 @pytest.mark.parametrize("seed", range(4))
 def test_deterministic_compiled_drawing_kernels_give_the_numpy_results(seed: int, monkeypatch) -> None:
     """_craster.c (built by pip install) and the NumPy code it replaces give the same spans, the same
-    moves and the same final pick, so a document does not depend on which ran."""
+    moves, the same spikes, the same M4 candidates and the same final pick, so a document does not
+    depend on which ran."""
     from curvewatch.recorder import _raster
 
     assert _raster.kernel() is not None, "exporter/recorder/_craster.c is not built: run scripts/setup.sh (needs gcc)."
@@ -208,6 +211,9 @@ def test_deterministic_compiled_drawing_kernels_give_the_numpy_results(seed: int
     keep = rng.random(n) < 0.1
     keep[[0, n - 1]] = True
     skip = rng.random(n) < 0.05
+    drawn = np.where(np.isfinite(y), y, 0.0)
+    drawn[rng.integers(0, n, 30)] += rng.choice([-1.0, 1.0], 30) * 50 * np.std(drawn)  # spikes
+    drawn[n // 2:n // 2 + 4] += 80 * np.std(drawn)  # a run too long to be one
     results = []
     for pure in ("", "1"):
         monkeypatch.setenv("CURVEWATCH_PURE_PYTHON", pure)
@@ -219,7 +225,9 @@ def test_deterministic_compiled_drawing_kernels_give_the_numpy_results(seed: int
             for hold in (True, False):
                 out.append(refine(px, py, ok, keep, keep & skip, reference, (w, h), hold_deviation=hold))
         steps, values = select_points(x, y, 200, [(int(x[0]), float(y[0]))])
-        results.append([*out, steps, values])
+        buckets = M4Buckets(64, int(x[0]))
+        buckets.add(x, y)
+        results.append([*out, steps, values, *find_spikes(drawn), *buckets.points(), *buckets.runners_up()])
     assert len(results[0]) == len(results[1])
     for compiled, numpy_ in zip(*results, strict=True):
         assert np.array_equal(compiled, numpy_, equal_nan=compiled.dtype.kind == "f")

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ._raster import kernel
+
 __all__ = ["M4Buckets"]
 
 _EMPTY = -1  # step sentinel of an empty slot (steps are >= 0)
@@ -185,6 +187,13 @@ class M4Buckets:
 
     def _distinct(self, slots: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         # buckets hold disjoint step ranges in step order: sorting each bucket's slots sorts them all
+        c = kernel()
+        if c is not None:  # the same points, compiled (_craster.c)
+            out_s = np.empty(self.n_buckets * len(slots), dtype=np.int64)
+            out_v = np.empty(out_s.size)
+            m = c.distinct(tuple(np.ascontiguousarray(self.steps[s], dtype=np.int64) for s in slots),
+                           tuple(np.ascontiguousarray(self.values[s], dtype=np.float64) for s in slots), out_s, out_v)
+            return out_s[:m].copy(), out_v[:m].copy()
         steps = np.stack([self.steps[s] for s in slots], axis=1)
         values = np.stack([self.values[s] for s in slots], axis=1)
         order = np.lexsort((values.view(np.int64), steps), axis=1)

@@ -1,4 +1,4 @@
-/* The compiled drawing kernels of the final pick: the twins of three NumPy functions.
+/* The compiled kernels of the final pick: the twins of its NumPy loops (same results).
  *
  *   spans(px, py, ok, skip, lo, hi, height)       _raster.column_spans (lo, hi filled in place)
  *   alt_costs(px, py, left, alt, right, fixed_lo, fixed_hi, ref_lo, ref_hi, cost)
@@ -7,6 +7,10 @@
  *                                                  _refine._deviation
  *   sweep(px, py, pick, k, drawable, rank, fixed_lo, fixed_hi, ref_lo, ref_hi, cap, checked, hold)
  *                                                  the rest of _refine._sweep (moves pick in place)
+ *   spikes(drawn, half, floor, factor, run, found, size)
+ *                                                  _spikes.find_spikes after its floor (returns how many)
+ *   distinct(steps, values, out_steps, out_values) _buckets.M4Buckets._distinct (steps, values: tuples
+ *                                                  of per-slot arrays; returns how many were written)
  *
  * Every argument is a C-contiguous buffer (float64 px/py, uint8 masks, int64 indices and spans,
  * float64 outputs) made by the Python callers in _raster.py and _refine.py, which check them; the
@@ -18,9 +22,10 @@
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct {
-    Py_buffer b[10];
+    Py_buffer b[16];
     int n;
 } Buffers;
 
@@ -266,11 +271,190 @@ static PyObject *sweep(PyObject *self, PyObject *args) {
     return PyLong_FromLongLong(moved);
 }
 
+/* The k-th smallest of a[0..n) (moves a's items): the value np.partition puts at k. */
+static double select_kth(double *a, int64_t n, int64_t k) {
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        double pivot = a[lo + (hi - lo) / 2];
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < pivot) i++;
+            while (a[j] > pivot) j--;
+            if (i <= j) {
+                double t = a[i];
+                a[i] = a[j];
+                a[j] = t;
+                i++;
+                j--;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else break;
+    }
+    return a[k];
+}
+
+#define MAX_WINDOW 1024
+#define MAX_RUN 64
+
+/* One tiling's windows of `width` values starting at -shift (ends padded with the end values): each
+ * window's median (trend) and median distance from it floored at `floor_` (spread), as _spikes._tiled. */
+static void tile_stats(const double *d, int64_t n, int64_t width, int64_t shift, double floor_, double *trend,
+                       double *spread) {
+    double win[MAX_WINDOW], work[MAX_WINDOW];
+    int64_t mid = width / 2, w = 0;
+    for (int64_t start = -shift; start < n; start += width, w++) {
+        for (int64_t j = 0; j < width; j++) {
+            int64_t at = start + j;
+            win[j] = work[j] = d[at < 0 ? 0 : (at >= n ? n - 1 : at)];
+        }
+        double t = select_kth(work, width, mid);
+        for (int64_t j = 0; j < width; j++) work[j] = fabs(win[j] - t);
+        double s = select_kth(work, width, mid);
+        trend[w] = t;
+        spread[w] = (s != s || s >= floor_) ? s : floor_; /* np.maximum: NaN wins */
+    }
+}
+
+static inline double sign_of(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); }
+
+/* _spikes.find_spikes after its floor: writes the spikes' indices and sizes, returns how many. */
+static PyObject *spikes(PyObject *self, PyObject *args) {
+    PyObject *od, *ofound, *osize;
+    long long half, run_max;
+    double floor_, factor;
+    if (!PyArg_ParseTuple(args, "OLddLOO", &od, &half, &floor_, &factor, &run_max, &ofound, &osize)) return NULL;
+    int64_t width = 2 * half + 1;
+    double run_sz[MAX_RUN];
+    if (half < 1 || width > MAX_WINDOW || run_max < 1 || run_max > MAX_RUN) {
+        PyErr_SetString(PyExc_ValueError, "_craster.spikes: windows of 3..1023 values, runs of 1..64.");
+        return NULL;
+    }
+    Buffers bs = {.n = 0};
+    double *d, *size;
+    int64_t *found;
+    Py_ssize_t n, m1, m2;
+    if (take(&bs, od, 8, 0, (void **)&d, &n) < 0 || take(&bs, ofound, 8, 1, (void **)&found, &m1) < 0 ||
+        take(&bs, osize, 8, 1, (void **)&size, &m2) < 0) {
+        release(&bs);
+        return NULL;
+    }
+    if (m1 < n || m2 < n) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "_craster.spikes: outputs shorter than the values.");
+        return NULL;
+    }
+    int64_t windows = n / width + 2;
+    double *stats = PyMem_Malloc(4 * windows * sizeof(double));
+    if (!stats) {
+        release(&bs);
+        return PyErr_NoMemory();
+    }
+    double *ta = stats, *sa = stats + windows, *tb = stats + 2 * windows, *sb = stats + 3 * windows;
+    tile_stats(d, n, width, 0, floor_, ta, sa);
+    tile_stats(d, n, width, half, floor_, tb, sb);
+    Py_ssize_t out = 0;
+    double run_side = 0.0;
+    int64_t run_start = 0;
+    for (int64_t i = 0; i <= n; i++) {
+        double side = 0.0, sz = 0.0;
+        if (i < n) {
+            int64_t wa = i / width, wb = (i + half) / width;
+            double da = d[i] - ta[wa], db = d[i] - tb[wb];
+            double za = fabs(da) / sa[wa], zb = fabs(db) / sb[wb];
+            sz = (za != za || zb != zb) ? NAN : (za < zb ? za : zb); /* np.minimum: NaN wins */
+            double ga = sign_of(da);
+            if (sz > factor && ga == sign_of(db)) side = ga;
+        }
+        if (side != run_side || i == n) {
+            if (run_side != 0.0 && i - run_start <= run_max)
+                for (int64_t j = run_start; j < i; j++) {
+                    found[out] = j;
+                    size[out] = run_sz[j - run_start];
+                    out++;
+                }
+            run_side = side;
+            run_start = i;
+        }
+        if (i - run_start < MAX_RUN) run_sz[i - run_start] = sz; /* a longer run is no spike */
+    }
+    PyMem_Free(stats);
+    release(&bs);
+    return PyLong_FromSsize_t(out);
+}
+
+#define MAX_SLOTS 7
+
+static PyObject *distinct(PyObject *self, PyObject *args) {
+    PyObject *ost, *ova, *oos, *oov;
+    if (!PyArg_ParseTuple(args, "O!O!OO", &PyTuple_Type, &ost, &PyTuple_Type, &ova, &oos, &oov)) return NULL;
+    Py_ssize_t k = PyTuple_GET_SIZE(ost);
+    if (k < 1 || k > MAX_SLOTS || PyTuple_GET_SIZE(ova) != k) {
+        PyErr_SetString(PyExc_ValueError, "_craster.distinct: 1..7 slots, as many value arrays as step arrays.");
+        return NULL;
+    }
+    Buffers bs = {.n = 0};
+    int64_t *st[MAX_SLOTS], *os;
+    double *va[MAX_SLOTS], *ov;
+    Py_ssize_t n = -1, len, cap, cap2;
+    for (Py_ssize_t s = 0; s < k; s++) {
+        if (take(&bs, PyTuple_GET_ITEM(ost, s), 8, 0, (void **)&st[s], &len) < 0) goto fail;
+        if (n >= 0 && len != n) goto bad;
+        n = len;
+        if (take(&bs, PyTuple_GET_ITEM(ova, s), 8, 0, (void **)&va[s], &len) < 0) goto fail;
+        if (len != n) goto bad;
+    }
+    if (take(&bs, oos, 8, 1, (void **)&os, &cap) < 0 || take(&bs, oov, 8, 1, (void **)&ov, &cap2) < 0) goto fail;
+    if (cap < n * k || cap2 < n * k) goto bad;
+    Py_ssize_t out = 0;
+    int64_t rs[MAX_SLOTS], rb[MAX_SLOTS];
+    double rv[MAX_SLOTS];
+    for (Py_ssize_t b = 0; b < n; b++) {
+        int c = 0;
+        for (Py_ssize_t s = 0; s < k; s++) { /* insertion by (step, the value's bits as int64), stable */
+            int64_t step = st[s][b], bits;
+            double v = va[s][b];
+            memcpy(&bits, &v, 8);
+            int j = c++;
+            while (j > 0 && (rs[j - 1] > step || (rs[j - 1] == step && rb[j - 1] > bits))) {
+                rs[j] = rs[j - 1];
+                rb[j] = rb[j - 1];
+                rv[j] = rv[j - 1];
+                j--;
+            }
+            rs[j] = step;
+            rb[j] = bits;
+            rv[j] = v;
+        }
+        for (int j = 0; j < c; j++) {
+            if (rs[j] == -1) continue; /* an empty slot */
+            if (out > 0 && os[out - 1] == rs[j]) { /* a point kept in two slots appears once */
+                int64_t prev;
+                memcpy(&prev, &ov[out - 1], 8);
+                if (prev == rb[j]) continue;
+            }
+            os[out] = rs[j];
+            ov[out] = rv[j];
+            out++;
+        }
+    }
+    release(&bs);
+    return PyLong_FromSsize_t(out);
+bad:
+    PyErr_SetString(PyExc_ValueError, "_craster.distinct: arrays of different lengths, or outputs too short.");
+fail:
+    release(&bs);
+    return NULL;
+}
+
 static PyMethodDef craster_methods[] = {
     {"spans", spans, METH_VARARGS, "Column spans of a projected line (twin of _raster.column_spans)."},
     {"alt_costs", alt_costs, METH_VARARGS, "Rows differing per alternative (twin of _refine's NumPy path)."},
     {"deviations", deviations, METH_VARARGS, "Interpolation deviation per alternative (twin of _refine._deviation)."},
     {"sweep", sweep, METH_VARARGS, "The moves of one sweep (twin of the NumPy rest of _refine._sweep)."},
+    {"spikes", spikes, METH_VARARGS, "The spikes of drawn values (twin of _spikes.find_spikes)."},
+    {"distinct", distinct, METH_VARARGS, "The distinct points of M4 slots (twin of M4Buckets._distinct)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -25,13 +25,13 @@ UNMATCHED = 1e6  # the ratio of a measure the reference gets exactly right and a
 class Judge:
     """The candidates drawn once at each of ``SIZES``; :meth:`errors` scores a pick (a mask over them)."""
 
-    def __init__(self, steps: np.ndarray, values: np.ndarray, yscale: str) -> None:
-        self.frame = Frame.of(steps, values, yscale)
+    def __init__(self, steps: np.ndarray, values: np.ndarray, yscale: str, t: np.ndarray | None = None) -> None:
+        t = transform(values, yscale) if t is None else t  # ``t``: the values transformed, if at hand
+        self.frame = Frame.of(steps, values, yscale, t)
         self.views = []
         for w, h in SIZES:
-            px, py, ok = project(steps, values, replace(self.frame, width=w, height=h))
+            px, py, ok = project(steps, values, replace(self.frame, width=w, height=h), t)
             self.views.append((px, py, ok, column_spans(px, py, ok, size=(w, h)), (w, h)))
-        t = transform(values, yscale)
         self.drawable = np.isfinite(t)
         self.x, self.t = steps[self.drawable].astype(np.float64), t[self.drawable]
         self.span = float(self.t.max() - self.t.min()) if self.t.size else 0.0

@@ -46,8 +46,9 @@ class Frame:
     height: int = HEIGHT
 
     @classmethod
-    def of(cls, x: np.ndarray, y: np.ndarray, yscale: str = "linear") -> Frame:
-        t = transform(y, yscale)
+    def of(cls, x: np.ndarray, y: np.ndarray, yscale: str = "linear", t: np.ndarray | None = None) -> Frame:
+        """The frame of the points (``t``: their values already transformed, if at hand)."""
+        t = transform(y, yscale) if t is None else t
         t = t[np.isfinite(t)]
         lo, hi = (float(t.min()), float(t.max())) if t.size else (0.0, 1.0)
         pad = (hi - lo) * 0.05 or 1.0  # matplotlib's default y margin
@@ -70,11 +71,13 @@ def transform(y: np.ndarray, yscale: str) -> np.ndarray:
     return y
 
 
-def project(x: np.ndarray, y: np.ndarray, frame: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pixel coordinates (column, row) of the points and which of them are drawn (finite)."""
+def project(x: np.ndarray, y: np.ndarray, frame: Frame,
+            t: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel coordinates (column, row) of the points and which of them are drawn (finite); ``t``:
+    the values already transformed to ``frame.yscale``, if at hand."""
     w, h = frame.width, frame.height
     px = np.clip((np.asarray(x, dtype=np.float64) - frame.x0) / (frame.x1 - frame.x0) * w, 0, w - 1e-9)
-    py = (transform(y, frame.yscale) - frame.y0) / (frame.y1 - frame.y0) * h
+    py = ((transform(y, frame.yscale) if t is None else t) - frame.y0) / (frame.y1 - frame.y0) * h
     ok = np.isfinite(py)
     return px, np.clip(np.where(ok, py, 0.0), 0, h - 1e-9), ok
 

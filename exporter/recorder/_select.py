@@ -99,7 +99,8 @@ def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequen
         must[hit[:1]] = True
     finite = np.isfinite(values)
     fidx = np.flatnonzero(finite)
-    drawn = transform(values[fidx], yscale)
+    t = transform(values, yscale)  # once: the judge draws the same values
+    drawn = t[fidx]
     shown = np.flatnonzero(np.isfinite(drawn))  # a log chart leaves values <= 0 out
     found, size = find_spikes(drawn[shown])
     nonfinite = np.flatnonzero(~finite)
@@ -117,7 +118,7 @@ def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequen
     elif not judged:
         keep = _keep(steps, values, fidx, must, n_out, MINMAX_RATIOS[0])
     else:
-        judge = Judge(steps, values, yscale)  # once: every pick is a subset of the candidates
+        judge = Judge(steps, values, yscale, t)  # once: every pick is a subset of the candidates
         options: list[np.ndarray] = []
         picks = [lambda aligned=aligned: _m4_keep(steps[fidx], values[fidx], fidx, must, n_out, judge.frame,
                                                   aligned) for aligned in (True, False)]
