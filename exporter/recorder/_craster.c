@@ -271,49 +271,91 @@ static PyObject *sweep(PyObject *self, PyObject *args) {
     return PyLong_FromLongLong(moved);
 }
 
-/* The k-th smallest of a[0..n) (moves a's items): the value np.partition puts at k. */
-static double select_kth(double *a, int64_t n, int64_t k) {
-    int64_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        double pivot = a[lo + (hi - lo) / 2];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < pivot) i++;
-            while (a[j] > pivot) j--;
-            if (i <= j) {
-                double t = a[i];
-                a[i] = a[j];
-                a[j] = t;
-                i++;
-                j--;
-            }
-        }
-        if (k <= j) hi = j;
-        else if (k >= i) lo = i;
-        else break;
-    }
-    return a[k];
-}
-
 #define MAX_WINDOW 1024
 #define MAX_RUN 64
 
-/* One tiling's windows of `width` values starting at -shift (ends padded with the end values): each
- * window's median (trend) and median distance from it floored at `floor_` (spread), as _spikes._tiled. */
-static void tile_stats(const double *d, int64_t n, int64_t width, int64_t shift, double floor_, double *trend,
-                       double *spread) {
-    double win[MAX_WINDOW], work[MAX_WINDOW];
-    int64_t mid = width / 2, w = 0;
-    for (int64_t start = -shift; start < n; start += width, w++) {
-        for (int64_t j = 0; j < width; j++) {
-            int64_t at = start + j;
-            win[j] = work[j] = d[at < 0 ? 0 : (at >= n ? n - 1 : at)];
+/* The two tilings' windows of `width` = 2 * half + 1 values (one starting at the first value, one at
+ * -half; ends padded with the end values), as _spikes._tiled: each window's median (trend) and median
+ * distance from it floored at `floor_` (spread). A window is two sorted blocks, a first of half + 1 values
+ * H_k (positions k * width ..) and a second of half G_k: tiling a's window k is H_k with G_k, tiling b's is
+ * G_(k-1) with H_k, so each block is sorted once and each median is a merge of two sorted blocks (the same
+ * order statistics as np.partition's, of the same fabs(x - trend) values). */
+static void put_sorted(const double *d, int64_t n, int64_t from, int64_t count, double *out) {
+    for (int64_t j = 0; j < count; j++) {
+        int64_t at = from + j;
+        double x = d[at < 0 ? 0 : (at >= n ? n - 1 : at)];
+        int64_t q = j;
+        while (q > 0 && out[q - 1] > x) {
+            out[q] = out[q - 1];
+            q--;
         }
-        double t = select_kth(work, width, mid);
-        for (int64_t j = 0; j < width; j++) work[j] = fabs(win[j] - t);
-        double s = select_kth(work, width, mid);
-        trend[w] = t;
-        spread[w] = (s != s || s >= floor_) ? s : floor_; /* np.maximum: NaN wins */
+        out[q] = x;
+    }
+}
+
+/* The k-th smallest (0-based) of two sorted blocks. */
+static double kth_of_two(const double *a, int64_t p, const double *b, int64_t q, int64_t k) {
+    int64_t i = 0, j = 0;
+    double x = 0.0;
+    for (int64_t step = 0; step <= k; step++) x = (j >= q || (i < p && a[i] <= b[j])) ? a[i++] : b[j++];
+    return x;
+}
+
+/* The k-th smallest (0-based) of fabs(x - t) over the values x of two sorted blocks: four sorted runs
+ * (each block's values below t, walked down, and from t up). */
+static double kth_distance(const double *a, int64_t p, const double *b, int64_t q, double t, int64_t k) {
+    const double *blk[2] = {a, b};
+    int64_t len[2] = {p, q}, down[2], up[2];
+    for (int s = 0; s < 2; s++) {
+        int64_t m = 0;
+        while (m < len[s] && blk[s][m] < t) m++;
+        down[s] = m - 1;
+        up[s] = m;
+    }
+    double x = 0.0;
+    for (int64_t step = 0; step <= k; step++) {
+        int best = -1;
+        double bd = 0.0;
+        for (int s = 0; s < 2; s++) {
+            if (down[s] >= 0) {
+                double dd = fabs(blk[s][down[s]] - t);
+                if (best < 0 || dd < bd) best = 2 * s, bd = dd;
+            }
+            if (up[s] < len[s]) {
+                double du = fabs(blk[s][up[s]] - t);
+                if (best < 0 || du < bd) best = 2 * s + 1, bd = du;
+            }
+        }
+        if (best & 1) up[best >> 1]++;
+        else down[best >> 1]--;
+        x = bd;
+    }
+    return x;
+}
+
+static void window_stats(const double *a, int64_t p, const double *b, int64_t q, int64_t mid, double floor_,
+                         double *trend, double *spread) {
+    double t = kth_of_two(a, p, b, q, mid);
+    double s = kth_distance(a, p, b, q, t, mid);
+    *trend = t;
+    *spread = (s != s || s >= floor_) ? s : floor_; /* np.maximum: NaN wins */
+}
+
+static void tilings(const double *d, int64_t n, int64_t half, double floor_, double *ta, double *sa, double *tb,
+                    double *sb) {
+    int64_t width = 2 * half + 1, na = (n + width - 1) / width, nb = (n + half + width - 1) / width;
+    double blocks[3][MAX_WINDOW / 2 + 1];
+    double *g_prev = blocks[0], *h = blocks[1], *g = blocks[2];
+    put_sorted(d, n, -half, half, g_prev);
+    for (int64_t k = 0; k < nb; k++) {
+        put_sorted(d, n, k * width, half + 1, h);
+        window_stats(g_prev, half, h, half + 1, half, floor_, &tb[k], &sb[k]);
+        if (k >= na) continue;
+        put_sorted(d, n, k * width + half + 1, half, g);
+        window_stats(h, half + 1, g, half, half, floor_, &ta[k], &sa[k]);
+        double *swap = g_prev;
+        g_prev = g;
+        g = swap;
     }
 }
 
@@ -352,20 +394,21 @@ static PyObject *spikes(PyObject *self, PyObject *args) {
         return PyErr_NoMemory();
     }
     double *ta = stats, *sa = stats + windows, *tb = stats + 2 * windows, *sb = stats + 3 * windows;
-    tile_stats(d, n, width, 0, floor_, ta, sa);
-    tile_stats(d, n, width, half, floor_, tb, sb);
+    tilings(d, n, half, floor_, ta, sa, tb, sb);
     Py_ssize_t out = 0;
     double run_side = 0.0;
     int64_t run_start = 0;
+    int64_t wa = 0, wb = 0, ra = 0, rb = half; /* i's windows, and its place in them (no division) */
     for (int64_t i = 0; i <= n; i++) {
         double side = 0.0, sz = 0.0;
         if (i < n) {
-            int64_t wa = i / width, wb = (i + half) / width;
             double da = d[i] - ta[wa], db = d[i] - tb[wb];
             double za = fabs(da) / sa[wa], zb = fabs(db) / sb[wb];
             sz = (za != za || zb != zb) ? NAN : (za < zb ? za : zb); /* np.minimum: NaN wins */
             double ga = sign_of(da);
             if (sz > factor && ga == sign_of(db)) side = ga;
+            if (++ra == width) ra = 0, wa++;
+            if (++rb == width) rb = 0, wb++;
         }
         if (side != run_side || i == n) {
             if (run_side != 0.0 && i - run_start <= run_max)
