@@ -161,8 +161,9 @@ def _keep(steps: np.ndarray, values: np.ndarray, fidx: np.ndarray, must: np.ndar
     keep = must.copy()
     fs, fv = steps[fidx], values[fidx]
     # the pick holds first and last; each other required point that one MinMaxLTTB pass misses costs a point
-    missing = int(must[fidx].sum()) - int(must[fidx[_minmax_lttb(fs, fv, n_out, ratio)]].sum())
-    picked = _pick(fs, fv, n_out - missing, ratio)
+    first = _minmax_lttb(fs, fv, n_out, ratio)
+    missing = int(must[fidx].sum()) - int(must[fidx[first]].sum())
+    picked = _pick(fs, fv, n_out - missing, ratio, first if not missing else None)  # the same pass: not redone
     keep[fidx[picked]] = True
     return keep
 
@@ -191,10 +192,12 @@ def _m4_keep(fs: np.ndarray, fv: np.ndarray, fidx: np.ndarray, must: np.ndarray,
     return keep
 
 
-def _pick(steps: np.ndarray, values: np.ndarray, n_out: int, ratio: int) -> np.ndarray:
-    """Indices of a MinMaxLTTB pick of at most ``n_out`` points, flat stretches thinned to their ends."""
+def _pick(steps: np.ndarray, values: np.ndarray, n_out: int, ratio: int,
+          first: np.ndarray | None = None) -> np.ndarray:
+    """Indices of a MinMaxLTTB pick of at most ``n_out`` points, flat stretches thinned to their ends
+    (``first``: the MinMaxLTTB pass of ``n_out`` points, if already made)."""
     target = n_out
-    best = _without_flat(_minmax_lttb(steps, values, target, ratio), values)
+    best = _without_flat(_minmax_lttb(steps, values, target, ratio) if first is None else first, values)
     for _ in range(REPICKS):
         if best.size >= n_out or target >= steps.size:
             break
