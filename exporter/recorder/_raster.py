@@ -65,7 +65,10 @@ def transform(y: np.ndarray, yscale: str) -> np.ndarray:
     y = np.asarray(y, dtype=np.float64)
     if yscale == "log":
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(y > 0, np.log10(np.where(y > 0, y, 1.0)), np.nan)
+            shown = y > 0
+            out = np.log10(np.where(shown, y, 1.0))
+            out[~shown] = np.nan  # in place: the values np.where(shown, log10, nan) gives
+            return out
     if yscale == "symlog":
         return np.sign(y) * np.log10(1.0 + np.abs(y))
     return y

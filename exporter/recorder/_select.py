@@ -60,17 +60,19 @@ def select_points(
     # Finite values near the float limit (|v| ~ 1e308) make spans and differences overflow to inf: the
     # required points are kept all the same, spikes and the raster comparison just see an infinite span.
     with np.errstate(over="ignore", invalid="ignore"):
+        t = None  # the values as drawn, once made
         if runners_up is not None and runners_up[0].size:
-            steps, values = _with_spiky_runners_up(steps, values, *runners_up, yscale)
+            steps, values, t = _with_spiky_runners_up(steps, values, *runners_up, yscale)
         if steps.size <= budget:
             return steps, values
-        return _select(steps, values, budget, required, yscale, judged)
+        return _select(steps, values, budget, required, yscale, judged, t)
 
 
 def _with_spiky_runners_up(steps: np.ndarray, values: np.ndarray, extra_steps: np.ndarray,
-                           extra_values: np.ndarray, yscale: str) -> tuple[np.ndarray, np.ndarray]:
+                           extra_values: np.ndarray, yscale: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The candidates with the runners-up that are spikes among them (``_spikes``) put in, in step order
-    (after a candidate of the same step); a runner-up equal to a candidate is left out."""
+    (after a candidate of the same step); a runner-up equal to a candidate is left out. Also their
+    values as drawn (``transform``)."""
     at = np.searchsorted(steps, extra_steps, side="right")
     where = at + np.arange(at.size)  # positions in the merged arrays
     s = np.insert(steps, at, extra_steps)
@@ -82,24 +84,25 @@ def _with_spiky_runners_up(steps: np.ndarray, values: np.ndarray, extra_steps: n
     drop = np.zeros(s.size, dtype=bool)
     drop[where[same]] = True
     fidx = np.flatnonzero(np.isfinite(v) & ~drop)
-    drawn = transform(v[fidx], yscale)
+    t = transform(v, yscale)
+    drawn = t[fidx]
     shown = np.flatnonzero(np.isfinite(drawn))
     found, _ = find_spikes(drawn[shown])
     spike = np.zeros(s.size, dtype=bool)
     spike[fidx[shown[found]]] = True
     keep = ~drop & (~extra | spike)
-    return s[keep], v[keep]
+    return s[keep], v[keep], t[keep]
 
 
 def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequence[tuple[int, float]],
-            yscale: str, judged: bool) -> tuple[np.ndarray, np.ndarray]:
+            yscale: str, judged: bool, t: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     must = np.zeros(steps.size, dtype=bool)
     for st, val in required:
         hit = np.flatnonzero((steps == st) & ((values == val) | (np.isnan(values) & np.isnan(val))))
         must[hit[:1]] = True
     finite = np.isfinite(values)
     fidx = np.flatnonzero(finite)
-    t = transform(values, yscale)  # once: the judge draws the same values
+    t = transform(values, yscale) if t is None else t  # once: the judge draws the same values
     drawn = t[fidx]
     shown = np.flatnonzero(np.isfinite(drawn))  # a log chart leaves values <= 0 out
     found, size = find_spikes(drawn[shown])
@@ -119,12 +122,12 @@ def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequen
         keep = _keep(steps, values, fidx, must, n_out, MINMAX_RATIOS[0])
     else:
         judge = Judge(steps, values, yscale, t)  # once: every pick is a subset of the candidates
-        options: list[np.ndarray] = []
-        picks = [lambda aligned=aligned: _m4_keep(steps[fidx], values[fidx], fidx, must, n_out, judge.frame,
-                                                  aligned) for aligned in (True, False)]
-        picks += [lambda r=r: _keep(steps, values, fidx, must, n_out, r) for r in MINMAX_RATIOS]
-        options = [pick() for pick in picks]
-        errors = [judge.errors(o) for o in options]
+        fs, fv, memo = steps[fidx], values[fidx], {}
+        options = [_m4_keep(fs, fv, fidx, must, n_out, judge.frame, aligned, memo) for aligned in (True, False)]
+        options += [_keep(steps, values, fidx, must, n_out, r) for r in MINMAX_RATIOS]
+        errors = [judge.errors(o) for o in options[:1]]
+        for i in range(1, len(options)):  # the same pick (the memo's) is judged once
+            errors.append(errors[i - 1] if options[i] is options[i - 1] else judge.errors(options[i]))
         reference = errors[REFERENCE]
         rs = [ratios(e, reference) for e in errors]
         chosen = choose(rs, [int((o & spiky).sum()) for o in options], REFERENCE, SPIKE_TOLERANCE)
@@ -169,27 +172,38 @@ def _keep(steps: np.ndarray, values: np.ndarray, fidx: np.ndarray, must: np.ndar
 
 
 def _m4_keep(fs: np.ndarray, fv: np.ndarray, fidx: np.ndarray, must: np.ndarray, n_out: int, frame: Frame,
-             aligned: bool) -> np.ndarray:
+             aligned: bool, memo: dict[int, tuple[np.ndarray, int]] | None = None) -> np.ndarray:
     """The required points plus M4 (first, last, min, max) of the finite candidates in equal
     x ranges: as many ranges as fit in ``n_out`` points with the required ones (``aligned``: a
-    whole number of pixel columns each, so each range draws exactly like its candidates)."""
+    whole number of pixel columns each, so each range draws exactly like its candidates). ``memo``:
+    the picks already made of the same points, by number of ranges (the aligned and the plain pick
+    often try the same numbers: the same pick, made once)."""
+    memo = {} if memo is None else memo
     groups = max(1, n_out // 4)
     for _ in range(4):
         g = WIDTH // -(-WIDTH // groups) if aligned else groups  # WIDTH // ceil(WIDTH / groups)
-        col = np.clip(((fs - frame.x0) / (frame.x1 - frame.x0) * g).astype(np.int64), 0, g - 1)
-        starts = np.flatnonzero(np.concatenate(([True], col[1:] != col[:-1])))
-        counts = np.diff(np.append(starts, fs.size))
-        keep = must.copy()
-        keep[fidx[starts]] = keep[fidx[starts + counts - 1]] = True
-        for reduce in (np.minimum, np.maximum):
-            ext = reduce.reduceat(fv, starts)
-            hits = np.flatnonzero(fv == np.repeat(ext, counts))
-            keep[fidx[hits[np.searchsorted(hits, starts)]]] = True  # the first of each range
-        total = int(keep.sum())
+        if g not in memo:
+            memo[g] = _m4_ranges(fs, fv, fidx, must, frame, g)
+        keep, total = memo[g]
         if total <= n_out or groups == 1:
             return keep
         groups = max(1, int(groups * n_out / total) - 1)
     return keep
+
+
+def _m4_ranges(fs: np.ndarray, fv: np.ndarray, fidx: np.ndarray, must: np.ndarray, frame: Frame,
+               g: int) -> tuple[np.ndarray, int]:
+    """The required points plus M4 of the finite candidates in ``g`` equal x ranges, and how many."""
+    col = np.clip(((fs - frame.x0) / (frame.x1 - frame.x0) * g).astype(np.int64), 0, g - 1)
+    starts = np.flatnonzero(np.concatenate(([True], col[1:] != col[:-1])))
+    counts = np.diff(np.append(starts, fs.size))
+    keep = must.copy()
+    keep[fidx[starts]] = keep[fidx[starts + counts - 1]] = True
+    for reduce in (np.minimum, np.maximum):
+        ext = reduce.reduceat(fv, starts)
+        hits = np.flatnonzero(fv == np.repeat(ext, counts))
+        keep[fidx[hits[np.searchsorted(hits, starts)]]] = True  # the first of each range
+    return keep, int(keep.sum())
 
 
 def _pick(steps: np.ndarray, values: np.ndarray, n_out: int, ratio: int,
