@@ -74,11 +74,12 @@ def _with_spiky_runners_up(steps: np.ndarray, values: np.ndarray, extra_steps: n
     (after a candidate of the same step); a runner-up equal to a candidate is left out. Also their
     values as drawn (``transform``)."""
     at = np.searchsorted(steps, extra_steps, side="right")
-    where = at + np.arange(at.size)  # positions in the merged arrays
-    s = np.insert(steps, at, extra_steps)
-    v = np.insert(values, at, extra_values)
-    extra = np.zeros(s.size, dtype=bool)
+    where = at + np.arange(at.size)  # positions in the merged arrays (what np.insert(steps, at, ...) gives)
+    extra = np.zeros(steps.size + at.size, dtype=bool)
     extra[where] = True
+    s, v = np.empty(extra.size, dtype=steps.dtype), np.empty(extra.size, dtype=values.dtype)
+    s[where], v[where] = extra_steps, extra_values
+    s[~extra], v[~extra] = steps, values
     same = (where > 0) & (s[where - 1] == s[where]) & (v[where - 1] == v[where])
     extra[where[same]] = False  # a duplicate: dropped below, as a non-spike runner-up is
     drop = np.zeros(s.size, dtype=bool)
