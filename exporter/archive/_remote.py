@@ -144,6 +144,31 @@ class RemoteStorage:
             shutil.rmtree(tmp, ignore_errors=True)
         return True
 
+    def names(self, directory: Path) -> list[str]:
+        """The file names stored directly under the version's prefix (one LIST)."""
+        prefix = self._key(directory)
+        with self._errors("list"):
+            keys = self._find(prefix)
+        names = (k[len(prefix) + 1:] for k in keys if k.startswith(prefix + "/"))
+        return sorted(name for name in names if name and "/" not in name)
+
+    def fetch(self, directory: Path, names: Iterable[str]) -> None:
+        """Download each named object this host has no copy of into ``directory`` (a temporary file, then a
+        rename: a killed download leaves no partial checkpoint)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            if name in ("", ".", "..") or "/" in name or (directory / name).exists():
+                continue  # this host's own copy is the newest there is
+            tmp = directory / f".{name}.fetch-{secrets.token_hex(4)}"
+            try:
+                with self._errors(f"download {name} from"):
+                    with self.fs.open(self._key(directory, name), "rb", block_size=UPLOAD_BLOCK_BYTES) as src, \
+                            open(tmp, "wb") as dst:
+                        shutil.copyfileobj(src, dst, COPY_CHUNK_BYTES)
+                os.replace(tmp, directory / name)
+            finally:
+                tmp.unlink(missing_ok=True)
+
     def _swap(self, tmp: Path, directory: Path, present: bool) -> None:
         trash = directory.with_name(f".{directory.name}.old-{secrets.token_hex(4)}")
         with held(self._lock, self._lock_path, _CACHE_LOCK_TIMEOUT_S):

@@ -103,7 +103,7 @@ class ModelArchive:
         self.root = self.storage.local_root
         self.url: str | None = self.storage.url if self.storage.remote else None
         self.db_url = db_url or sqlite_url(self.root.parent / REGISTRY_DB_FILE)
-        self.versions = VersionsFile(self.root, lock_timeout)
+        self.versions = VersionsFile(self.root, lock_timeout, cache=self.storage.remote)
         self.registry = Registry(self.db_url, read_only=read_only)
         self.read_only = read_only
         self._on_stage: Callable[[str], None] | None = None  # test hook: called before each commit stage

@@ -72,6 +72,12 @@ class Storage(Protocol):
         """Make ``directory`` hold the version as stored (``fresh``: always fetch; else only when the local
         copy is not complete with manifest ``digest``); ``True`` when it fetched."""
 
+    def names(self, directory: Path) -> list[str]:
+        """The file names the storage holds directly in a version (one LIST on a URL root)."""
+
+    def fetch(self, directory: Path, names: Iterable[str]) -> None:
+        """Bring these stored files of a version into ``directory`` where this host has no copy of them."""
+
     def version_dirs(self) -> list[Path]:
         """The local directories of every version the storage holds (rebuild's scan; lists everything)."""
 
@@ -104,6 +110,13 @@ class LocalStorage:
     def checkout(self, directory: Path, *, fresh: bool = False, digest: str | None = None) -> bool:
         """Nothing to fetch."""
         return False
+
+    def names(self, directory: Path) -> list[str]:
+        """The files in the version directory."""
+        return sorted(p.name for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []
+
+    def fetch(self, directory: Path, names: Iterable[str]) -> None:
+        """Nothing to fetch."""
 
     def version_dirs(self) -> list[Path]:
         """Rebuild scans the directory itself."""

@@ -56,8 +56,12 @@ class VersionsFile:
     >>> vf.reserve(ModelKey.product("P001", model_type="mlstm"))   # creates .../v1, returns 1
     """
 
-    def __init__(self, root: str | os.PathLike[str], lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S) -> None:
+    def __init__(self, root: str | os.PathLike[str], lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S,
+                 cache: bool = False) -> None:
         self.root = Path(root).absolute()
+        # a URL root's cache holds only the versions this host read or wrote: a missing file is no damage there
+        # (the registry allocates; the file only floors it on this host)
+        self.cache = cache
         self.path = archive_path(self.root, filename=VERSIONS_FILE)
         # not archive_path: a symlinked lock must reach lock(), which refuses it with a sentence
         self.lock_path = self.root / (VERSIONS_FILE + LOCK_SUFFIX)
@@ -97,7 +101,7 @@ class VersionsFile:
         try:
             data = read_json_file(self.path)
         except FileNotFoundError:
-            if self._archive_has_models():
+            if not self.cache and self._archive_has_models():
                 raise RegistryCorruptError(f"{self.path} is missing but the archive has models; {rebuild}.") from None
             return {}
         except JSONReadError as exc:

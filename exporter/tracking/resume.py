@@ -9,12 +9,18 @@ turned back into the model, optimizer, scheduler, grad scaler, recorder, step, e
 A checkpoint written by ``RunTracker.epoch_end`` holds everything (``checkpoint_state``); ``"last"`` is the
 newest checkpoint (highest epoch, periodic or best) of the newest version of the key that has one,
 ``"best"`` that version's ``checkpoint_best.pth``.
+
+On a URL root (``s3://...``) ``find_checkpoint(root, key, choice, archive)`` chooses among the versions the
+registry lists and the checkpoints the bucket holds (``RunTracker`` uploads each one as it is written), so a
+run killed on one host resumes on another: a complete version is checked out whole (its manifest checks the
+checkpoint), a reserved one's chosen checkpoints are downloaded into this host's cache.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +42,14 @@ class ResumePoint:
     version: int | None = None
 
 
-def find_checkpoint(root: Path, key: Any, choice: str | os.PathLike[str]) -> ResumePoint | None:
+def find_checkpoint(root: Path, key: Any, choice: str | os.PathLike[str], archive: Any = None) -> ResumePoint | None:
     """The checkpoint ``choice`` names: a path (which must exist), or ``"last"``/``"best"`` of the newest
-    version of ``key`` holding one (None when there is none: the run starts fresh)."""
+    version of ``key`` holding one (None when there is none: the run starts fresh). With the ``archive`` of a
+    URL root, the versions and checkpoints are the stored ones (see the module docstring)."""
     from curvewatch.archive.naming import archive_path, parse_version_dir
 
+    if archive is not None and archive.storage.remote:
+        return _find_stored(archive, key, choice)
     if isinstance(choice, str) and choice in RESUME_CHOICES:
         key_dir = archive_path(root, key)
         versions = sorted((v for p in (key_dir.iterdir() if key_dir.is_dir() else ())
@@ -60,6 +69,62 @@ def find_checkpoint(root: Path, key: Any, choice: str | os.PathLike[str]) -> Res
     return ResumePoint(path, directory if version is not None else None, version)
 
 
+def _find_stored(archive: Any, key: Any, choice: str | os.PathLike[str]) -> ResumePoint | None:
+    from curvewatch.archive.naming import STATE_COMPLETE, archive_path, parse_version_dir
+
+    storage = archive.storage
+    if not (isinstance(choice, str) and choice in RESUME_CHOICES):
+        text = os.fspath(choice)
+        if not text.startswith(archive.url + "/"):
+            return find_checkpoint(archive.root, key, choice)  # a local file
+        path = archive.root.joinpath(*text[len(archive.url) + 1:].split("/"))
+        version = parse_version_dir(path.parent.name)
+        _bring(storage, path.parent, [path.name])
+        if not path.is_file():
+            raise FileNotFoundError(f"resume={text!r} is not stored; pass a checkpoint in the bucket, or one of "
+                                    f"{', '.join(map(repr, RESUME_CHOICES))}.")
+        return ResumePoint(path, path.parent if version is not None else None, version)
+    for record in sorted(archive.list(identifier=key.identifier), key=lambda r: r.version, reverse=True):
+        directory = archive_path(archive.root, key, record.version)
+        if record.status == STATE_COMPLETE:
+            storage.checkout(directory, digest=record.manifest_sha256)
+        else:
+            storage.fetch(directory, _candidates(storage.names(directory)))
+        found = _best_file(directory) if choice == "best" else _last_file(directory)
+        if found is not None:
+            return ResumePoint(found, directory, record.version)
+    return None
+
+
+def _bring(storage: Any, directory: Path, names: list[str]) -> None:
+    """A complete version whole (its manifest checks the checkpoint), else just ``names``."""
+    from curvewatch.archive.naming import STATE_COMPLETE
+
+    stored = storage.read_state(directory)
+    if stored["state"] == STATE_COMPLETE:
+        storage.checkout(directory, digest=stored.get("manifest_sha256"))
+    else:
+        storage.fetch(directory, names)
+
+
+def _candidates(names: list[str]) -> list[str]:
+    """Of a version's stored files, the ones ``"last"``/``"best"`` choose from: the best checkpoint and the
+    periodic one of the highest epoch."""
+    from curvewatch.archive.naming import CHECKPOINT_BEST_FILE
+
+    pattern = _epoch_file_pattern()
+    periodic = [(int(m.group(1)), name) for name in names if (m := pattern.match(name))]
+    chosen = [max(periodic)[1]] if periodic else []
+    return chosen + ([CHECKPOINT_BEST_FILE] if CHECKPOINT_BEST_FILE in names else [])
+
+
+def _epoch_file_pattern() -> re.Pattern[str]:
+    """``checkpoint_epoch_{epoch}.pth`` as a pattern whose group is the epoch."""
+    from curvewatch.archive.naming import CHECKPOINT_EPOCH_FILE
+
+    return re.compile("^" + re.escape(CHECKPOINT_EPOCH_FILE).replace(r"\{epoch\}", "([0-9]+)") + "$")
+
+
 def _best_file(directory: Path) -> Path | None:
     from curvewatch.archive.naming import CHECKPOINT_BEST_FILE
 
@@ -69,11 +134,7 @@ def _best_file(directory: Path) -> Path | None:
 
 def _last_file(directory: Path) -> Path | None:
     """The periodic checkpoint of the highest epoch, or the best one when it is newer (or the only one)."""
-    import re
-
-    from curvewatch.archive.naming import CHECKPOINT_EPOCH_FILE
-
-    pattern = re.compile("^" + re.escape(CHECKPOINT_EPOCH_FILE).replace(r"\{epoch\}", "([0-9]+)") + "$")
+    pattern = _epoch_file_pattern()
     periodic = [(int(m.group(1)), p) for p in directory.iterdir() if (m := pattern.match(p.name))] \
         if directory.is_dir() else []
     last = max(periodic, default=None, key=lambda item: item[0])

@@ -40,6 +40,9 @@ Guarantees (tests named after them in tests/test_tracking_*.py):
 - resume_continues_the_lineage: the new version records ``resumed_from`` (the run, version, checkpoint,
   epoch and step) in ``metadata.json`` and carries the old ``checkpoint_best.pth``; with
   ``continue_version=True`` the killed run's own reserved version is completed instead.
+- resume_on_another_host_of_a_url_root: on an ``s3://`` root each checkpoint is uploaded as ``epoch_end``
+  writes it, so a run killed on one host resumes (``"last"``, ``"best"`` or the checkpoint's URL) on another
+  host with another cache, with the same guarantees as on a local root (a failed upload is a warning).
 - a_best_metric_never_logged_fails_at_the_first_epoch_end: at the first ``epoch_end`` (or the first
   ``set_epoch`` past the first epoch) a ``best`` metric not logged yet raises one sentence naming the logged
   metrics, and the version is marked failed with it; a ``mode`` against the metric's family, a chart naming
@@ -144,6 +147,7 @@ class RunTracker:
         self.model = model
         self._objects = {"optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
         self.resumed: dict[str, Any] | None = None  # where this run resumed from (metadata's resumed_from)
+        self._resumed_dir: Path | None = None  # the version directory the resume point lives in
         self._first_epoch: int | None = None  # the first epoch this run saw; the checks run once it is over
         self._checked = False
         self._signals(grad_norm, devices, optimizer)
@@ -208,11 +212,33 @@ class RunTracker:
             return None, None
         if isinstance(self.resume, Mapping):
             return None, dict(self.resume)
-        point = find_checkpoint(self._root, self.key, self.resume)
+        point = find_checkpoint(self._root, self.key, self.resume, self._url_archive())
+        self._resumed_dir = None if point is None else point.version_dir
         if point is None:
             log.warning("resume=%r: %s has no checkpoint yet; starting from epoch 1.", self.resume,
                         self.key.identifier)
         return point, None
+
+    def _url_archive(self) -> Any:
+        """On a URL root, the archive (opened before allocation: its registry lists what resume chooses from)."""
+        from curvewatch.archive import ModelArchive
+        from curvewatch.archive.storage import root_url
+
+        if self.archive is None and root_url(self._root) is not None:
+            self.archive = ModelArchive(self._root, db_url=self._db_url, read_only=not self.is_zero)
+        return self.archive if self.archive is not None and self.archive.storage.remote else None
+
+    def _store_checkpoints(self, names: list[str]) -> None:
+        """On a URL root, upload the checkpoints just written, so another host can resume from them; a failed
+        upload is a warning (the files stay in this host's cache and go up with the commit)."""
+        if not names or self.archive is None or not self.archive.storage.remote:
+            return
+        from curvewatch.archive import ArchiveError
+
+        try:
+            self.archive.storage.upload(self.handle.path, names)
+        except ArchiveError as exc:
+            log.warning("Could not upload %s: %s Training goes on; the commit uploads them.", ", ".join(names), exc)
 
     def _continued(self, state: dict[str, Any] | None) -> Any:
         """The killed run's reserved version, to be completed by this run."""
@@ -224,10 +250,13 @@ class RunTracker:
         if version is None:
             return self.archive.allocate(self.key)  # nothing to continue yet: a fresh run
         handle = VersionHandle(self.archive.root, self.key, int(version))
-        if Path(state["tracker"]["version_dir"]).resolve() != handle.path.resolve():
+        same = state["tracker"]["run_id"] == handle.run_id if self.archive.storage.remote else \
+            Path(state["tracker"]["version_dir"]).resolve() == handle.path.resolve()  # a URL root: any host's cache
+        if not same:
             raise ValueError(f"continue_version=True continues this key's version, but the checkpoint is of "
                              f"{state['tracker']['run_id']}; resume into a new version (continue_version=False).")
-        found = read_status(handle.path)["state"]
+        found = (self.archive.storage.read_state(handle.path) if self.archive.storage.remote
+                 else read_status(handle.path))["state"]
         if found != STATE_RESERVED:
             raise ValueError(f"continue_version=True continues a reserved version, but {handle.run_id} is {found}; "
                              "resume into a new version (continue_version=False).")
@@ -368,10 +397,14 @@ class RunTracker:
 
             objects = {**self._objects, **({} if optimizer is None else {"optimizer": optimizer})}
             state = checkpoint_state(self, model, objects)
+            written = []
             if improved:
                 save_checkpoint(state, self.handle.best_checkpoint_path)
+                written.append(self.handle.best_checkpoint_path.name)
             if self._periodic(epoch):
                 save_checkpoint(state, self.handle.checkpoint_path(epoch))
+                written.append(self.handle.checkpoint_path(epoch).name)
+            self._store_checkpoints(written)
         return improved
 
     # -- resume --------------------------------------------------------------------------
@@ -407,9 +440,11 @@ class RunTracker:
         for name in ("spikes", "grad_norm"):
             if signals.get(name) is not None and getattr(self, name) is not None:
                 getattr(self, name).load_state_dict(signals[name])
-        old_best = None if saved.get("version_dir") is None else Path(saved["version_dir"]) / "checkpoint_best.pth"
+        old_dir = self._resumed_dir or saved.get("version_dir")  # the resumed version as this host holds it
+        old_best = None if old_dir is None else Path(old_dir) / "checkpoint_best.pth"
         if self.is_zero and old_best is not None and old_best.is_file() and self.best_epoch is not None:
             copy_checkpoint(old_best, self.handle.best_checkpoint_path)
+            self._store_checkpoints([self.handle.best_checkpoint_path.name])
         checkpoint = None if source is None else str(source)
         self.resumed = {"run_id": saved["run_id"], "version": saved["version"], "checkpoint": checkpoint,
                         "epoch": self.epoch, "global_step": self.global_step}
