@@ -78,16 +78,21 @@ def test_degradation_ratio_is_live_over_validation_error() -> None:
     assert classifier.degradation_ratio(classifier.live_errors()[0]) == pytest.approx(2.5)
 
 
-def test_collector_exposes_every_series_with_the_version_labels() -> None:
+def _scraped(ids: list[str], actuals: list[float]) -> CollectorRegistry:
+    """A monitor with a profile that made 5 predictions and was given these actuals, in a registry."""
     rng = np.random.default_rng(1)
     profile = compute_profile(rng.normal(size=(1000, 2)), ("sales", "promotion"))
     monitor = _monitor(validation={"mae": 1.0}, profile=profile, clock=lambda: 100.0)
     for i in range(5):
         monitor.predict(float(i), f"id-{i}", features=rng.normal(size=(28, 2)), naive=float(i) + 1.0)
-    monitor.record_actuals(["id-0", "id-1", "nope"], [0.5, 1.5, 3.0])
+    monitor.record_actuals(ids, actuals)
     registry = CollectorRegistry()
     registry.register(ServingCollector(lambda: [monitor], weight=lambda m: 0.1))
-    get = registry.get_sample_value
+    return registry
+
+
+def test_collector_exposes_every_series_with_the_version_labels() -> None:
+    get = _scraped(["id-0", "id-1", "nope"], [0.5, 1.5, 3.0]).get_sample_value
     assert get("curvewatch_serving_predictions_total", LABELS) == 5
     assert get("curvewatch_serving_latency_seconds_count", LABELS) == 5
     assert get("curvewatch_serving_latency_seconds_bucket", {**LABELS, "le": "+Inf"}) == 5
@@ -110,3 +115,15 @@ def test_collector_exposes_every_series_with_the_version_labels() -> None:
 def test_bad_options_are_refused_with_a_sentence(options: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ModelMonitor(lambda x: x, identifier="x", model_version=1, **options)
+
+
+def test_the_serving_table_in_docs_architecture_is_what_the_collector_exposes() -> None:
+    from fixtures.architecture import metric_table
+
+    exposed = {}
+    for family in _scraped(["id-0", "nope"], [0.5, 3.0]).collect():
+        labels = set().union(*(set(s.labels) - {"le"} for s in family.samples)) if family.samples else set()
+        exposed[family.name + ("_total" if family.type == "counter" else "")] = (family.type, labels)
+    documented = metric_table("Serving metric names", set(LABELS), shorthand="curvewatch_serving")
+    assert len(documented) >= 20
+    assert documented == exposed  # every series the collector exposes is documented, with its type and labels
