@@ -85,3 +85,13 @@ def test_a_stored_checkpoint_url_resumes_and_a_missing_one_is_a_sentence(
             assert fresh.start_epoch == 1
             fresh.fail("nothing to resume")
     assert any("has no checkpoint yet" in r.getMessage() for r in caplog.records)
+    import fsspec
+    from curvewatch.archive import ManifestMismatchError
+
+    key = f"{s3_root.removeprefix('s3://')}/experiments/url-resume/lin/v1/checkpoint_epoch_2.pth"
+    fsspec.filesystem("s3", skip_instance_cache=True).pipe_file(key, b"changed in the bucket")
+    monkeypatch.setenv("CURVEWATCH_CACHE_DIR", str(tmp_path / "host-c"))
+    with pytest.raises(ManifestMismatchError, match="Cannot resume from .*checkpoint_epoch_2.pth"):
+        curvewatch.RunTracker("url-resume", model_type="lin", root=s3_root, db_url=postgres_db_url, serve=False,
+                              resume=url.replace("epoch_1", "epoch_2")).start()  # v1 is complete: checked
+        # out whole, and its manifest checks the changed checkpoint

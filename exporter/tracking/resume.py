@@ -70,7 +70,7 @@ def find_checkpoint(root: Path, key: Any, choice: str | os.PathLike[str], archiv
 
 
 def _find_stored(archive: Any, key: Any, choice: str | os.PathLike[str]) -> ResumePoint | None:
-    from curvewatch.archive.naming import STATE_COMPLETE, archive_path, parse_version_dir
+    from curvewatch.archive.naming import STATE_COMPLETE, STATE_TAMPERED, archive_path, parse_version_dir
 
     storage = archive.storage
     if not (isinstance(choice, str) and choice in RESUME_CHOICES):
@@ -86,7 +86,7 @@ def _find_stored(archive: Any, key: Any, choice: str | os.PathLike[str]) -> Resu
         return ResumePoint(path, path.parent if version is not None else None, version)
     for record in sorted(archive.list(identifier=key.identifier), key=lambda r: r.version, reverse=True):
         directory = archive_path(archive.root, key, record.version)
-        if record.status == STATE_COMPLETE:
+        if record.status in (STATE_COMPLETE, STATE_TAMPERED):  # whole: its manifest checks the checkpoint
             storage.checkout(directory, digest=record.manifest_sha256)
         else:
             storage.fetch(directory, _candidates(storage.names(directory)))
