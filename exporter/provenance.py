@@ -6,13 +6,13 @@ Records curvewatch's own version, the command line and entry point, host and use
 numpy versions, the git commit of the current directory's checkout and whether it had uncommitted changes
 to tracked files (``dirty``; untracked files do not count), the SHA-256 of each data file given and the
 resume source. Every field is best effort: what cannot be found is ``None``, never an error.
+``ModelArchive.commit`` adds it to every version whose metadata has none, so every kind of run has one.
 
 Guarantee (tested by its name in tests/test_library_provenance.py):
 
 - no_password_in_the_recorded_command: a password in a URL on the command line (``--db-url
   postgresql+psycopg://user:secret@host/db``, ``https://user:token@host``) is recorded as ``user:***@``;
   the user and the rest of the URL stay for the audit.
-``ModelArchive.commit`` adds it to every version whose metadata has none, so every kind of run has one.
 """
 
 from __future__ import annotations

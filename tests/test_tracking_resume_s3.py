@@ -19,10 +19,10 @@ TRAINER = Path(__file__).with_name("resume_trainer.py")
 KEY_DIR = "experiments/resume-demo/mlp"
 
 
-def _train(root: str, mode: str, db_url: str, cache: Path) -> subprocess.CompletedProcess:
+def _train(root: str, mode: str, db_url: str, cache: Path, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "CURVEWATCH_DB_URL": db_url, "CURVEWATCH_CACHE_DIR": str(cache)}
-    return subprocess.run([sys.executable, str(TRAINER), root, mode], capture_output=True, text=True, timeout=180,
-                          env=env)
+    return subprocess.run([sys.executable, str(TRAINER), root, mode, *extra], capture_output=True, text=True,
+                          timeout=180, env=env)
 
 
 def _stored(root: str, prefix: str) -> set[str]:
@@ -34,7 +34,9 @@ def _stored(root: str, prefix: str) -> set[str]:
 
 
 @pytest.mark.timeout(420)
-def test_resume_on_another_host_of_a_url_root(s3_root: str, postgres_db_url: str, tmp_path: Path) -> None:  # noqa: F811
+@pytest.mark.parametrize("continue_version", [False, True])
+def test_resume_on_another_host_of_a_url_root(s3_root: str, postgres_db_url: str, tmp_path: Path,  # noqa: F811
+                                              continue_version: bool) -> None:
     whole = _train(str(tmp_path / "whole" / "saved_models"), "full", f"sqlite:///{tmp_path}/whole.db",
                    tmp_path / "unused")
     assert whole.returncode == 0, whole.stderr[-2000:]
@@ -42,18 +44,23 @@ def test_resume_on_another_host_of_a_url_root(s3_root: str, postgres_db_url: str
     assert killed.returncode == -9, killed.stderr[-2000:]  # SIGKILL right after epoch 3's checkpoints
     # uploaded as written: the reserved version holds its checkpoints in the bucket, not only in host a's cache
     assert {"checkpoint_epoch_3.pth", "checkpoint_best.pth", "status.json"} <= _stored(s3_root, f"{KEY_DIR}/v1")
-    done = _train(s3_root, "resume", postgres_db_url, tmp_path / "host-b")  # another host: an empty cache
+    done = _train(s3_root, "resume", postgres_db_url, tmp_path / "host-b",  # another host: an empty cache
+                  *(["--continue"] if continue_version else []))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "no checkpoint yet" not in done.stderr
     with ModelArchive(s3_root, db_url=postgres_db_url, cache_dir=tmp_path / "auditor") as archive:
-        assert [(r.version, r.status) for r in archive.list()] == [(1, "reserved"), (2, "complete")]
-        record = archive.get(KEY_DIR, 2)
-        assert archive.verify(KEY_DIR, 2) == []
+        version = 1 if continue_version else 2
+        assert [(r.version, r.status) for r in archive.list()] == (
+            [(1, "complete")] if continue_version else [(1, "reserved"), (2, "complete")])
+        record = archive.get(KEY_DIR, version)
+        assert archive.verify(KEY_DIR, version) == []  # continued: host a's checkpoints are in the manifest too
         expected = load_document(tmp_path / "whole" / "saved_models" / KEY_DIR / "v1" / "curves.json")
         assert load_document(record.path / "curves.json") == expected  # every line and point of a run never killed
         resumed_from = __import__("json").loads((record.path / "metadata.json").read_text())["resumed_from"]
         assert resumed_from["version"] == 1 and resumed_from["epoch"] == 3
         assert (record.path / "checkpoint_best.pth").is_file()  # the old best came along from the bucket
+        assert {f"checkpoint_epoch_{e}.pth" for e in range(1 if continue_version else 4, 7)} <= {
+            p.name for p in record.path.iterdir()}
 
 
 def test_a_stored_checkpoint_url_resumes_and_a_missing_one_is_a_sentence(

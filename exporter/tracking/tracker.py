@@ -260,6 +260,8 @@ class RunTracker:
         if found != STATE_RESERVED:
             raise ValueError(f"continue_version=True continues a reserved version, but {handle.run_id} is {found}; "
                              "resume into a new version (continue_version=False).")
+        if self.archive.storage.remote:  # every file the killed run stored, so the manifest covers them all
+            self.archive.storage.fetch(handle.path, self.archive.storage.names(handle.path))
         return handle
 
     def _serve(self) -> None:
