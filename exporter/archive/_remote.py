@@ -135,10 +135,7 @@ class RemoteStorage:
                     if not key.startswith(prefix + "/") or any(p in ("", ".", "..") for p in parts):
                         continue  # not a file name the archive writes: never a path outside the version
                     (tmp.joinpath(*parts)).parent.mkdir(parents=True, exist_ok=True)
-                    with self.fs.open(key, "rb", block_size=UPLOAD_BLOCK_BYTES) as src, open(
-                        tmp.joinpath(*parts), "wb"
-                    ) as dst:
-                        shutil.copyfileobj(src, dst, COPY_CHUNK_BYTES)
+                    self._download(key, tmp.joinpath(*parts))
             self._swap(tmp, directory, present=bool(keys))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -162,12 +159,15 @@ class RemoteStorage:
             tmp = directory / f".{name}.fetch-{secrets.token_hex(4)}"
             try:
                 with self._errors(f"download {name} from"):
-                    with self.fs.open(self._key(directory, name), "rb", block_size=UPLOAD_BLOCK_BYTES) as src, \
-                            open(tmp, "wb") as dst:
-                        shutil.copyfileobj(src, dst, COPY_CHUNK_BYTES)
+                    self._download(self._key(directory, name), tmp)
                 os.replace(tmp, directory / name)
             finally:
                 tmp.unlink(missing_ok=True)
+
+    def _download(self, key: str, target: Path) -> None:
+        """Stream one object into a local file, ``COPY_CHUNK_BYTES`` at a time."""
+        with self.fs.open(key, "rb", block_size=UPLOAD_BLOCK_BYTES) as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, COPY_CHUNK_BYTES)
 
     def _swap(self, tmp: Path, directory: Path, present: bool) -> None:
         trash = directory.with_name(f".{directory.name}.old-{secrets.token_hex(4)}")

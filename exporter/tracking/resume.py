@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ def find_checkpoint(root: Path, key: Any, choice: str | os.PathLike[str], archiv
 
 
 def _find_stored(archive: Any, key: Any, choice: str | os.PathLike[str]) -> ResumePoint | None:
-    from curvewatch.archive.naming import STATE_COMPLETE, STATE_TAMPERED, archive_path, parse_version_dir
+    from curvewatch.archive.naming import archive_path, parse_version_dir
 
     storage = archive.storage
     if not (isinstance(choice, str) and choice in RESUME_CHOICES):
@@ -79,32 +80,31 @@ def _find_stored(archive: Any, key: Any, choice: str | os.PathLike[str]) -> Resu
             return find_checkpoint(archive.root, key, choice)  # a local file
         path = archive.root.joinpath(*text[len(archive.url) + 1:].split("/"))
         version = parse_version_dir(path.parent.name)
-        _bring(storage, path.parent, [path.name])
+        stored = storage.read_state(path.parent)
+        _bring(storage, path.parent, stored["state"], stored.get("manifest_sha256"), lambda: [path.name])
         if not path.is_file():
             raise FileNotFoundError(f"resume={text!r} is not stored; pass a checkpoint in the bucket, or one of "
                                     f"{', '.join(map(repr, RESUME_CHOICES))}.")
         return ResumePoint(path, path.parent if version is not None else None, version)
     for record in sorted(archive.list(identifier=key.identifier), key=lambda r: r.version, reverse=True):
         directory = archive_path(archive.root, key, record.version)
-        if record.status in (STATE_COMPLETE, STATE_TAMPERED):  # whole: its manifest checks the checkpoint
-            storage.checkout(directory, digest=record.manifest_sha256)
-        else:
-            storage.fetch(directory, _candidates(storage.names(directory)))
+        _bring(storage, directory, record.status, record.manifest_sha256,
+               lambda d=directory: _candidates(storage.names(d)))
         found = _best_file(directory) if choice == "best" else _last_file(directory)
         if found is not None:
             return ResumePoint(found, directory, record.version)
     return None
 
 
-def _bring(storage: Any, directory: Path, names: list[str]) -> None:
-    """A complete version whole (its manifest checks the checkpoint), else just ``names``."""
-    from curvewatch.archive.naming import STATE_COMPLETE
+def _bring(storage: Any, directory: Path, state: str, digest: str | None, names: Callable[[], list[str]]) -> None:
+    """A complete (or tampered) version whole, so its manifest checks the checkpoint; else just ``names()``
+    (listed only then)."""
+    from curvewatch.archive.naming import STATE_COMPLETE, STATE_TAMPERED
 
-    stored = storage.read_state(directory)
-    if stored["state"] == STATE_COMPLETE:
-        storage.checkout(directory, digest=stored.get("manifest_sha256"))
+    if state in (STATE_COMPLETE, STATE_TAMPERED):
+        storage.checkout(directory, digest=digest)
     else:
-        storage.fetch(directory, names)
+        storage.fetch(directory, names())
 
 
 def _candidates(names: list[str]) -> list[str]:
