@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from curvewatch import CurveRecorder
 from curvewatch.recorder._buckets import M4Buckets
-from curvewatch.recorder._judge import Judge, choose
+from curvewatch.recorder._judge import Judge
 from curvewatch.recorder._raster import HEIGHT, WIDTH, Frame, column_spans, project, span_error
 from curvewatch.recorder._refine import refine
 from curvewatch.recorder._select import select_points
@@ -180,19 +180,6 @@ def test_faithful_pick_is_at_least_as_close_as_the_minmaxlttb_pick_by_every_meas
     judge = Judge(x, y, yscale)
     errors = [judge.errors(np.isin(x, pick[0])) for pick in (judged, plain)]
     assert len(judged[0]) <= budget and (errors[0] <= errors[1] + 1e-12).all(), errors
-
-
-@pytest.mark.parametrize(
-    ("ratios", "spikes", "expected"),
-    [
-        ([[0.1, 0.1, 3.0, 0.1], [1.0, 1.0, 1.0, 1.0], [0.9, 0.9, 0.9, 0.9]], [0, 0, 0], 2),  # one past it: out
-        ([[1.2, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]], [5, 0], 1),  # more spikes do not excuse a measure past it
-        ([[0.5, 0.5, 0.5, 0.5], [1.0, 1.0, 1.0, 1.0], [0.5, 0.5, 0.5, 0.51]], [0, 0, 3], 2),  # within tolerance
-        ([[np.inf, 0, 0, 0], [1.0, 1.0, 1.0, np.inf]], [0, 0], 1),  # nothing fits: the reference
-    ],
-)
-def test_faithful_pick_is_at_least_as_close_as_the_reference_by_every_measure_choose(ratios, spikes, expected) -> None:
-    assert choose([np.asarray(r, dtype=float) for r in ratios], spikes, 1, 0.03) == expected
 
 
 @pytest.mark.parametrize("seed", range(4))

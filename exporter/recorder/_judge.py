@@ -17,7 +17,7 @@ import numpy as np
 
 from ._raster import SIZES, Frame, column_spans, project, span_error, transform
 
-__all__ = ["Judge", "choose", "ratios"]
+__all__ = ["Judge", "ratios"]
 
 UNMATCHED = 1e6  # the ratio of a measure the reference gets exactly right and a pick does not (per unit error)
 
@@ -57,13 +57,3 @@ def ratios(errors: np.ndarray, reference: np.ndarray) -> np.ndarray:
     safe = np.where(reference > 0, reference, 1.0)
     out = np.where(reference > 0, errors / safe, errors * UNMATCHED)
     return np.where(np.isnan(out), np.inf, out)  # an error that overflowed (values near the float limit)
-
-
-def choose(rs: list[np.ndarray], spikes: list[int], reference: int, tolerance: float) -> int:
-    """The option to keep, given each option's ratios ``rs`` and spikes kept: among the options at most
-    as far as the reference by every measure (the reference always is), the closest (least sum of
-    ratios), or one within ``tolerance`` of it that keeps more spikes; ties go to the first."""
-    fits = [i for i, r in enumerate(rs) if r.max() <= 1.0] or [reference]
-    best = min(rs[i].sum() for i in fits)
-    near = [i for i in fits if rs[i].sum() <= best * (1 + tolerance)] or fits
-    return min(near, key=lambda i: (-spikes[i], rs[i].sum(), i))

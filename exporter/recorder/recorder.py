@@ -55,13 +55,12 @@ class CurveRecorder:
     2. Exact when small: a line with at most ``budget`` points keeps every point.
     3. Faithful: streaming M4 (first, last, min, max per step bucket; buckets double and merge
        exactly) keeps 4-8x ``budget`` candidates (at least two buckets per pixel column of a
-       1000 px chart); at the end MinMaxLTTB and M4 picks are judged (``_judge.py``) by how they
-       draw at 1000x400, 1920x1080 and 3840x1000 px and by their interpolation deviation, flat
-       stretches cost two points (the budget goes where the curve moves); among the picks at
-       least as close as the MinMaxLTTB pick by every one of those measures the closest wins, and
-       a local search moves its free points where it draws closer still, at the PNG's size and at
-       the size it draws farthest at, without any measure passing the MinMaxLTTB pick's (see
-       ``_select.py``, ``_refine.py``). A line of fewer than ``JUDGED_FROM`` (10^4) logged points
+       1000 px chart); at the end a MinMaxLTTB pick of them, flat stretches costing two points
+       (the budget goes where the curve moves), is judged (``_judge.py``) by how it draws at
+       1000x400, 1920x1080 and 3840x1000 px and by its interpolation deviation, and a local search
+       moves its free points where it draws closer still, at the PNG's size and at the size it
+       draws farthest at, kept only when no one of those measures passes the MinMaxLTTB pick's
+       (see ``_select.py``, ``_refine.py``). A line of fewer than ``JUDGED_FROM`` (10^4) logged points
        holds the points themselves and takes the MinMaxLTTB pick of all of them, unjudged: the
        offline pick, for a cheap ``finalize()`` of short lines; one of fewer than ``RAW_LIMIT``
        points is judged against its own points (the drawing of the full line). The first point, the global min and
