@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from curvewatch import CurveRecorder
 from curvewatch.recorder._buckets import M4Buckets
-from curvewatch.recorder._judge import Judge
+from curvewatch.recorder._judge import Judge, interp_gaps
 from curvewatch.recorder._raster import HEIGHT, WIDTH, Frame, column_spans, project, span_error
 from curvewatch.recorder._refine import refine
-from curvewatch.recorder._select import select_points
+from curvewatch.recorder._select import _merged, select_points
 from curvewatch.recorder._spikes import find_spikes
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -185,8 +185,8 @@ def test_faithful_pick_is_at_least_as_close_as_the_minmaxlttb_pick_by_every_meas
 @pytest.mark.parametrize("seed", range(4))
 def test_deterministic_compiled_drawing_kernels_give_the_numpy_results(seed: int, monkeypatch) -> None:
     """_craster.c (built by pip install) and the NumPy code it replaces give the same spans, the same
-    moves, the same spikes, the same M4 candidates and the same final pick, so a document does not
-    depend on which ran."""
+    moves, the same spikes, the same M4 candidates, the same interpolation gaps, the same merge of the
+    runners-up and the same final pick, so a document does not depend on which ran."""
     from curvewatch.recorder import _raster
 
     assert _raster.kernel() is not None, "exporter/recorder/_craster.c is not built: run scripts/setup.sh (needs gcc)."
@@ -201,6 +201,11 @@ def test_deterministic_compiled_drawing_kernels_give_the_numpy_results(seed: int
     drawn = np.where(np.isfinite(y), y, 0.0)
     drawn[rng.integers(0, n, 30)] += rng.choice([-1.0, 1.0], 30) * 50 * np.std(drawn)  # spikes
     drawn[n // 2:n // 2 + 4] += 80 * np.std(drawn)  # a run too long to be one
+    fin = np.flatnonzero(np.isfinite(y))
+    xs = np.repeat(x[fin].astype(np.float64), 1 + (np.arange(fin.size) % 7 == 0))  # some steps twice
+    ts, knots = np.cumsum(rng.standard_normal(xs.size)), np.flatnonzero(rng.random(xs.size) < 0.05)
+    ex = np.sort(rng.choice(fin, 300, replace=False))  # runners-up, every third equal to its point
+    ev = np.where(np.arange(ex.size) % 3 == 0, y[ex], y[ex] + 1.0)
     results = []
     for pure in ("", "1"):
         monkeypatch.setenv("CURVEWATCH_PURE_PYTHON", pure)
@@ -214,7 +219,9 @@ def test_deterministic_compiled_drawing_kernels_give_the_numpy_results(seed: int
         steps, values = select_points(x, y, 200, [(int(x[0]), float(y[0]))])
         buckets = M4Buckets(64, int(x[0]))
         buckets.add(x, y)
-        results.append([*out, steps, values, *find_spikes(drawn), *buckets.points(), *buckets.runners_up()])
+        gaps = [interp_gaps(xs, ts, kn) for kn in (knots, knots[1:-1], np.array([0, xs.size - 1]))]
+        gaps += _merged(x, y, y * 2.0, np.append(x[ex], x[-1] + 1), np.append(ev, 0.0), np.append(ev * 2.0, 0.0))
+        results.append([*out, steps, values, *find_spikes(drawn), *buckets.points(), *buckets.runners_up(), *gaps])
     assert len(results[0]) == len(results[1])
     for compiled, numpy_ in zip(*results, strict=True):
         assert np.array_equal(compiled, numpy_, equal_nan=compiled.dtype.kind == "f")

@@ -11,6 +11,9 @@
  *                                                  _spikes.find_spikes after its floor (returns how many)
  *   distinct(steps, values, out_steps, out_values) _buckets.M4Buckets._distinct (steps, values: tuples
  *                                                  of per-slot arrays; returns how many were written)
+ *   interp_gaps(x, t, k, out)                      _judge's |np.interp(x, x[k], t[k]) - t| (out in place)
+ *   merge_after(steps, values, drawn, xsteps, xvalues, xdrawn, osteps, ovalues, odrawn, oextra)
+ *                                                  _select._merged (returns how many were written)
  *
  * Every argument is a C-contiguous buffer (float64 px/py, uint8 masks, int64 indices and spans,
  * float64 outputs) made by the Python callers in _raster.py and _refine.py, which check them; the
@@ -300,52 +303,34 @@ static void put_sorted(const double *d, int64_t n, int64_t from, int64_t count, 
     }
 }
 
-/* The k-th smallest (0-based) of two sorted blocks. */
-static double kth_of_two(const double *a, int64_t p, const double *b, int64_t q, int64_t k) {
-    int64_t i = 0, j = 0;
-    double x = 0.0;
-    for (int64_t step = 0; step <= k; step++) x = (j >= q || (i < p && a[i] <= b[j])) ? a[i++] : b[j++];
-    return x;
-}
-
-/* The k-th smallest (0-based) of fabs(x - t) over the values x of two sorted blocks: four sorted runs
- * (each block's values below t, walked down, and from t up). */
-static double kth_distance(const double *a, int64_t p, const double *b, int64_t q, double t, int64_t k) {
-    const double *blk[2] = {a, b};
-    int64_t len[2] = {p, q}, down[2], up[2];
-    for (int s = 0; s < 2; s++) {
-        int64_t m = 0;
-        while (m < len[s] && blk[s][m] < t) m++;
-        down[s] = m - 1;
-        up[s] = m;
-    }
-    double x = 0.0;
-    for (int64_t step = 0; step <= k; step++) {
-        int best = -1;
-        double bd = 0.0;
-        for (int s = 0; s < 2; s++) {
-            if (down[s] >= 0) {
-                double dd = fabs(blk[s][down[s]] - t);
-                if (best < 0 || dd < bd) best = 2 * s, bd = dd;
-            }
-            if (up[s] < len[s]) {
-                double du = fabs(blk[s][up[s]] - t);
-                if (best < 0 || du < bd) best = 2 * s + 1, bd = du;
-            }
-        }
-        if (best & 1) up[best >> 1]++;
-        else down[best >> 1]--;
-        x = bd;
-    }
-    return x;
-}
-
+/* A window's trend (median, the mid-th smallest value) and spread (the mid-th smallest |x - trend|, floored),
+ * its values being two sorted blocks: merged into one sorted run, the distances are two sorted runs from the
+ * median outwards (trend - x below it, x - trend above: the same doubles as fabs(x - trend)), walked to the
+ * mid-th. */
 static void window_stats(const double *a, int64_t p, const double *b, int64_t q, int64_t mid, double floor_,
                          double *trend, double *spread) {
-    double t = kth_of_two(a, p, b, q, mid);
-    double s = kth_distance(a, p, b, q, t, mid);
+    double m[MAX_WINDOW];
+    int64_t i = 0, j = 0, o = 0, n = p + q;
+    while (i < p && j < q) {
+        double x = a[i], y = b[j];
+        int first = x <= y;
+        m[o++] = first ? x : y;
+        i += first;
+        j += !first;
+    }
+    while (i < p) m[o++] = a[i++];
+    while (j < q) m[o++] = b[j++];
+    double t = m[mid], d = 0.0;
+    int64_t lo = mid, hi = mid + 1;
+    for (int64_t step = 0; step <= mid; step++) {
+        double dl = lo >= 0 ? t - m[lo] : INFINITY, dh = hi < n ? m[hi] - t : INFINITY;
+        int low = dl <= dh;
+        d = low ? dl : dh;
+        lo -= low;
+        hi += !low;
+    }
     *trend = t;
-    *spread = (s != s || s >= floor_) ? s : floor_; /* np.maximum: NaN wins */
+    *spread = (d != d || d >= floor_) ? d : floor_; /* np.maximum: NaN wins */
 }
 
 static void tilings(const double *d, int64_t n, int64_t half, double floor_, double *ta, double *sa, double *tb,
@@ -402,6 +387,7 @@ static PyObject *spikes(PyObject *self, PyObject *args) {
     }
     double *ta = stats, *sa = stats + windows, *tb = stats + 2 * windows, *sb = stats + 3 * windows;
     tilings(d, n, half, floor_, ta, sa, tb, sb);
+    const double near = factor * (1.0 - 1e-9);
     Py_ssize_t out = 0;
     double run_side = 0.0;
     int64_t run_start = 0;
@@ -410,10 +396,14 @@ static PyObject *spikes(PyObject *self, PyObject *args) {
         double side = 0.0, sz = 0.0;
         if (i < n) {
             double da = d[i] - ta[wa], db = d[i] - tb[wb];
-            double za = fabs(da) / sa[wa], zb = fabs(db) / sb[wb];
-            sz = (za != za || zb != zb) ? NAN : (za < zb ? za : zb); /* np.minimum: NaN wins */
-            double ga = sign_of(da);
-            if (sz > factor && ga == sign_of(db)) side = ga;
+            /* the divisions only where both distances may pass factor spreads (a margin far above rounding):
+             * elsewhere the size is at most factor, and a value of no side is never a spike's */
+            if (fabs(da) > near * sa[wa] && fabs(db) > near * sb[wb]) {
+                double za = fabs(da) / sa[wa], zb = fabs(db) / sb[wb];
+                sz = za < zb ? za : zb;
+                double ga = sign_of(da);
+                if (sz > factor && ga == sign_of(db)) side = ga;
+            }
             if (++ra == width) ra = 0, wa++;
             if (++rb == width) rb = 0, wb++;
         }
@@ -498,6 +488,99 @@ fail:
     return NULL;
 }
 
+/* |np.interp(x, x[k], t[k]) - t| per point, in place in out: numpy's formula and cases (arr_interp: the
+ * segment of the last knot at or before x, a knot's own value where x is one, the slope of the two knots,
+ * the other end's form where that gives NaN), the knots walked in step with the sorted x instead of searched. */
+static PyObject *interp_gaps(PyObject *self, PyObject *args) {
+    PyObject *ox, *ot, *ok, *oout;
+    if (!PyArg_ParseTuple(args, "OOOO", &ox, &ot, &ok, &oout)) return NULL;
+    Buffers bs = {.n = 0};
+    double *x, *t, *out;
+    int64_t *k;
+    Py_ssize_t n, nt, m, no;
+    if (take(&bs, ox, 8, 0, (void **)&x, &n) < 0 || take(&bs, ot, 8, 0, (void **)&t, &nt) < 0 ||
+        take(&bs, ok, 8, 0, (void **)&k, &m) < 0 || take(&bs, oout, 8, 1, (void **)&out, &no) < 0) {
+        release(&bs);
+        return NULL;
+    }
+    if (nt != n || no != n || m < 2) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "_craster.interp_gaps: x, t and out of one length, and two knots.");
+        return NULL;
+    }
+    for (Py_ssize_t q = 0; q < m; q++)
+        if (k[q] < 0 || k[q] >= n || (q && k[q] <= k[q - 1])) {
+            release(&bs);
+            PyErr_SetString(PyExc_ValueError, "_craster.interp_gaps: knots out of range or not increasing.");
+            return NULL;
+        }
+    Py_ssize_t j = -1; /* the last knot at or before x[i] */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double xv = x[i], v;
+        while (j + 1 < m && x[k[j + 1]] <= xv) j++;
+        if (j < 0) v = t[k[0]];
+        else if (j == m - 1) v = t[k[m - 1]];
+        else if (x[k[j]] == xv) v = t[k[j]];
+        else {
+            double x0 = x[k[j]], x1 = x[k[j + 1]], y0 = t[k[j]], y1 = t[k[j + 1]];
+            double slope = (y1 - y0) / (x1 - x0);
+            v = slope * (xv - x0) + y0;
+            if (v != v) {
+                v = slope * (xv - x1) + y1;
+                if (v != v && y0 == y1) v = y0;
+            }
+        }
+        out[i] = fabs(v - t[i]);
+    }
+    release(&bs);
+    Py_RETURN_NONE;
+}
+
+/* Points (steps, values, drawn) and extra ones (xsteps, ...), both sorted by step, merged as _select._merged:
+ * each extra after every point of a step at or before its own, an extra equal (step and value) to the point
+ * just before it left out; oextra marks the extras written. Returns how many were written. */
+static PyObject *merge_after(PyObject *self, PyObject *args) {
+    PyObject *o[10];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8], &o[9]))
+        return NULL;
+    Buffers bs = {.n = 0};
+    int64_t *st, *xst, *ost;
+    double *va, *dr, *xva, *xdr, *ova, *odr;
+    uint8_t *oex;
+    Py_ssize_t n, n1, n2, m, m1, m2, c0, c1, c2, c3;
+    if (take(&bs, o[0], 8, 0, (void **)&st, &n) < 0 || take(&bs, o[1], 8, 0, (void **)&va, &n1) < 0 ||
+        take(&bs, o[2], 8, 0, (void **)&dr, &n2) < 0 || take(&bs, o[3], 8, 0, (void **)&xst, &m) < 0 ||
+        take(&bs, o[4], 8, 0, (void **)&xva, &m1) < 0 || take(&bs, o[5], 8, 0, (void **)&xdr, &m2) < 0 ||
+        take(&bs, o[6], 8, 1, (void **)&ost, &c0) < 0 || take(&bs, o[7], 8, 1, (void **)&ova, &c1) < 0 ||
+        take(&bs, o[8], 8, 1, (void **)&odr, &c2) < 0 || take(&bs, o[9], 1, 1, (void **)&oex, &c3) < 0) {
+        release(&bs);
+        return NULL;
+    }
+    if (n1 != n || n2 != n || m1 != m || m2 != m || c0 < n + m || c1 < n + m || c2 < n + m || c3 < n + m) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "_craster.merge_after: arrays of different lengths, or outputs too short.");
+        return NULL;
+    }
+    Py_ssize_t i = 0, j = 0, out = 0;
+    int have_prev = 0;
+    int64_t prev_s = 0;
+    double prev_v = 0.0;
+    while (i < n || j < m) {
+        if (j >= m || (i < n && st[i] <= xst[j])) {
+            prev_s = ost[out] = st[i], prev_v = ova[out] = va[i], odr[out] = dr[i], oex[out] = 0;
+            out++, i++;
+        } else {
+            int same = have_prev && prev_s == xst[j] && prev_v == xva[j];
+            prev_s = xst[j], prev_v = xva[j];
+            if (!same) ost[out] = xst[j], ova[out] = xva[j], odr[out] = xdr[j], oex[out] = 1, out++;
+            j++;
+        }
+        have_prev = 1;
+    }
+    release(&bs);
+    return PyLong_FromSsize_t(out);
+}
+
 static PyMethodDef craster_methods[] = {
     {"spans", spans, METH_VARARGS, "Column spans of a projected line (twin of _raster.column_spans)."},
     {"alt_costs", alt_costs, METH_VARARGS, "Rows differing per alternative (twin of _refine's NumPy path)."},
@@ -505,6 +588,8 @@ static PyMethodDef craster_methods[] = {
     {"sweep", sweep, METH_VARARGS, "The moves of one sweep (twin of the NumPy rest of _refine._sweep)."},
     {"spikes", spikes, METH_VARARGS, "The spikes of drawn values (twin of _spikes.find_spikes)."},
     {"distinct", distinct, METH_VARARGS, "The distinct points of M4 slots (twin of M4Buckets._distinct)."},
+    {"merge_after", merge_after, METH_VARARGS, "Points and extra points merged by step (twin of _select._merged)."},
+    {"interp_gaps", interp_gaps, METH_VARARGS, "|np.interp(x, x[k], t[k]) - t| (twin of _judge's NumPy path)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -11,15 +11,16 @@ which join the candidates when they are spikes: all of them up to half the budge
 half-budget of them, never more than the room the required points leave) are always kept.
 
 The pick is then judged (``_judge``: span errors at each chart size of ``SIZES`` and the
-interpolation deviation), and unless it already draws exactly like the candidates, a local search
-(``_refine``) moves its free points, one at a time with their neighbours fixed, to the candidate
-between those neighbours that draws closest without increasing the interpolation deviation there,
-at the other size it draws farthest at and then at 1000x400; a moved pick is kept only when it is
-closer in all and no measure passes the pick's (when one does, the search is redone from the same
-pick by the drawing alone, and kept on the same terms). (Other first picks, MinMaxLTTB at ratio 2
-and M4 of equal x ranges, were judged beside it until they had lost in every cell of
-bench/recorder_sizes.py's grid.) Every step is deterministic. A short line
-(``judged=False``) takes the ratio-4 pick alone.
+interpolation deviation), and a local search (``_refine``) moves its free points, one at a time
+with their neighbours fixed, to the candidate between those neighbours that draws closest without
+increasing the interpolation deviation there: at the other size it draws farthest at, then, from
+there, at 1000x400. Of the two results, the closest that no measure puts past the pick's (and that
+is not as far in all) is kept; when neither is (the first search went past the pick at a size the
+second does not mend), a search at 1000x400 from the pick itself, on the same terms; else the pick.
+(Other first picks, MinMaxLTTB at ratio 2 and M4 of equal x ranges, were judged beside it until
+they had lost in every cell of bench/recorder_sizes.py's grid; and a rejected search was retried
+without the deviation condition until dropping that moved no median of the grid by more than
+0.005.) Every step is deterministic. A short line (``judged=False``) takes the ratio-4 pick alone.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 from tsdownsample import MinMaxLTTBDownsampler
 
 from ._judge import Judge, ratios
-from ._raster import transform
+from ._raster import kernel, transform
 from ._refine import refine
 from ._spikes import find_spikes, largest
 
@@ -67,30 +68,45 @@ def select_points(
 def _with_spiky_runners_up(steps: np.ndarray, values: np.ndarray, extra_steps: np.ndarray,
                            extra_values: np.ndarray, yscale: str) -> tuple[np.ndarray, ...]:
     """The candidates with the runners-up that are spikes among them and the other runners-up
-    (``_spikes``, found once over both) put in, in step order (after a candidate of the same step);
-    a runner-up equal to a candidate is left out. Also their values as drawn (``transform``), and
-    the spikes: their positions in the result and their sizes."""
-    at = np.searchsorted(steps, extra_steps, side="right")
-    where = at + np.arange(at.size)  # positions in the merged arrays (what np.insert(steps, at, ...) gives)
-    extra = np.zeros(steps.size + at.size, dtype=bool)
-    extra[where] = True
-    s, v = np.empty(extra.size, dtype=steps.dtype), np.empty(extra.size, dtype=values.dtype)
-    s[where], v[where] = extra_steps, extra_values
-    s[~extra], v[~extra] = steps, values
-    same = (where > 0) & (s[where - 1] == s[where]) & (v[where - 1] == v[where])
-    drop = np.zeros(s.size, dtype=bool)
-    drop[where[same]] = True  # a duplicate: dropped, as a non-spike runner-up is
-    fidx = np.flatnonzero(np.isfinite(v) & ~drop)
-    t = transform(v, yscale)
-    drawn = t[fidx]
-    shown = np.flatnonzero(np.isfinite(drawn))
+    (``_spikes``, found once over both) put in (``_merged``). Also their values as drawn
+    (``transform``), and the spikes: their positions in the result and their sizes."""
+    t = transform(values, yscale)
+    s, v, drawn, extra = _merged(steps, values, t, extra_steps, extra_values, transform(extra_values, yscale))
+    shown = np.flatnonzero(np.isfinite(drawn))  # finite values drawn: a log chart leaves values <= 0 out
     found, size = find_spikes(drawn[shown])
     spike = np.zeros(s.size, dtype=bool)
-    spike[fidx[shown[found]]] = True  # never a dropped point: fidx holds none
+    spike[shown[found]] = True
     if not (spike & extra).any():  # the common case: no runner-up joins; the candidates as they were
-        return steps, values, (t[~extra] if t is not v else values), (np.flatnonzero(spike[~extra]), size)
+        return steps, values, t, (np.flatnonzero(spike[~extra]), size)
     keep = ~extra | spike
-    return s[keep], v[keep], t[keep], (np.flatnonzero(spike[keep]), size)
+    return s[keep], v[keep], drawn[keep], (np.flatnonzero(spike[keep]), size)
+
+
+def _merged(steps: np.ndarray, values: np.ndarray, drawn: np.ndarray, extra_steps: np.ndarray,
+            extra_values: np.ndarray, extra_drawn: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Points and extra points (each sorted by step; ``drawn``: their values as drawn) in step order,
+    each extra after the points of its step; an extra equal to the point just before it is left out.
+    Also which of them are extras. (Compiled in ``_craster.c`` when built: the same arrays.)"""
+    c, total = kernel(), steps.size + extra_steps.size
+    if c is not None:
+        s, v, t, extra = np.empty(total, dtype=np.int64), np.empty(total), np.empty(total), np.empty(total, dtype=bool)
+        got = c.merge_after(*(np.ascontiguousarray(a, dtype=np.int64) for a in (steps,)),
+                            *(np.ascontiguousarray(a, dtype=np.float64) for a in (values, drawn)),
+                            np.ascontiguousarray(extra_steps, dtype=np.int64),
+                            *(np.ascontiguousarray(a, dtype=np.float64) for a in (extra_values, extra_drawn)),
+                            s, v, t, extra.view(np.uint8))
+        return s[:got], v[:got], t[:got], extra[:got]
+    at = np.searchsorted(steps, extra_steps, side="right")
+    where = at + np.arange(at.size)  # positions in the merged arrays (what np.insert(steps, at, ...) gives)
+    extra = np.zeros(total, dtype=bool)
+    extra[where] = True
+    s, v, t = np.empty(total, dtype=np.int64), np.empty(total), np.empty(total)
+    s[where], v[where], t[where] = extra_steps, extra_values, extra_drawn
+    s[~extra], v[~extra], t[~extra] = steps, values, drawn
+    same = (where > 0) & (s[where - 1] == s[where]) & (v[where - 1] == v[where])
+    kept = np.ones(total, dtype=bool)
+    kept[where[same]] = False
+    return s[kept], v[kept], t[kept], extra[kept]
 
 
 def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequence[tuple[int, float]],
@@ -136,25 +152,33 @@ def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequen
 
 
 def _refined(pick: np.ndarray, judge: Judge, frozen: np.ndarray) -> np.ndarray:
-    """``pick`` with its free points moved where it draws closer (``_refine``): at the size other than
-    the PNG's it draws farthest at, then, from there, at the PNG's size; of these, the closest that
-    no measure of ``judge`` puts past ``pick`` is kept (``pick`` itself when none is)."""
+    """``pick`` with its free points moved where it draws closer (``_refine``): at the size other
+    than the PNG's it draws farthest at, then, from there, at the PNG's size; of the two, the closest
+    that no measure of ``judge`` puts past ``pick`` (and not as far in all) is kept; when neither is,
+    a search at the PNG's size from ``pick`` itself, on the same terms; else ``pick``."""
     reference = judge.errors(pick)
-    keep, at = pick, ratios(reference, reference)
-    bound, moving, now, sizes = 1.0, keep, at, len(judge.views)
-    for step in range(min(2, sizes)):
-        view = 0 if step == 1 else 1 + int(np.argmax(now[1:sizes]))
-        if now[view] == 0.0:
-            continue
+    at = ratios(reference, reference)  # 1 where the pick errs, 0 where it draws exactly
+    sizes = len(judge.views)
+    tried: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def search(view: int, start: np.ndarray) -> np.ndarray:
         px, py, drawn_ok, spans, size = judge.views[view]
-        start = moving
-        for hold in (True, False):  # moves that keep the deviation; else (rejected) any move that draws closer
-            moving = refine(px, py, drawn_ok, start, frozen, spans, size, hold_deviation=hold)
-            now = ratios(judge.errors(moving), reference)
-            if now.sum() < at.sum() and now.max() <= bound:
-                keep, at = moving, now
-                break
-    return keep
+        moved = refine(px, py, drawn_ok, start, frozen, spans, size)
+        tried.append((moved, ratios(judge.errors(moved), reference)))
+        return moved
+
+    def closest() -> np.ndarray | None:
+        fits = [(r.sum(), i) for i, (_, r) in enumerate(tried) if r.sum() < at.sum() and r.max() <= 1.0]
+        return tried[min(fits)[1]][0] if fits else None
+
+    if sizes == 1:
+        search(0, pick)
+    else:
+        search(0, search(1 + int(np.argmax(at[1:sizes])), pick))
+        if closest() is None:  # the second search started where the first went past the pick: from the pick
+            search(0, pick)
+    best = closest()
+    return pick if best is None else best
 
 
 def _keep(steps: np.ndarray, values: np.ndarray, fidx: np.ndarray, must: np.ndarray, n_out: int,
