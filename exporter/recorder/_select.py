@@ -90,11 +90,9 @@ def _merged(steps: np.ndarray, values: np.ndarray, drawn: np.ndarray, extra_step
     c, total = kernel(), steps.size + extra_steps.size
     if c is not None:
         s, v, t, extra = np.empty(total, dtype=np.int64), np.empty(total), np.empty(total), np.empty(total, dtype=bool)
-        got = c.merge_after(*(np.ascontiguousarray(a, dtype=np.int64) for a in (steps,)),
-                            *(np.ascontiguousarray(a, dtype=np.float64) for a in (values, drawn)),
-                            np.ascontiguousarray(extra_steps, dtype=np.int64),
-                            *(np.ascontiguousarray(a, dtype=np.float64) for a in (extra_values, extra_drawn)),
-                            s, v, t, extra.view(np.uint8))
+        given = [np.ascontiguousarray(a, dtype=np.int64 if i % 3 == 0 else np.float64)
+                 for i, a in enumerate((steps, values, drawn, extra_steps, extra_values, extra_drawn))]
+        got = c.merge_after(*given, s, v, t, extra.view(np.uint8))
         return s[:got], v[:got], t[:got], extra[:got]
     at = np.searchsorted(steps, extra_steps, side="right")
     where = at + np.arange(at.size)  # positions in the merged arrays (what np.insert(steps, at, ...) gives)
@@ -158,6 +156,8 @@ def _refined(pick: np.ndarray, judge: Judge, frozen: np.ndarray) -> np.ndarray:
     a search at the PNG's size from ``pick`` itself, on the same terms; else ``pick``."""
     reference = judge.errors(pick)
     at = ratios(reference, reference)  # 1 where the pick errs, 0 where it draws exactly
+    if not at.any():
+        return pick  # nothing to mend
     sizes = len(judge.views)
     tried: list[tuple[np.ndarray, np.ndarray]] = []
 
