@@ -32,7 +32,7 @@ def grid_tables(rows: list[dict], cost: dict | None) -> list[str]:
           f"| median raster ratio <= {RASTER_MEDIAN:.2f} | {statistics.median(ratios):.3f} |",
           f"| spikes kept >= MinMaxLTTB in every cell | {sum(r['spikes_kept'] >= r['spikes_ref'] for r in spiky)}/"
           f"{len(spiky)} cells |",
-          f"| 100% of spikes where spikes <= budget/4 (kept: up to budget/4) | "
+          f"| 100% of spikes where spikes <= budget/4 (kept: up to budget/2) | "
           f"{sum(r['spikes_kept'] == r['spikes'] for r in under)}/{len(under)} cells |"]
     for k in sorted(kept):
         have = [r for r in rows if k in r["kept"]]

@@ -49,8 +49,8 @@ def spiky(n: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return y, at
 
 
-@pytest.mark.parametrize(("budget", "count"), [(250, 30), (250, 62), (1000, 100), (1000, 250)])
-def test_spikes_kept_all_of_them_up_to_a_quarter_of_the_budget(budget: int, count: int) -> None:
+@pytest.mark.parametrize(("budget", "count"), [(250, 60), (250, 125), (1000, 200), (1000, 500)])
+def test_spikes_kept_all_of_them_up_to_half_the_budget(budget: int, count: int) -> None:
     y, at = spiky(200_000, count, seed=budget + count)
     rec = CurveRecorder(budget=budget)
     rec.chart("loss", yscale="log")
@@ -81,13 +81,13 @@ def test_spikes_kept_a_spike_sharing_a_bucket_with_a_larger_one(budget: int) -> 
     assert [int(s) for s in np.concatenate([big, small]) if (int(s), float(y[s])) not in kept] == []
 
 
-def test_spikes_kept_the_largest_when_there_are_more_than_a_quarter_of_the_budget() -> None:
+def test_spikes_kept_the_largest_when_there_are_more_than_half_the_budget() -> None:
     y, at = spiky(100_000, 200, seed=5)
     trend = 0.05 + 2.0 / np.sqrt(1.0 + at / 500.0)
     big = np.zeros(at.size, dtype=bool)
     big[np.random.default_rng(6).permutation(at.size)[:100]] = True
     y[at] = trend * np.where(big, 40.0, 3.0)  # 100 large spikes, 100 small ones
-    rec = CurveRecorder(budget=400)  # room for 100 spikes
+    rec = CurveRecorder(budget=200)  # room for 100 spikes
     rec.chart("loss", yscale="log")
     log_series(rec, "loss", y)
     line = line_of(rec.finalize(), "loss")

@@ -7,10 +7,8 @@ that lies between two picked neighbours of the same value draws nothing they don
 dropped and the pick is redone with the freed points (flat stretches end up with two points, and
 the budget goes where the curve moves). The required points (first, last, global min and max,
 first non-finite) and the spikes (``_spikes``; among the candidates and the buckets' runners-up,
-which join the candidates when they are spikes: all of them up to a quarter of the budget, else the
-largest quarter-budget of them, never more than the room the required points leave) are always kept
-(at half the budget, the points they took from the rest of the line put its interpolation deviation
-past MinMaxLTTB's at budget 250 in bench/recorder_sizes.py's grid).
+which join the candidates when they are spikes: all of them up to half the budget, else the largest
+half-budget of them, never more than the room the required points leave) are always kept.
 
 The pick is then judged (``_judge``: span errors at each chart size of ``SIZES`` and the
 interpolation deviation), and a local search (``_refine``) moves its free points, one at a time
@@ -43,7 +41,7 @@ _DOWNSAMPLER = MinMaxLTTBDownsampler()
 # its compiled int64-step/float64-value function, called straight: the public downsample() spends ~175 us a call
 # checking dtypes (more than the pass itself on a short line); None on a tsdownsample without it (the public call)
 _I64_F64 = getattr(getattr(_DOWNSAMPLER, "mod_single_core", None), "downsample_i64_f64", None)
-SPIKE_SHARE = 4  # spikes kept: all of them up to budget // SPIKE_SHARE, else the largest that many
+SPIKE_SHARE = 2  # spikes kept: all of them up to budget // SPIKE_SHARE, else the largest that many
 REPICKS = 6  # at most this many re-picks with the points freed by flat stretches
 MINMAX_RATIO = 4  # MinMaxLTTB's pre-selection ratio
 
@@ -128,10 +126,10 @@ def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequen
     nonfinite = np.flatnonzero(~finite)
     # the latest non-finite point is kept beside the pick (where the line is still broken)
     nonfinite_extra = int(nonfinite.size > 0 and not must[nonfinite[-1]])
-    # spikes take at most a quarter of the budget, and never the places of the required points
+    # spikes take at most half the budget, and never the places of the required points
     room = min(budget // SPIKE_SHARE, budget - int(must.sum()) - nonfinite_extra)
     must[largest(at, size, room)] = True
-    spiky = np.zeros(steps.size, dtype=bool)  # every spike, kept or not (more than a quarter of the budget)
+    spiky = np.zeros(steps.size, dtype=bool)  # every spike, kept or not (more than half the budget)
     spiky[at] = True
     n_out = budget - nonfinite_extra - int((must & ~finite).sum())
     if fidx.size <= n_out:

@@ -69,8 +69,8 @@ class CurveRecorder:
     4. Spikes kept: a spike is a candidate whose distance from the median of its neighbouring
        candidates exceeds ``SPIKE_FACTOR`` times their spread (see ``_spikes.py``), in a run of
        at most ``SPIKE_RUN`` such candidates on the same side (a short excursion, not a level
-       change). Every spike is kept while there are at most ``budget // 4``; beyond that the
-       ``budget // 4`` largest (never more than the places the required points of guarantee 3
+       change). Every spike is kept while there are at most ``budget // 2``; beyond that the
+       ``budget // 2`` largest (never more than the places the required points of guarantee 3
        leave: those come first, so ``budget=8`` with several spikes still keeps them). A logged
        spike is a candidate when it is one of the two largest excursions of its M4 bucket on its
        side: each bucket also keeps its second-largest and second-smallest point, offered as
