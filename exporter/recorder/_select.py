@@ -57,29 +57,30 @@ def select_points(
     # Finite values near the float limit (|v| ~ 1e308) make spans and differences overflow to inf: the
     # required points are kept all the same, spikes and the raster comparison just see an infinite span.
     with np.errstate(over="ignore", invalid="ignore"):
-        t, spikes = None, None  # the values as drawn and the spikes, once found
+        t = None  # the values as drawn, once made
         if runners_up is not None and runners_up[0].size:
-            steps, values, t, spikes = _with_spiky_runners_up(steps, values, *runners_up, yscale)
+            steps, values, t = _with_spiky_runners_up(steps, values, *runners_up, yscale)
         if steps.size <= budget:
             return steps, values
-        return _select(steps, values, budget, required, yscale, judged, t, spikes)
+        return _select(steps, values, budget, required, yscale, judged, t)
 
 
 def _with_spiky_runners_up(steps: np.ndarray, values: np.ndarray, extra_steps: np.ndarray,
                            extra_values: np.ndarray, yscale: str) -> tuple[np.ndarray, ...]:
     """The candidates with the runners-up that are spikes among them and the other runners-up
-    (``_spikes``, found once over both) put in (``_merged``). Also their values as drawn
-    (``transform``), and the spikes: their positions in the result and their sizes."""
+    (``_spikes``) put in (``_merged``), and their values as drawn (``transform``). (The spikes of the
+    result are found again, without the other runners-up: with them in its windows, a small spike's
+    spread grows and it stops being one.)"""
     t = transform(values, yscale)
     s, v, drawn, extra = _merged(steps, values, t, extra_steps, extra_values, transform(extra_values, yscale))
     shown = np.flatnonzero(np.isfinite(drawn))  # finite values drawn: a log chart leaves values <= 0 out
-    found, size = find_spikes(drawn[shown])
+    found, _ = find_spikes(drawn[shown])
     spike = np.zeros(s.size, dtype=bool)
     spike[shown[found]] = True
     if not (spike & extra).any():  # the common case: no runner-up joins; the candidates as they were
-        return steps, values, t, (np.flatnonzero(spike[~extra]), size)
+        return steps, values, t
     keep = ~extra | spike
-    return s[keep], v[keep], drawn[keep], (np.flatnonzero(spike[keep]), size)
+    return s[keep], v[keep], drawn[keep]
 
 
 def _merged(steps: np.ndarray, values: np.ndarray, drawn: np.ndarray, extra_steps: np.ndarray,
@@ -108,8 +109,7 @@ def _merged(steps: np.ndarray, values: np.ndarray, drawn: np.ndarray, extra_step
 
 
 def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequence[tuple[int, float]],
-            yscale: str, judged: bool, t: np.ndarray | None = None,
-            spikes: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+            yscale: str, judged: bool, t: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     must = np.zeros(steps.size, dtype=bool)
     for st, val in required:
         hit = np.flatnonzero((steps == st) & ((values == val) | (np.isnan(values) & np.isnan(val))))
@@ -117,12 +117,10 @@ def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequen
     finite = np.isfinite(values)
     fidx = np.flatnonzero(finite)
     t = transform(values, yscale) if t is None else t  # once: the judge draws the same values
-    if spikes is None:  # ``spikes``: their positions and sizes, when found with the runners-up
-        drawn = t[fidx]
-        shown = np.flatnonzero(np.isfinite(drawn))  # a log chart leaves values <= 0 out
-        found, size = find_spikes(drawn[shown])
-        spikes = fidx[shown[found]], size
-    at, size = spikes
+    drawn = t[fidx]
+    shown = np.flatnonzero(np.isfinite(drawn))  # a log chart leaves values <= 0 out
+    found, size = find_spikes(drawn[shown])
+    at = fidx[shown[found]]  # the spikes' positions
     nonfinite = np.flatnonzero(~finite)
     # the latest non-finite point is kept beside the pick (where the line is still broken)
     nonfinite_extra = int(nonfinite.size > 0 and not must[nonfinite[-1]])

@@ -11,9 +11,9 @@ more than ``SPIKE_FACTOR`` spreads from the trend in *both* its windows; a spike
 candidate in a run of at most ``SPIKE_RUN`` consecutive outlying candidates on the same side of
 their trends (a longer run is a level change, such as a learning-rate drop, not a spike). Its
 size is the smaller of its two distances, in spreads. Candidates are M4 points (first, last, min,
-max of a step bucket) and each bucket's runners-up (second min and max, ``_buckets``), judged
-together in one pass; the runners-up that are spikes join the candidates (the others are left out),
-so a logged spike is found when it is one of its bucket's two largest excursions on its side.
+max of a step bucket), and each bucket's runners-up (second min and max, ``_buckets``) join them
+when they are spikes among them, so a logged spike is found when it is one of its bucket's two
+largest excursions on its side.
 Cost: two medians per window, O(candidates), not one per candidate (compiled in ``_craster.c`` when built).
 """
 
