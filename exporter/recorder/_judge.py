@@ -56,7 +56,8 @@ def interp_gaps(x: np.ndarray, t: np.ndarray, k: np.ndarray) -> np.ndarray:
     c = kernel()
     line = np.empty(x.size)
     if c is not None:
-        c.interp_gaps(x, t, np.ascontiguousarray(k, dtype=np.int64), line)
+        c.interp_gaps(*(np.ascontiguousarray(a, dtype=np.float64) for a in (x, t)),
+                      np.ascontiguousarray(k, dtype=np.int64), line)
         return line
     np.subtract(np.interp(x, x[k], t[k]), t, out=line)
     return np.abs(line, out=line)
