@@ -220,7 +220,9 @@ def test_deterministic_compiled_drawing_kernels_give_the_numpy_results(seed: int
         buckets = M4Buckets(64, int(x[0]))
         buckets.add(x, y)
         gaps = [interp_gaps(xs, ts, kn) for kn in (knots, knots[1:-1], np.array([0, xs.size - 1]))]
-        gaps += _merged(x, y, y * 2.0, np.append(x[ex], x[-1] + 1), np.append(ev, 0.0), np.append(ev * 2.0, 0.0))
+        extras = (np.append(x[ex], x[-1] + 1), np.append(ev, 0.0), np.append(ev * 2.0, 0.0))
+        gaps += _merged(x, y, y * 2.0, *extras)
+        gaps += _merged(x, y, y * 2.0, *extras, points=False)[2:]  # the drawn values and the extras alone
         results.append([*out, steps, values, *find_spikes(drawn), *buckets.points(), *buckets.runners_up(), *gaps])
     assert len(results[0]) == len(results[1])
     for compiled, numpy_ in zip(*results, strict=True):

@@ -13,7 +13,8 @@
  *                                                  of per-slot arrays; returns how many were written)
  *   interp_gaps(x, t, k, out)                      _judge's |np.interp(x, x[k], t[k]) - t| (out in place)
  *   merge_after(steps, values, drawn, xsteps, xvalues, xdrawn, osteps, ovalues, odrawn, oextra)
- *                                                  _select._merged (returns how many were written)
+ *                                                  _select._merged (returns how many were written;
+ *                                                  osteps, ovalues None: not written)
  *
  * Every argument is a C-contiguous buffer (float64 px/py, uint8 masks, int64 indices and spans,
  * float64 outputs) made by the Python callers in _raster.py and _refine.py, which check them; the
@@ -551,8 +552,18 @@ static PyObject *merge_after(PyObject *self, PyObject *args) {
     if (take(&bs, o[0], 8, 0, (void **)&st, &n) < 0 || take(&bs, o[1], 8, 0, (void **)&va, &n1) < 0 ||
         take(&bs, o[2], 8, 0, (void **)&dr, &n2) < 0 || take(&bs, o[3], 8, 0, (void **)&xst, &m) < 0 ||
         take(&bs, o[4], 8, 0, (void **)&xva, &m1) < 0 || take(&bs, o[5], 8, 0, (void **)&xdr, &m2) < 0 ||
-        take(&bs, o[6], 8, 1, (void **)&ost, &c0) < 0 || take(&bs, o[7], 8, 1, (void **)&ova, &c1) < 0 ||
         take(&bs, o[8], 8, 1, (void **)&odr, &c2) < 0 || take(&bs, o[9], 1, 1, (void **)&oex, &c3) < 0) {
+        release(&bs);
+        return NULL;
+    }
+    c0 = c1 = c2;
+    if (o[6] == Py_None) ost = NULL; /* the merged steps and values are not wanted: only drawn and oextra */
+    else if (take(&bs, o[6], 8, 1, (void **)&ost, &c0) < 0) {
+        release(&bs);
+        return NULL;
+    }
+    if (o[7] == Py_None) ova = NULL;
+    else if (take(&bs, o[7], 8, 1, (void **)&ova, &c1) < 0) {
         release(&bs);
         return NULL;
     }
@@ -567,12 +578,19 @@ static PyObject *merge_after(PyObject *self, PyObject *args) {
     double prev_v = 0.0;
     while (i < n || j < m) {
         if (j >= m || (i < n && st[i] <= xst[j])) {
-            prev_s = ost[out] = st[i], prev_v = ova[out] = va[i], odr[out] = dr[i], oex[out] = 0;
+            prev_s = st[i], prev_v = va[i], odr[out] = dr[i], oex[out] = 0;
+            if (ost) ost[out] = prev_s;
+            if (ova) ova[out] = prev_v;
             out++, i++;
         } else {
             int same = have_prev && prev_s == xst[j] && prev_v == xva[j];
             prev_s = xst[j], prev_v = xva[j];
-            if (!same) ost[out] = xst[j], ova[out] = xva[j], odr[out] = xdr[j], oex[out] = 1, out++;
+            if (!same) {
+                odr[out] = xdr[j], oex[out] = 1;
+                if (ost) ost[out] = prev_s;
+                if (ova) ova[out] = prev_v;
+                out++;
+            }
             j++;
         }
         have_prev = 1;

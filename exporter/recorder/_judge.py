@@ -16,6 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from ._raster import SIZES, Frame, column_spans, kernel, project, span_error, transform
+from ._refine import drawable_ranks
 
 __all__ = ["Judge", "interp_gaps", "ratios"]
 
@@ -23,7 +24,11 @@ UNMATCHED = 1e6  # the ratio of a measure the reference gets exactly right and a
 
 
 class Judge:
-    """The candidates drawn once at each of ``SIZES``; :meth:`errors` scores a pick (a mask over them)."""
+    """The candidates drawn once at each of ``SIZES``; :meth:`errors` scores a pick (a mask over them).
+
+    ``views``: per size, the candidates' (columns, rows, column spans, size); ``ok``: which are drawn
+    and ``ranks`` (``_refine.drawable_ranks``) the same at every size (a drawn value's row is finite
+    at one size exactly when at all: the sizes only scale its place in the frame)."""
 
     def __init__(self, steps: np.ndarray, values: np.ndarray, yscale: str, t: np.ndarray | None = None) -> None:
         t = transform(values, yscale) if t is None else t  # ``t``: the values transformed, if at hand
@@ -31,30 +36,36 @@ class Judge:
         self.views = []
         for w, h in SIZES:
             px, py, ok = project(steps, values, replace(self.frame, width=w, height=h), t)
-            self.views.append((px, py, ok, column_spans(px, py, ok, size=(w, h)), (w, h)))
+            self.ok = ok if not self.views else self.ok
+            self.views.append((px, py, column_spans(px, py, self.ok, size=(w, h)), (w, h)))
+        self.ranks = drawable_ranks(self.ok)
         self.drawable = np.isfinite(t)
-        self.x, self.t = steps[self.drawable].astype(np.float64), t[self.drawable]
+        every = bool(self.drawable.all())  # the common case: no copy of the values
+        self.x = (steps if every else steps[self.drawable]).astype(np.float64)
+        self.t = t if every else t[self.drawable]
+        self._gaps = np.empty(self.x.size)  # interp_gaps' output, made once for every pick scored
         self.span = float(self.t.max() - self.t.min()) if self.t.size else 0.0
         self.span = self.span if np.isfinite(self.span) and self.span > 0 else 1.0
 
     def errors(self, keep: np.ndarray) -> np.ndarray:
         """The span error at each size, then the interpolation deviation."""
         idx = np.flatnonzero(keep)  # one pass over the candidates; the views gather the pick's few points
-        out = [span_error(column_spans(px[idx], py[idx], ok[idx], size=size), reference)
-               for px, py, ok, reference, size in self.views]
+        ok = self.ok[idx]
+        out = [span_error(column_spans(px[idx], py[idx], ok, size=size), reference)
+               for px, py, reference, size in self.views]
         k = np.flatnonzero(keep[self.drawable])
         if k.size >= 2 and self.x.size:
-            out.append(float(np.mean(interp_gaps(self.x, self.t, k))) / self.span)
+            out.append(float(np.mean(interp_gaps(self.x, self.t, k, self._gaps))) / self.span)
         else:
             out.append(0.0)
         return np.asarray(out)
 
 
-def interp_gaps(x: np.ndarray, t: np.ndarray, k: np.ndarray) -> np.ndarray:
+def interp_gaps(x: np.ndarray, t: np.ndarray, k: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``|np.interp(x, x[k], t[k]) - t|`` (``x`` sorted, ``k`` increasing; compiled when built: the same values,
-    the knots walked along ``x`` instead of searched for each point)."""
+    the knots walked along ``x`` instead of searched for each point), into ``out`` if given (float64, x's size)."""
     c = kernel()
-    line = np.empty(x.size)
+    line = np.empty(x.size) if out is None else out
     if c is not None:
         c.interp_gaps(*(np.ascontiguousarray(a, dtype=np.float64) for a in (x, t)),
                       np.ascontiguousarray(k, dtype=np.int64), line)

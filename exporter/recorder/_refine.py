@@ -27,7 +27,7 @@ import numpy as np
 
 from ._raster import HEIGHT, WIDTH, column_spans, kernel, pieces, rows_differing
 
-__all__ = ["REFINE_ALTERNATIVES", "REFINE_CHECKED", "REFINE_ROUNDS", "REFINE_TRIES", "refine"]
+__all__ = ["REFINE_ALTERNATIVES", "REFINE_CHECKED", "REFINE_ROUNDS", "REFINE_TRIES", "drawable_ranks", "refine"]
 
 REFINE_ROUNDS = 1  # a second round gains ~1% more error for ~30% more finalize time
 REFINE_ALTERNATIVES = 32  # candidates tried per point and sweep (between its two neighbours) ...
@@ -37,14 +37,13 @@ REFINE_TRIES = 16_000  # ... and at most this many per sweep in all (fewer each 
 
 def refine(px: np.ndarray, py: np.ndarray, ok: np.ndarray, keep: np.ndarray, frozen: np.ndarray,
            reference: tuple[np.ndarray, np.ndarray], size: tuple[int, int] = (WIDTH, HEIGHT),
-           hold_deviation: bool = True) -> np.ndarray:
+           hold_deviation: bool = True, ranks: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """A copy of the pick ``keep`` (a mask over the candidates ``px, py`` projected on a chart of
     ``size`` px; ``ok``: drawn) with its free points moved to draw closer to ``reference`` (the
-    candidates' column spans)."""
+    candidates' column spans); ``ranks``: :func:`drawable_ranks` of ``ok``, if already made."""
     px, py = np.ascontiguousarray(px, dtype=np.float64), np.ascontiguousarray(py, dtype=np.float64)
     pick = np.flatnonzero(keep)
-    drawable = np.flatnonzero(ok)
-    rank = np.cumsum(ok, dtype=np.int64) - 1  # a drawable candidate's position among the drawable ones
+    drawable, rank = drawable_ranks(ok) if ranks is None else ranks
     for _ in range(REFINE_ROUNDS):
         moved = 0
         for third in range(3):
@@ -54,6 +53,11 @@ def refine(px: np.ndarray, py: np.ndarray, ok: np.ndarray, keep: np.ndarray, fro
     out = np.zeros(keep.size, dtype=bool)
     out[pick] = True
     return out
+
+
+def drawable_ranks(ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The drawable candidates' positions, and each candidate's position among the drawable ones."""
+    return np.flatnonzero(ok), np.cumsum(ok, dtype=np.int64) - 1
 
 
 def _sweep(px: np.ndarray, py: np.ndarray, ok: np.ndarray, pick: np.ndarray, frozen: np.ndarray,

@@ -71,30 +71,31 @@ def _with_spiky_runners_up(steps: np.ndarray, values: np.ndarray, extra_steps: n
     (``_spikes``) put in (``_merged``), and their values as drawn (``transform``). (The spikes of the
     result are found again, without the other runners-up: with them in its windows, a small spike's
     spread grows and it stops being one.)"""
-    t = transform(values, yscale)
-    s, v, drawn, extra = _merged(steps, values, t, extra_steps, extra_values, transform(extra_values, yscale))
-    shown = np.flatnonzero(np.isfinite(drawn))  # finite values drawn: a log chart leaves values <= 0 out
-    found, _ = find_spikes(drawn[shown])
-    spike = np.zeros(s.size, dtype=bool)
-    spike[shown[found]] = True
+    t, extra_drawn = transform(values, yscale), transform(extra_values, yscale)
+    _, _, drawn, extra = _merged(steps, values, t, extra_steps, extra_values, extra_drawn, points=False)
+    spike = np.zeros(drawn.size, dtype=bool)
+    spike[_spikes_drawn(drawn)[0]] = True
     if not (spike & extra).any():  # the common case: no runner-up joins; the candidates as they were
         return steps, values, t
+    s, v, drawn, extra = _merged(steps, values, t, extra_steps, extra_values, extra_drawn)
     keep = ~extra | spike
     return s[keep], v[keep], drawn[keep]
 
 
 def _merged(steps: np.ndarray, values: np.ndarray, drawn: np.ndarray, extra_steps: np.ndarray,
-            extra_values: np.ndarray, extra_drawn: np.ndarray) -> tuple[np.ndarray, ...]:
+            extra_values: np.ndarray, extra_drawn: np.ndarray, points: bool = True) -> tuple[np.ndarray | None, ...]:
     """Points and extra points (each sorted by step; ``drawn``: their values as drawn) in step order,
     each extra after the points of its step; an extra equal to the point just before it is left out.
-    Also which of them are extras. (Compiled in ``_craster.c`` when built: the same arrays.)"""
+    Also which of them are extras. ``points`` False: the steps and values are not made (None), only
+    the drawn values and which are extras. (Compiled in ``_craster.c`` when built: the same arrays.)"""
     c, total = kernel(), steps.size + extra_steps.size
     if c is not None:
-        s, v, t, extra = np.empty(total, dtype=np.int64), np.empty(total), np.empty(total), np.empty(total, dtype=bool)
+        s, v = (np.empty(total, dtype=np.int64), np.empty(total)) if points else (None, None)
+        t, extra = np.empty(total), np.empty(total, dtype=bool)
         given = [np.ascontiguousarray(a, dtype=np.int64 if i % 3 == 0 else np.float64)
                  for i, a in enumerate((steps, values, drawn, extra_steps, extra_values, extra_drawn))]
         got = c.merge_after(*given, s, v, t, extra.view(np.uint8))
-        return s[:got], v[:got], t[:got], extra[:got]
+        return (s[:got] if points else None, v[:got] if points else None, t[:got], extra[:got])
     at = np.searchsorted(steps, extra_steps, side="right")
     where = at + np.arange(at.size)  # positions in the merged arrays (what np.insert(steps, at, ...) gives)
     extra = np.zeros(total, dtype=bool)
@@ -105,22 +106,19 @@ def _merged(steps: np.ndarray, values: np.ndarray, drawn: np.ndarray, extra_step
     same = (where > 0) & (s[where - 1] == s[where]) & (v[where - 1] == v[where])
     kept = np.ones(total, dtype=bool)
     kept[where[same]] = False
-    return s[kept], v[kept], t[kept], extra[kept]
+    return (s[kept] if points else None, v[kept] if points else None, t[kept], extra[kept])
 
 
 def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequence[tuple[int, float]],
             yscale: str, judged: bool, t: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     must = np.zeros(steps.size, dtype=bool)
     for st, val in required:
-        hit = np.flatnonzero((steps == st) & ((values == val) | (np.isnan(values) & np.isnan(val))))
+        hit = np.flatnonzero((steps == st) & ((values == val) if val == val else np.isnan(values)))  # NaN: any NaN
         must[hit[:1]] = True
     finite = np.isfinite(values)
-    fidx = np.flatnonzero(finite)
+    fidx = None if finite.all() else np.flatnonzero(finite)  # None: every value (no copy of the candidates)
     t = transform(values, yscale) if t is None else t  # once: the judge draws the same values
-    drawn = t[fidx]
-    shown = np.flatnonzero(np.isfinite(drawn))  # a log chart leaves values <= 0 out
-    found, size = find_spikes(drawn[shown])
-    at = fidx[shown[found]]  # the spikes' positions
+    at, size = _spikes_drawn(t)  # the spikes' positions (a drawn value is finite)
     nonfinite = np.flatnonzero(~finite)
     # the latest non-finite point is kept beside the pick (where the line is still broken)
     nonfinite_extra = int(nonfinite.size > 0 and not must[nonfinite[-1]])
@@ -130,9 +128,8 @@ def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequen
     spiky = np.zeros(steps.size, dtype=bool)  # every spike, kept or not (more than half the budget)
     spiky[at] = True
     n_out = budget - nonfinite_extra - int((must & ~finite).sum())
-    if fidx.size <= n_out:
-        keep = must.copy()
-        keep[fidx] = True
+    if int(finite.sum()) <= n_out:
+        keep = must | finite
     else:
         keep = _keep(steps, values, fidx, must, n_out, MINMAX_RATIO)
         if judged:
@@ -145,6 +142,17 @@ def _select(steps: np.ndarray, values: np.ndarray, budget: int, required: Sequen
         drop = np.flatnonzero(keep & ~must)
         keep[drop[len(drop) // 2]] = False
     return steps[keep], values[keep]
+
+
+def _spikes_drawn(drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``find_spikes`` over the finite values of ``drawn`` (a log chart leaves values <= 0 out): the
+    spikes' positions in ``drawn`` and their sizes (no copy of ``drawn`` when every value is finite)."""
+    shown = np.isfinite(drawn)
+    if shown.all():
+        return find_spikes(drawn)
+    shown = np.flatnonzero(shown)
+    found, size = find_spikes(drawn[shown])
+    return shown[found], size
 
 
 def _refined(pick: np.ndarray, judge: Judge, frozen: np.ndarray) -> np.ndarray:
@@ -160,8 +168,8 @@ def _refined(pick: np.ndarray, judge: Judge, frozen: np.ndarray) -> np.ndarray:
     tried: list[tuple[np.ndarray, np.ndarray]] = []
 
     def search(view: int, start: np.ndarray) -> np.ndarray:
-        px, py, drawn_ok, spans, size = judge.views[view]
-        moved = refine(px, py, drawn_ok, start, frozen, spans, size)
+        px, py, spans, size = judge.views[view]
+        moved = refine(px, py, judge.ok, start, frozen, spans, size, ranks=judge.ranks)
         tried.append((moved, ratios(judge.errors(moved), reference)))
         return moved
 
@@ -179,16 +187,17 @@ def _refined(pick: np.ndarray, judge: Judge, frozen: np.ndarray) -> np.ndarray:
     return pick if best is None else best
 
 
-def _keep(steps: np.ndarray, values: np.ndarray, fidx: np.ndarray, must: np.ndarray, n_out: int,
+def _keep(steps: np.ndarray, values: np.ndarray, fidx: np.ndarray | None, must: np.ndarray, n_out: int,
           ratio: int) -> np.ndarray:
-    """The required points plus a pick of the finite ones that leaves room for those it misses."""
+    """The required points plus a pick of the finite ones (at ``fidx``; None: all) that leaves room
+    for those it misses."""
     keep = must.copy()
-    fs, fv = steps[fidx], values[fidx]
+    fs, fv, fmust = (steps, values, must) if fidx is None else (steps[fidx], values[fidx], must[fidx])
     # the pick holds first and last; each other required point that one MinMaxLTTB pass misses costs a point
     first = _minmax_lttb(fs, fv, n_out, ratio)
-    missing = int(must[fidx].sum()) - int(must[fidx[first]].sum())
+    missing = int(fmust.sum()) - int(fmust[first].sum())
     picked = _pick(fs, fv, n_out - missing, ratio, first if not missing else None)  # the same pass: not redone
-    keep[fidx[picked]] = True
+    keep[picked if fidx is None else fidx[picked]] = True
     return keep
 
 
