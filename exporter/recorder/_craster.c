@@ -1,12 +1,8 @@
 /* The compiled kernels of the final pick: the twins of its NumPy loops (same results).
  *
  *   spans(px, py, ok, skip, lo, hi, height)       _raster.column_spans (lo, hi filled in place)
- *   alt_costs(px, py, left, alt, right, fixed_lo, fixed_hi, ref_lo, ref_hi, cost)
- *                                                  _refine's rows differing per alternative
- *   deviations(px, py, drawable, first, between, left, alt, right, dev)
- *                                                  _refine._deviation
- *   sweep(px, py, pick, k, drawable, rank, fixed_lo, fixed_hi, ref_lo, ref_hi, cap, checked, hold)
- *                                                  the rest of _refine._sweep (moves pick in place)
+ *   search(px, py, ok, pick, frozen, drawable, rank, ref_lo, ref_hi, height, rounds, alternatives, tries,
+ *          checked, hold)                          _refine.refine's sweeps (moves pick in place)
  *   spikes(drawn, half, floor, factor, run, found, size)
  *                                                  _spikes.find_spikes after its floor (returns how many)
  *   distinct(steps, values, out_steps, out_values) _buckets.M4Buckets._distinct (steps, values: tuples
@@ -85,6 +81,34 @@ static inline int64_t differing(int64_t lo, int64_t hi, int64_t rlo, int64_t rhi
     return drawn + ref - 2 * both;
 }
 
+/* The column spans of the line through points idx[0..n) (idx NULL: 0..n) drawn where ok, each point's two
+ * segments left out where skip (over the n positions; NULL: none), as _raster.column_spans. */
+static void draw_spans(const double *px, const double *py, const uint8_t *ok, const int64_t *idx, Py_ssize_t n,
+                       const uint8_t *skip, int64_t *lo, int64_t *hi, Py_ssize_t w, int64_t height) {
+    for (Py_ssize_t c = 0; c < w; c++) {
+        lo[c] = height + 1;
+        hi[c] = -1;
+    }
+#define AT(i) (idx ? idx[i] : (int64_t)(i))
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t p = AT(i);
+        if (!ok[p]) continue;
+        int left_ok = i > 0 && ok[AT(i - 1)], right_ok = i + 1 < n && ok[AT(i + 1)];
+        if (!left_ok && !right_ok) { /* a dot */
+            int64_t col = ifloor(px[p]), row = ifloor(py[p]);
+            if (row < lo[col]) lo[col] = row;
+            if (row > hi[col]) hi[col] = row;
+        }
+        if (!right_ok || (skip && (skip[i] || skip[i + 1]))) continue;
+        int64_t q = AT(i + 1);
+        PIECES(px[p], py[p], px[q], py[q], {
+            if (r0 < lo[col]) lo[col] = r0;
+            if (r1 > hi[col]) hi[col] = r1;
+        });
+    }
+#undef AT
+}
+
 static PyObject *spans(PyObject *self, PyObject *args) {
     PyObject *opx, *opy, *ook, *oskip, *olo, *ohi;
     long long height;
@@ -99,24 +123,7 @@ static PyObject *spans(PyObject *self, PyObject *args) {
         take(&bs, ohi, 8, 1, (void **)&hi, &w2) < 0)
         goto fail;
     if (oskip != Py_None && take(&bs, oskip, 1, 0, (void **)&skip, &m) < 0) goto fail;
-    for (Py_ssize_t c = 0; c < w; c++) {
-        lo[c] = height + 1;
-        hi[c] = -1;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (!ok[i]) continue;
-        int left_ok = i > 0 && ok[i - 1], right_ok = i + 1 < n && ok[i + 1];
-        if (!left_ok && !right_ok) { /* a dot */
-            int64_t col = ifloor(px[i]), row = ifloor(py[i]);
-            if (row < lo[col]) lo[col] = row;
-            if (row > hi[col]) hi[col] = row;
-        }
-        if (!right_ok || (skip && (skip[i] || skip[i + 1]))) continue;
-        PIECES(px[i], py[i], px[i + 1], py[i + 1], {
-            if (r0 < lo[col]) lo[col] = r0;
-            if (r1 > hi[col]) hi[col] = r1;
-        });
-    }
+    draw_spans(px, py, ok, NULL, n, skip, lo, hi, w, height);
     release(&bs);
     Py_RETURN_NONE;
 fail:
@@ -168,75 +175,40 @@ static double dev_of(const double *px, const double *py, const int64_t *drawable
     return sum;
 }
 
-static PyObject *alt_costs(PyObject *self, PyObject *args) {
-    PyObject *o[10];
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8], &o[9]))
-        return NULL;
-    Buffers bs = {.n = 0};
-    double *px, *py, *cost;
-    int64_t *left, *alt, *right, *flo, *fhi, *rlo, *rhi;
-    Py_ssize_t n, m, k, w;
-    if (take(&bs, o[0], 8, 0, (void **)&px, &n) < 0 || take(&bs, o[1], 8, 0, (void **)&py, &n) < 0 ||
-        take(&bs, o[2], 8, 0, (void **)&left, &m) < 0 || take(&bs, o[3], 8, 0, (void **)&alt, &k) < 0 ||
-        take(&bs, o[4], 8, 0, (void **)&right, &k) < 0 || take(&bs, o[5], 8, 0, (void **)&flo, &w) < 0 ||
-        take(&bs, o[6], 8, 0, (void **)&fhi, &w) < 0 || take(&bs, o[7], 8, 0, (void **)&rlo, &w) < 0 ||
-        take(&bs, o[8], 8, 0, (void **)&rhi, &w) < 0 || take(&bs, o[9], 8, 1, (void **)&cost, &k) < 0) {
-        release(&bs);
-        return NULL;
-    }
-    for (Py_ssize_t j = 0; j < m; j++) cost[j] = (double)seg_cost(px, py, left[j], alt[j], right[j], flo, fhi, rlo, rhi);
-    release(&bs);
-    Py_RETURN_NONE;
-}
-
-static PyObject *deviations(PyObject *self, PyObject *args) {
-    PyObject *o[9];
-    if (!PyArg_ParseTuple(args, "OOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8]))
-        return NULL;
-    Buffers bs = {.n = 0};
-    double *px, *py, *dev;
-    int64_t *drawable, *first, *between, *left, *alt, *right;
-    Py_ssize_t n, m, d;
-    if (take(&bs, o[0], 8, 0, (void **)&px, &n) < 0 || take(&bs, o[1], 8, 0, (void **)&py, &n) < 0 ||
-        take(&bs, o[2], 8, 0, (void **)&drawable, &d) < 0 || take(&bs, o[3], 8, 0, (void **)&first, &m) < 0 ||
-        take(&bs, o[4], 8, 0, (void **)&between, &m) < 0 || take(&bs, o[5], 8, 0, (void **)&left, &m) < 0 ||
-        take(&bs, o[6], 8, 0, (void **)&alt, &m) < 0 || take(&bs, o[7], 8, 0, (void **)&right, &m) < 0 ||
-        take(&bs, o[8], 8, 1, (void **)&dev, &m) < 0) {
-        release(&bs);
-        return NULL;
-    }
-    for (Py_ssize_t j = 0; j < m; j++)
-        dev[j] = dev_of(px, py, drawable, first[j], between[j], left[j], alt[j], right[j]);
-    release(&bs);
-    Py_RETURN_NONE;
-}
-
 #define MAX_TRIED 256 /* alternatives per point, at most (the caller's cap is REFINE_ALTERNATIVES) */
 
-/* The rest of _refine._sweep for the points at pick positions k (already filtered): each tries up to
- * `cap` candidates spread between its neighbours and itself last, ordered by (cost, candidate); the first
- * of the `checked` cheapest that costs less than where it is (and, with `hold`, deviates no more) is taken. */
-static PyObject *sweep(PyObject *self, PyObject *args) {
-    PyObject *o[10];
-    long long cap, checked;
-    int hold;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOLLp", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8], &o[9],
-                          &cap, &checked, &hold))
-        return NULL;
-    if (cap > MAX_TRIED - 1) cap = MAX_TRIED - 1;
-    Buffers bs = {.n = 0};
-    double *px, *py;
-    int64_t *pick, *ks, *drawable, *rank, *flo, *fhi, *rlo, *rhi;
-    Py_ssize_t n, np_, nk, d, w;
-    if (take(&bs, o[0], 8, 0, (void **)&px, &n) < 0 || take(&bs, o[1], 8, 0, (void **)&py, &n) < 0 ||
-        take(&bs, o[2], 8, 1, (void **)&pick, &np_) < 0 || take(&bs, o[3], 8, 0, (void **)&ks, &nk) < 0 ||
-        take(&bs, o[4], 8, 0, (void **)&drawable, &d) < 0 || take(&bs, o[5], 8, 0, (void **)&rank, &n) < 0 ||
-        take(&bs, o[6], 8, 0, (void **)&flo, &w) < 0 || take(&bs, o[7], 8, 0, (void **)&fhi, &w) < 0 ||
-        take(&bs, o[8], 8, 0, (void **)&rlo, &w) < 0 || take(&bs, o[9], 8, 0, (void **)&rhi, &w) < 0) {
-        release(&bs);
-        return NULL;
+/* One sweep of _refine._sweep (every third free picked point from pick position 1 + third, moved in place):
+ * returns how many moved. `lo`, `hi`: w columns of scratch; `wrong`: w + 1; `moving`: the pick's size; `ks`
+ * its third. Each point tries up to `cap` candidates spread between its neighbours and itself last, ordered
+ * by (cost, candidate); the first of the `checked` cheapest that costs less than where it is (and, with
+ * `hold`, deviates no more) is taken. */
+static int64_t sweep_third(const double *px, const double *py, const uint8_t *ok, int64_t *pick, Py_ssize_t n,
+                           const uint8_t *frozen, const int64_t *drawable, Py_ssize_t d, const int64_t *rank,
+                           const int64_t *rlo, const int64_t *rhi, Py_ssize_t w, int64_t height, int third,
+                           int64_t alternatives, int64_t tries, int64_t checked, int hold, int64_t *lo, int64_t *hi,
+                           int64_t *wrong, uint8_t *moving, int64_t *ks) {
+    Py_ssize_t nk = 0;
+    for (Py_ssize_t k = 1 + third; k < n - 1; k += 3)
+        if (!frozen[pick[k]] && ok[pick[k - 1]] && ok[pick[k]] && ok[pick[k + 1]]) ks[nk++] = k;
+    if (!nk) return 0;
+    /* a point whose columns already draw exactly like the reference has nothing to gain */
+    draw_spans(px, py, ok, pick, n, NULL, lo, hi, w, height);
+    wrong[0] = 0;
+    for (Py_ssize_t c = 0; c < w; c++) wrong[c + 1] = wrong[c] + differing(lo[c], hi[c], rlo[c], rhi[c]);
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < nk; i++) {
+        int64_t first = ifloor(px[pick[ks[i] - 1]]), last = ifloor(px[pick[ks[i] + 1]]);
+        if (wrong[last + 1] > wrong[first]) ks[kept++] = ks[i];
     }
-    long long moved = 0;
+    nk = kept;
+    if (!nk) return 0;
+    memset(moving, 0, (size_t)n);
+    for (Py_ssize_t i = 0; i < nk; i++) moving[ks[i]] = 1;
+    draw_spans(px, py, ok, pick, n, moving, lo, hi, w, height); /* the rest of the drawing */
+    int64_t cap = tries / nk < alternatives ? tries / nk : alternatives;
+    cap = cap > 2 ? cap : 2;
+    if (cap > MAX_TRIED - 1) cap = MAX_TRIED - 1;
+    int64_t moved = 0;
     int64_t alts[MAX_TRIED], costs[MAX_TRIED];
     int order[MAX_TRIED];
     for (Py_ssize_t i = 0; i < nk; i++) {
@@ -249,7 +221,7 @@ static PyObject *sweep(PyObject *self, PyObject *args) {
         }
         alts[tried] = pick[k];
         for (int64_t t = 0; t <= tried; t++) {
-            costs[t] = seg_cost(px, py, l, alts[t], r, flo, fhi, rlo, rhi);
+            costs[t] = seg_cost(px, py, l, alts[t], r, lo, hi, rlo, rhi);
             /* insertion by (cost, candidate), stable: NumPy's lexsort order */
             int64_t j = t;
             while (j > 0 && (costs[order[j - 1]] > costs[t] ||
@@ -278,8 +250,56 @@ static PyObject *sweep(PyObject *self, PyObject *args) {
             break;
         }
     }
+    return moved;
+}
+
+/* _refine.refine's rounds of three sweeps on pick (the picked candidates' indices, moved in place), at most
+ * `rounds`, fewer when a round moves nothing; returns how many moves were made. */
+static PyObject *search(PyObject *self, PyObject *args) {
+    PyObject *o[9];
+    long long height, rounds, alternatives, tries, checked;
+    int hold;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOLLLLLp", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8],
+                          &height, &rounds, &alternatives, &tries, &checked, &hold))
+        return NULL;
+    Buffers bs = {.n = 0};
+    double *px, *py;
+    uint8_t *ok, *frozen;
+    int64_t *pick, *drawable, *rank, *rlo, *rhi;
+    Py_ssize_t n, m, np_, d, w, w2;
+    if (take(&bs, o[0], 8, 0, (void **)&px, &n) < 0 || take(&bs, o[1], 8, 0, (void **)&py, &m) < 0 ||
+        take(&bs, o[2], 1, 0, (void **)&ok, &m) < 0 || take(&bs, o[3], 8, 1, (void **)&pick, &np_) < 0 ||
+        take(&bs, o[4], 1, 0, (void **)&frozen, &m) < 0 || take(&bs, o[5], 8, 0, (void **)&drawable, &d) < 0 ||
+        take(&bs, o[6], 8, 0, (void **)&rank, &m) < 0 || take(&bs, o[7], 8, 0, (void **)&rlo, &w) < 0 ||
+        take(&bs, o[8], 8, 0, (void **)&rhi, &w2) < 0) {
+        release(&bs);
+        return NULL;
+    }
+    if (w2 != w || alternatives < 1) {
+        release(&bs);
+        PyErr_SetString(PyExc_ValueError, "_craster.search: reference spans of different widths, or no alternative.");
+        return NULL;
+    }
+    /* scratch: two spans of w columns, w + 1 prefix sums, the pick's third and its moving mask */
+    char *scratch = PyMem_Malloc((size_t)(3 * w + 1 + np_) * sizeof(int64_t) + (size_t)np_ + 1);
+    if (!scratch) {
+        release(&bs);
+        return PyErr_NoMemory();
+    }
+    int64_t *lo = (int64_t *)scratch, *hi = lo + w, *wrong = hi + w, *ks = wrong + w + 1;
+    uint8_t *moving = (uint8_t *)(ks + np_);
+    long long moves = 0;
+    for (long long round = 0; round < rounds; round++) {
+        int64_t moved = 0;
+        for (int third = 0; third < 3; third++)
+            moved += sweep_third(px, py, ok, pick, np_, frozen, drawable, d, rank, rlo, rhi, w, height, third,
+                                 alternatives, tries, checked, hold, lo, hi, wrong, moving, ks);
+        moves += moved;
+        if (!moved) break;
+    }
+    PyMem_Free(scratch);
     release(&bs);
-    return PyLong_FromLongLong(moved);
+    return PyLong_FromLongLong(moves);
 }
 
 #define MAX_WINDOW 1024
@@ -601,9 +621,7 @@ static PyObject *merge_after(PyObject *self, PyObject *args) {
 
 static PyMethodDef craster_methods[] = {
     {"spans", spans, METH_VARARGS, "Column spans of a projected line (twin of _raster.column_spans)."},
-    {"alt_costs", alt_costs, METH_VARARGS, "Rows differing per alternative (twin of _refine's NumPy path)."},
-    {"deviations", deviations, METH_VARARGS, "Interpolation deviation per alternative (twin of _refine._deviation)."},
-    {"sweep", sweep, METH_VARARGS, "The moves of one sweep (twin of the NumPy rest of _refine._sweep)."},
+    {"search", search, METH_VARARGS, "The sweeps of one local search (twin of _refine.refine's NumPy path)."},
     {"spikes", spikes, METH_VARARGS, "The spikes of drawn values (twin of _spikes.find_spikes)."},
     {"distinct", distinct, METH_VARARGS, "The distinct points of M4 slots (twin of M4Buckets._distinct)."},
     {"merge_after", merge_after, METH_VARARGS, "Points and extra points merged by step (twin of _select._merged)."},

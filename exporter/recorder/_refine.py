@@ -44,12 +44,19 @@ def refine(px: np.ndarray, py: np.ndarray, ok: np.ndarray, keep: np.ndarray, fro
     px, py = np.ascontiguousarray(px, dtype=np.float64), np.ascontiguousarray(py, dtype=np.float64)
     pick = np.flatnonzero(keep)
     drawable, rank = drawable_ranks(ok) if ranks is None else ranks
-    for _ in range(REFINE_ROUNDS):
-        moved = 0
-        for third in range(3):
-            moved += _sweep(px, py, ok, pick, frozen, reference, drawable, rank, third, size, hold_deviation)
-        if not moved:
-            break
+    c = kernel()
+    if c is not None and REFINE_ALTERNATIVES < 256:  # the same moves, compiled: every sweep in one call
+        c.search(px, py, np.ascontiguousarray(ok, dtype=bool).view(np.uint8), pick,
+                 np.ascontiguousarray(frozen, dtype=bool).view(np.uint8), drawable, rank,
+                 *(np.ascontiguousarray(r, dtype=np.int64) for r in reference), size[1], REFINE_ROUNDS,
+                 REFINE_ALTERNATIVES, REFINE_TRIES, REFINE_CHECKED, hold_deviation)
+    else:
+        for _ in range(REFINE_ROUNDS):
+            moved = 0
+            for third in range(3):
+                moved += _sweep(px, py, ok, pick, frozen, reference, drawable, rank, third, size, hold_deviation)
+            if not moved:
+                break
     out = np.zeros(keep.size, dtype=bool)
     out[pick] = True
     return out
@@ -81,11 +88,6 @@ def _sweep(px: np.ndarray, py: np.ndarray, ok: np.ndarray, pick: np.ndarray, fro
     moving[k] = True
     fixed_lo, fixed_hi = column_spans(px[pick], py[pick], ok[pick], skip=moving, size=size)  # the rest of the drawing
     cap = max(2, min(REFINE_ALTERNATIVES, REFINE_TRIES // k.size))
-    c = kernel()
-    if c is not None and cap < 256:  # the same moves, compiled
-        return c.sweep(px, py, pick, k.astype(np.int64), drawable, rank, fixed_lo, fixed_hi,
-                       *(np.ascontiguousarray(r, dtype=np.int64) for r in reference), cap, REFINE_CHECKED,
-                       hold_deviation)
     # the alternatives of each moving point: drawable candidates strictly between its neighbours
     a, b = rank[pick[k - 1]], rank[pick[k + 1]]
     between = b - a - 1
@@ -123,12 +125,6 @@ def _costs(px: np.ndarray, py: np.ndarray, left: np.ndarray, alt: np.ndarray, ri
     """Per alternative, the rows differing from ``reference`` over the columns its two segments
     (left, alt) and (alt, right) cross, drawn with the rest of the drawing (``fixed``)."""
     m = alt.size
-    c = kernel()
-    if c is not None:
-        cost = np.empty(m)
-        c.alt_costs(px, py, *(np.ascontiguousarray(a, dtype=np.int64) for a in (left, alt, right) + fixed + reference),
-                    cost)
-        return cost
     # two segments per alternative, (left, alt) then (alt, right): columns never decrease within one
     xa, ya, xb, yb = (np.empty(2 * m) for _ in range(4))
     xa[0::2], xa[1::2], ya[0::2], ya[1::2] = px[left], px[alt], py[left], py[alt]
@@ -148,12 +144,6 @@ def _deviation(px: np.ndarray, py: np.ndarray, drawable: np.ndarray, first: np.n
                left: np.ndarray, alt: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Per alternative, the summed |row - the line left -> alt -> right at its column| of the
     drawable candidates strictly between left and right (ranks ``first + 1 .. first + between``)."""
-    c = kernel()
-    if c is not None:
-        dev = np.empty(alt.size)
-        c.deviations(px, py, *(np.ascontiguousarray(a, dtype=np.int64) for a in (drawable, first, between, left, alt,
-                                                                                  right)), dev)
-        return dev
     owner = np.repeat(np.arange(alt.size), between)
     c = drawable[first[owner] + 1 + np.arange(owner.size) - np.repeat(np.cumsum(between) - between, between)]
     x, y = px[c], py[c]
