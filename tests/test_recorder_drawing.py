@@ -11,7 +11,7 @@ import pytest
 from curvewatch import CurveRecorder
 from curvewatch.recorder._buckets import M4Buckets
 from curvewatch.recorder._judge import Judge, interp_gaps
-from curvewatch.recorder._raster import HEIGHT, WIDTH, Frame, column_spans, project, span_error
+from curvewatch.recorder._raster import HEIGHT, WIDTH, Frame, column_spans, pick_span_error, project, span_error
 from curvewatch.recorder._refine import refine
 from curvewatch.recorder._select import _merged, select_points
 from curvewatch.recorder._spikes import find_spikes
@@ -185,8 +185,9 @@ def test_faithful_pick_is_at_least_as_close_as_the_minmaxlttb_pick_by_every_meas
 @pytest.mark.parametrize("seed", range(4))
 def test_deterministic_compiled_drawing_kernels_give_the_numpy_results(seed: int, monkeypatch) -> None:
     """_craster.c (built by pip install) and the NumPy code it replaces give the same spans, the same
-    moves, the same spikes, the same M4 candidates, the same interpolation gaps, the same merge of the
-    runners-up and the same final pick, so a document does not depend on which ran."""
+    span errors of a pick, the same moves, the same spikes, the same M4 candidates, the same
+    interpolation gaps, the same merge of the runners-up and the same final pick, so a document does
+    not depend on which ran."""
     from curvewatch.recorder import _raster
 
     assert _raster.kernel() is not None, "exporter/recorder/_craster.c is not built: run scripts/setup.sh (needs gcc)."
@@ -214,6 +215,7 @@ def test_deterministic_compiled_drawing_kernels_give_the_numpy_results(seed: int
             px, py, ok = project(x, y, replace(Frame.of(x, y), width=w, height=h))
             reference = column_spans(px, py, ok, size=(w, h))
             out += [*reference, *column_spans(px, py, ok, skip=skip, size=(w, h))]
+            out.append(np.array([pick_span_error(px, py, ok, np.flatnonzero(keep), reference, (w, h))]))
             for hold in (True, False):
                 out.append(refine(px, py, ok, keep, keep & skip, reference, (w, h), hold_deviation=hold))
         steps, values = select_points(x, y, 200, [(int(x[0]), float(y[0]))])

@@ -1,6 +1,8 @@
 /* The compiled kernels of the final pick: the twins of its NumPy loops (same results).
  *
  *   spans(px, py, ok, skip, lo, hi, height)       _raster.column_spans (lo, hi filled in place)
+ *   pick_error(px, py, ok, idx, ref_lo, ref_hi, height)
+ *                                                  _raster.pick_span_error (returns it)
  *   search(px, py, ok, pick, frozen, drawable, rank, ref_lo, ref_hi, height, rounds, alternatives, tries,
  *          checked, hold)                          _refine.refine's sweeps (moves pick in place)
  *   spikes(drawn, half, floor, factor, run, found, size)
@@ -129,6 +131,39 @@ static PyObject *spans(PyObject *self, PyObject *args) {
 fail:
     release(&bs);
     return NULL;
+}
+
+/* _raster.span_error of the line through the points idx (a pick; drawn where ok) against the reference spans:
+ * the differing rows over the reference's rows (at least 1), with no array of the pick's points gathered. */
+static PyObject *pick_error(PyObject *self, PyObject *args) {
+    PyObject *opx, *opy, *ook, *oidx, *orlo, *orhi;
+    long long height;
+    if (!PyArg_ParseTuple(args, "OOOOOOL", &opx, &opy, &ook, &oidx, &orlo, &orhi, &height)) return NULL;
+    Buffers bs = {.n = 0};
+    double *px, *py;
+    uint8_t *ok;
+    int64_t *idx, *rlo, *rhi;
+    Py_ssize_t n, m, k, w, w2;
+    if (take(&bs, opx, 8, 0, (void **)&px, &n) < 0 || take(&bs, opy, 8, 0, (void **)&py, &m) < 0 ||
+        take(&bs, ook, 1, 0, (void **)&ok, &m) < 0 || take(&bs, oidx, 8, 0, (void **)&idx, &k) < 0 ||
+        take(&bs, orlo, 8, 0, (void **)&rlo, &w) < 0 || take(&bs, orhi, 8, 0, (void **)&rhi, &w2) < 0) {
+        release(&bs);
+        return NULL;
+    }
+    int64_t *lo = PyMem_Malloc(2 * (size_t)w * sizeof(int64_t));
+    if (!lo) {
+        release(&bs);
+        return PyErr_NoMemory();
+    }
+    int64_t *hi = lo + w, wrong = 0, rows = 0;
+    draw_spans(px, py, ok, idx, k, NULL, lo, hi, w, height);
+    for (Py_ssize_t c = 0; c < w; c++) {
+        wrong += differing(lo[c], hi[c], rlo[c], rhi[c]);
+        rows += rhi[c] - rlo[c] + 1 > 0 ? rhi[c] - rlo[c] + 1 : 0;
+    }
+    PyMem_Free(lo);
+    release(&bs);
+    return PyFloat_FromDouble((double)wrong / (double)(rows > 1 ? rows : 1));
 }
 
 /* Rows differing from the reference over the columns of the segments l -> m -> r, drawn with the rest
@@ -621,6 +656,7 @@ static PyObject *merge_after(PyObject *self, PyObject *args) {
 
 static PyMethodDef craster_methods[] = {
     {"spans", spans, METH_VARARGS, "Column spans of a projected line (twin of _raster.column_spans)."},
+    {"pick_error", pick_error, METH_VARARGS, "The span error of a pick (twin of _raster.pick_span_error)."},
     {"search", search, METH_VARARGS, "The sweeps of one local search (twin of _refine.refine's NumPy path)."},
     {"spikes", spikes, METH_VARARGS, "The spikes of drawn values (twin of _spikes.find_spikes)."},
     {"distinct", distinct, METH_VARARGS, "The distinct points of M4 slots (twin of M4Buckets._distinct)."},

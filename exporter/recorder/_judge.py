@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ._raster import SIZES, Frame, column_spans, kernel, project, span_error, transform
+from ._raster import SIZES, Frame, column_spans, kernel, pick_span_error, project, transform
 from ._refine import drawable_ranks
 
 __all__ = ["Judge", "interp_gaps", "ratios"]
@@ -49,10 +49,8 @@ class Judge:
 
     def errors(self, keep: np.ndarray) -> np.ndarray:
         """The span error at each size, then the interpolation deviation."""
-        idx = np.flatnonzero(keep)  # one pass over the candidates; the views gather the pick's few points
-        ok = self.ok[idx]
-        out = [span_error(column_spans(px[idx], py[idx], ok, size=size), reference)
-               for px, py, reference, size in self.views]
+        idx = np.flatnonzero(keep)  # one pass over the candidates; the views draw the pick's few points
+        out = [pick_span_error(px, py, self.ok, idx, reference, size) for px, py, reference, size in self.views]
         k = np.flatnonzero(keep[self.drawable])
         if k.size >= 2 and self.x.size:
             out.append(float(np.mean(interp_gaps(self.x, self.t, k, self._gaps))) / self.span)

@@ -25,8 +25,8 @@ try:
 except ImportError:  # built without a C compiler: the NumPy code
     _CRASTER = None
 
-__all__ = ["EMPTY_HI", "EMPTY_LO", "HEIGHT", "SIZES", "WIDTH", "Frame", "column_spans", "kernel", "pieces",
-           "project", "rows_differing", "span_error", "transform"]
+__all__ = ["EMPTY_HI", "EMPTY_LO", "HEIGHT", "SIZES", "WIDTH", "Frame", "column_spans", "kernel", "pick_span_error",
+           "pieces", "project", "rows_differing", "span_error", "transform"]
 
 WIDTH, HEIGHT = 1000, 400  # the default chart size (about the PNG's chart size)
 SIZES = ((1000, 400), (1920, 1080), (3840, 1000))  # the sizes a pick is judged at: PNG, a screen, a 4K panel
@@ -158,3 +158,15 @@ def span_error(spans: tuple[np.ndarray, np.ndarray], reference: tuple[np.ndarray
     """Rows that differ between two drawings' column spans, as a fraction of the reference's rows."""
     ref_rows = int(np.maximum(reference[1] - reference[0] + 1, 0).sum())
     return float(rows_differing(*spans, *reference).sum()) / max(ref_rows, 1)
+
+
+def pick_span_error(px: np.ndarray, py: np.ndarray, ok: np.ndarray, idx: np.ndarray,
+                    reference: tuple[np.ndarray, np.ndarray], size: tuple[int, int] = (WIDTH, HEIGHT)) -> float:
+    """:func:`span_error` of the line through the projected points at ``idx`` (increasing) against
+    ``reference`` (compiled when built: the same value, no array of the pick's points made)."""
+    c = kernel()
+    if c is not None:
+        return c.pick_error(*(np.ascontiguousarray(a, dtype=np.float64) for a in (px, py)),
+                            np.ascontiguousarray(ok, dtype=bool).view(np.uint8),
+                            *(np.ascontiguousarray(a, dtype=np.int64) for a in (idx, *reference)), size[1])
+    return span_error(column_spans(px[idx], py[idx], ok[idx], size=size), reference)
