@@ -34,9 +34,10 @@ class Judge:
         t = transform(values, yscale) if t is None else t  # ``t``: the values transformed, if at hand
         self.frame = Frame.of(steps, values, yscale, t)
         self.views = []
-        for w, h in SIZES:
+        for i, (w, h) in enumerate(SIZES):
             px, py, ok = project(steps, values, replace(self.frame, width=w, height=h), t)
-            self.ok = ok if not self.views else self.ok
+            if i == 0:
+                self.ok = ok  # the other sizes' are the same
             self.views.append((px, py, column_spans(px, py, self.ok, size=(w, h)), (w, h)))
         self.ranks = drawable_ranks(self.ok)
         self.drawable = np.isfinite(t)
