@@ -12,7 +12,7 @@ from curvewatch import CurveRecorder
 from curvewatch.recorder._buckets import M4Buckets
 from curvewatch.recorder._judge import Judge, interp_gaps
 from curvewatch.recorder._raster import HEIGHT, WIDTH, Frame, column_spans, pick_span_error, project, span_error
-from curvewatch.recorder._refine import refine
+from curvewatch.recorder._refine import drawable_ranks, refine
 from curvewatch.recorder._select import _merged, select_points
 from curvewatch.recorder._spikes import find_spikes
 from hypothesis import given, settings
@@ -229,3 +229,13 @@ def test_deterministic_compiled_drawing_kernels_give_the_numpy_results(seed: int
     assert len(results[0]) == len(results[1])
     for compiled, numpy_ in zip(*results, strict=True):
         assert np.array_equal(compiled, numpy_, equal_nan=compiled.dtype.kind == "f")
+
+
+@pytest.mark.parametrize("share", [1.0, 0.9, 0.0])
+def test_deterministic_drawable_ranks_are_the_drawn_positions_and_ranks(share: float) -> None:
+    """drawable_ranks gives the drawn candidates' positions and each candidate's rank among them,
+    whether every candidate is drawn (its shortcut) or not."""
+    ok = np.random.default_rng(7).random(500) < share
+    drawable, rank = drawable_ranks(ok)
+    assert np.array_equal(drawable, np.flatnonzero(ok))
+    assert np.array_equal(rank, np.cumsum(ok) - 1) and rank.dtype == np.int64

@@ -41,9 +41,9 @@ class Judge:
             self.views.append((px, py, column_spans(px, py, self.ok, size=(w, h)), (w, h)))
         self.ranks = drawable_ranks(self.ok)
         self.drawable = np.isfinite(t)
-        every = bool(self.drawable.all())  # the common case: no copy of the values
-        self.x = (steps if every else steps[self.drawable]).astype(np.float64)
-        self.t = t if every else t[self.drawable]
+        self.every = bool(self.drawable.all())  # the common case: no copy of the values
+        self.x = (steps if self.every else steps[self.drawable]).astype(np.float64)
+        self.t = t if self.every else t[self.drawable]
         self._gaps = np.empty(self.x.size)  # interp_gaps' output, made once for every pick scored
         self.span = float(self.t.max() - self.t.min()) if self.t.size else 0.0
         self.span = self.span if np.isfinite(self.span) and self.span > 0 else 1.0
@@ -52,7 +52,7 @@ class Judge:
         """The span error at each size, then the interpolation deviation."""
         idx = np.flatnonzero(keep)  # one pass over the candidates; the views draw the pick's few points
         out = [pick_span_error(px, py, self.ok, idx, reference, size) for px, py, reference, size in self.views]
-        k = np.flatnonzero(keep[self.drawable])
+        k = idx if self.every else np.flatnonzero(keep[self.drawable])
         if k.size >= 2 and self.x.size:
             out.append(float(np.mean(interp_gaps(self.x, self.t, k, self._gaps))) / self.span)
         else:

@@ -64,6 +64,9 @@ def refine(px: np.ndarray, py: np.ndarray, ok: np.ndarray, keep: np.ndarray, fro
 
 def drawable_ranks(ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The drawable candidates' positions, and each candidate's position among the drawable ones."""
+    if ok.all():  # the common case: both are the positions (np.cumsum costs ~10 ns a value here)
+        every = np.arange(ok.size, dtype=np.int64)
+        return every, every
     return np.flatnonzero(ok), np.cumsum(ok, dtype=np.int64) - 1
 
 
