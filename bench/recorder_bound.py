@@ -1,8 +1,9 @@
 """Recorder v3 (issue 25): how close can any pick of B points get? A lower bound on the raster error
 at each chart size, per cell of the grid, beside MinMaxLTTB's error and the recorder's.
 
-    .venv/bin/python bench/recorder_bound.py               # n 10^4..10^7 (the 10^4 rows alone: ~65 s on 2 cores)
+    .venv/bin/python bench/recorder_bound.py               # n 10^4..10^7 (~3.5 min on 2 cores)
     .venv/bin/python bench/recorder_bound.py --max-n 100000
+    .venv/bin/python bench/recorder_bound.py --report-only   # the bounds kept, the recorder's errors re-read
 
 Reads bench/results/recorder_sizes.json (run bench/recorder_sizes.py first: it holds MinMaxLTTB's
 and the recorder's errors per cell) and writes bench/results/recorder_bound.{md,json}.
@@ -126,6 +127,22 @@ def cells(lengths: tuple[int, ...], budgets: tuple[int, ...], sizes_json: Path, 
     return sorted((r for rows in done for r in rows), key=lambda r: (r["n"], CURVES.index(r["curve"]), r["budget"]))
 
 
+def _with_current_errors(bound_json: Path, sizes_json: Path) -> list[dict]:
+    """The rows of a previous run (the bounds depend on the curves alone) with the recorder's errors
+    taken again from ``sizes_json`` (a recorder change moves those, not the bounds)."""
+    if not bound_json.exists():
+        sys.exit(f"{bound_json} is missing: run bench/recorder_bound.py without --report-only first.")
+    rows = json.loads(bound_json.read_text(encoding="utf-8"))["rows"]
+    now = {(r["curve"], r["n"], r["budget"]): r for r in json.loads(sizes_json.read_text(encoding="utf-8"))["rows"]}
+    for r in rows:
+        cell = now.get((r["curve"], r["n"], r["budget"]))
+        if cell is None:
+            key = (r["curve"], r["n"], r["budget"])
+            sys.exit(f"{sizes_json} has no cell {key}: run bench/recorder_sizes.py first.")
+        r.update({k: cell[k] for k in r if k.startswith(("err_", "ref_"))})
+    return rows
+
+
 def _ratio(a: float, ref: float) -> float:
     return a / ref if ref > 0 else 0.0
 
@@ -158,8 +175,13 @@ def main() -> None:
     ap.add_argument("--sizes-json", type=Path, default=HERE / "results" / "recorder_sizes.json")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "recorder_bound.md")
     ap.add_argument("--jobs", type=int, default=2, help="cells bounded at once (processes)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="keep the bounds of the last run (the .json beside --out), re-read the recorder's errors")
     args = ap.parse_args()
-    rows = cells(tuple(n for n in LENGTHS if n <= args.max_n), BUDGETS, args.sizes_json, args.jobs)
+    if args.report_only:
+        rows = _with_current_errors(args.out.with_suffix(".json"), args.sizes_json)
+    else:
+        rows = cells(tuple(n for n in LENGTHS if n <= args.max_n), BUDGETS, args.sizes_json, args.jobs)
     args.out.write_text(report(rows), encoding="utf-8")
     args.out.with_suffix(".json").write_text(json.dumps({"rows": rows}, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")

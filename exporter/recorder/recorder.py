@@ -70,8 +70,10 @@ class CurveRecorder:
        candidates exceeds ``SPIKE_FACTOR`` times their spread (see ``_spikes.py``), in a run of
        at most ``SPIKE_RUN`` such candidates on the same side (a short excursion, not a level
        change). Every spike is kept while there are at most ``budget // 2``; beyond that the
-       ``budget // 2`` largest (never more than the places the required points of guarantee 3
-       leave: those come first, so ``budget=8`` with several spikes still keeps them). A logged
+       ``budget - spikes`` largest, never fewer than the ``budget // 4`` largest, so that a line
+       that is mostly spikes keeps room for its shape (``_select.spike_room``; never more than
+       the places the required points of guarantee 3 leave: those come first, so ``budget=8``
+       with several spikes still keeps them). A logged
        spike is a candidate when it is one of the two largest excursions of its M4 bucket on its
        side: each bucket also keeps its second-largest and second-smallest point, offered as
        spikes only, so a spike sharing a bucket with a larger one is kept (of three, the two
