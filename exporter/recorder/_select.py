@@ -11,7 +11,7 @@ which join the candidates when they are spikes: all of them up to half the budge
 largest ``budget - spikes``, never fewer than a quarter of the budget, so that a line that is
 mostly spikes keeps room for its shape; never more than the room the required points leave) are
 always kept. (Beyond half the budget the pick keeps more spikes than those: at budget 250 and 200
-spikes, 130-133 against MinMaxLTTB's 124-127 in bench/recorder_sizes.py's curves, where keeping
+injected spikes, 130-133 against MinMaxLTTB's 124-127 on bench/recorder_grid.py's spiky_loss, where keeping
 half the budget, 148-156 of them, made the interpolation deviation 1.22-1.29x MinMaxLTTB's.)
 
 The pick is then judged (``_judge``: span errors at each chart size of ``SIZES`` and the
