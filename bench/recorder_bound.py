@@ -115,8 +115,13 @@ def _cell(job: tuple[str, int, tuple[int, ...], dict]) -> list[dict]:
     return rows
 
 
+def _sizes_by_cell(sizes_json: Path) -> dict[tuple[str, int, int], dict]:
+    """recorder_sizes.json's rows by (curve, n, budget)."""
+    return {(r["curve"], r["n"], r["budget"]): r for r in json.loads(sizes_json.read_text(encoding="utf-8"))["rows"]}
+
+
 def cells(lengths: tuple[int, ...], budgets: tuple[int, ...], sizes_json: Path, jobs: int) -> list[dict]:
-    known = {(r["curve"], r["n"], r["budget"]): r for r in json.loads(sizes_json.read_text())["rows"]}
+    known = _sizes_by_cell(sizes_json)
     missing = [(c, n, b) for n in lengths for c in CURVES for b in budgets if (c, n, b) not in known]
     if missing:
         sys.exit(f"{sizes_json} has no cell {missing[0]}: run bench/recorder_sizes.py first.")
@@ -133,12 +138,12 @@ def _with_current_errors(bound_json: Path, sizes_json: Path) -> list[dict]:
     if not bound_json.exists():
         sys.exit(f"{bound_json} is missing: run bench/recorder_bound.py without --report-only first.")
     rows = json.loads(bound_json.read_text(encoding="utf-8"))["rows"]
-    now = {(r["curve"], r["n"], r["budget"]): r for r in json.loads(sizes_json.read_text(encoding="utf-8"))["rows"]}
+    now = _sizes_by_cell(sizes_json)
     for r in rows:
-        cell = now.get((r["curve"], r["n"], r["budget"]))
-        if cell is None:
-            key = (r["curve"], r["n"], r["budget"])
+        key = (r["curve"], r["n"], r["budget"])
+        if key not in now:
             sys.exit(f"{sizes_json} has no cell {key}: run bench/recorder_sizes.py first.")
+        cell = now[key]
         r.update({k: cell[k] for k in r if k.startswith(("err_", "ref_"))})
     return rows
 

@@ -87,15 +87,16 @@ def test_spikes_kept_the_largest_when_there_are_more_than_half_the_budget() -> N
     """200 spikes at budget 200: the 50 largest (a quarter of the budget) are kept."""
     y, at = spiky(100_000, 200, seed=5)
     trend = 0.05 + 2.0 / np.sqrt(1.0 + at / 500.0)
+    room = spike_room(200, at.size)
+    assert room == 50
     big = np.zeros(at.size, dtype=bool)
-    big[np.random.default_rng(6).permutation(at.size)[:spike_room(200, at.size)]] = True
+    big[np.random.default_rng(6).permutation(at.size)[:room]] = True
     y[at] = trend * np.where(big, 40.0, 3.0)  # 50 large spikes, 150 small ones
     rec = CurveRecorder(budget=200)
     rec.chart("loss", yscale="log")
     log_series(rec, "loss", y)
     line = line_of(rec.finalize(), "loss")
     kept = set(zip(line["x"], line["y"]))
-    assert spike_room(200, at.size) == 50
     assert [int(s) for s in at[big] if (int(s), float(y[s])) not in kept] == []
 
 
